@@ -1,0 +1,30 @@
+//! ngx_http_stream_autostart_module: on-demand HLS for nginx.
+//!
+//! The module checks a viewer's token and whether a channel's playlist
+//! really has segments; if not, it asks the stream supervisor over a Unix
+//! socket to start the channel, holding the request on nginx's event loop
+//! until the stream is ready. The pure-Rust parts (protocol, validation,
+//! playlist checks, caches) are plain modules with unit tests; the nginx
+//! glue is in `module/`.
+
+pub mod channel_id;
+pub mod duration;
+pub mod playlist;
+pub mod protocol;
+pub mod supervisor_addr;
+pub mod token;
+pub mod token_cache;
+pub mod touch_limiter;
+
+// The nginx glue references symbols only the nginx binary provides, so a
+// unit-test executable cannot link it; tests cover the pure modules above.
+#[cfg(not(test))]
+mod module;
+
+#[cfg(not(test))]
+pub use module::ngx_http_stream_autostart_module;
+
+// The module table nginx looks up in a dynamic module built outside its own
+// build system.
+#[cfg(all(feature = "export-modules", not(test)))]
+ngx::ngx_modules!(ngx_http_stream_autostart_module);

@@ -1,0 +1,68 @@
+//! Supervisor calls from the module: one request, one reply line, one
+//! short-lived connection, all on the event loop.
+
+use core::cell::Cell;
+
+use super::peer::{Peer, PeerError};
+use crate::protocol::{decode_reply, encode_line, Op, Reply, Request, PROTOCOL_VERSION};
+use crate::supervisor_addr::SupervisorAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// Nothing listens, or the connect failed.
+    Unreachable(String),
+    /// No reply within the deadline.
+    Timeout,
+    /// The supervisor answered something that is not a valid reply.
+    Protocol(String),
+}
+
+impl core::fmt::Display for CallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CallError::Unreachable(m) => write!(f, "unreachable: {m}"),
+            CallError::Timeout => f.write_str("no reply in time"),
+            CallError::Protocol(m) => write!(f, "protocol error: {m}"),
+        }
+    }
+}
+
+impl From<PeerError> for CallError {
+    fn from(e: PeerError) -> Self {
+        match e {
+            PeerError::Unreachable(m) => CallError::Unreachable(m),
+            PeerError::Timeout => CallError::Timeout,
+            PeerError::Broken(m) => CallError::Unreachable(m),
+            PeerError::TooLong => CallError::Protocol("reply line too long".into()),
+        }
+    }
+}
+
+thread_local! {
+    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+}
+
+/// Sends `op` and waits at most `timeout_ms` for its reply.
+pub async fn call(addr: &SupervisorAddr, op: Op, timeout_ms: u64) -> Result<Reply, CallError> {
+    let id = NEXT_ID.with(|n| {
+        let id = n.get();
+        n.set(id.wrapping_add(1));
+        id
+    });
+    let line = encode_line(&Request {
+        v: PROTOCOL_VERSION,
+        id,
+        op,
+    });
+    let mut peer = Peer::connect(addr, timeout_ms).await?;
+    peer.write_all(&line).await?;
+    let reply = peer.read_line().await?;
+    let reply = decode_reply(&reply).map_err(CallError::Protocol)?;
+    if reply.id != id {
+        return Err(CallError::Protocol(format!(
+            "reply for request {} while waiting for {id}",
+            reply.id
+        )));
+    }
+    Ok(reply)
+}

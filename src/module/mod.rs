@@ -1,0 +1,8 @@
+//! The nginx side: every `unsafe` block of the module lives in this folder.
+
+mod client;
+mod conf;
+mod handler;
+mod peer;
+
+pub use conf::ngx_http_stream_autostart_module;

@@ -1,0 +1,404 @@
+//! The supervisor socket protocol, shared by the nginx module and the
+//! supervisor: one JSON object per line in each direction.
+//!
+//! A request carries `v` (protocol version), `id` (echoed in the reply) and
+//! `op`; a reply carries `id`, `ok` and either the op's result fields or an
+//! `error` with a machine-readable `code` and a human-readable `message`.
+//! Replies on one connection may arrive out of order; `id` pairs them.
+
+use serde::{Deserialize, Serialize};
+
+/// Version spoken by this build. Requests without `v` are taken as version 1.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest line either side accepts, newline excluded.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Longest `wait_ms` the supervisor honours for `ensure`.
+pub const MAX_WAIT_MS: u64 = 120_000;
+
+/// One request line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(default = "default_version")]
+    pub v: u32,
+    pub id: u64,
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+fn default_version() -> u32 {
+    PROTOCOL_VERSION
+}
+
+/// The operations. The tag is the `op` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Op {
+    /// Is this viewer token valid (token exists, its user exists, is active
+    /// and not expired)?
+    Authorize { token: String },
+    /// Make sure the channel runs; answer when its playlist is ready, it
+    /// failed, or `wait_ms` ran out.
+    Ensure { channel: String, wait_ms: u64 },
+    /// A viewer is watching this running channel (keeps it from idling out).
+    Touch { channel: String },
+    /// Stop a channel now.
+    Stop { channel: String },
+    /// State of one channel, or of every running channel.
+    Status {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Authorize { .. } => "authorize",
+            Op::Ensure { .. } => "ensure",
+            Op::Touch { .. } => "touch",
+            Op::Stop { .. } => "stop",
+            Op::Status { .. } => "status",
+        }
+    }
+}
+
+/// Why a request was refused or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The line was not valid JSON or lacked required fields.
+    BadRequest,
+    /// The line exceeded [`MAX_LINE`].
+    TooLong,
+    /// `op` names no known operation.
+    UnknownOp,
+    /// A protocol version this supervisor does not speak.
+    UnsupportedVersion,
+    /// The channel id is not `[A-Za-z0-9_-]{1,64}`.
+    InvalidChannel,
+    /// The token is unknown, or its user unknown, inactive or expired.
+    Denied,
+    /// No `channel:<id>` record exists.
+    UnknownChannel,
+    /// The channel record exists but cannot be used (bad JSON, bad source).
+    BadChannel,
+    /// ffmpeg could not produce the stream; the message says why.
+    Failed,
+    /// The stream was not ready within `wait_ms`.
+    Timeout,
+    /// The supervisor runs as many streams as it is allowed to.
+    Capacity,
+    /// A dependency (Redis) is unreachable.
+    Unavailable,
+    /// The channel is not running (stop, touch).
+    NotRunning,
+    /// The supervisor is shutting down.
+    ShuttingDown,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::TooLong => "too_long",
+            ErrorCode::UnknownOp => "unknown_op",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::InvalidChannel => "invalid_channel",
+            ErrorCode::Denied => "denied",
+            ErrorCode::UnknownChannel => "unknown_channel",
+            ErrorCode::BadChannel => "bad_channel",
+            ErrorCode::Failed => "failed",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Capacity => "capacity",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NotRunning => "not_running",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Lifecycle of a running channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamState {
+    /// ffmpeg runs, no segment yet.
+    Starting,
+    /// The playlist lists at least one segment that exists.
+    Ready,
+    /// Being stopped (idle, operator, shutdown).
+    Stopping,
+}
+
+/// What `status` reports for one running channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    pub channel: String,
+    pub state: StreamState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Unix time (seconds) ffmpeg was started.
+    pub started: u64,
+    /// Seconds since the last `ensure` or `touch`.
+    pub idle_secs: u64,
+    pub segments: u32,
+}
+
+/// One reply line. Result fields are present only for the ops that have them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Reply {
+    pub id: u64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+    /// `authorize`: the user the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `authorize`: seconds the grant may be cached (the user's remaining
+    /// validity), when the user expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+    /// `ensure`: where the supervisor writes the playlist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlist: Option<String>,
+    /// `ensure`, `status <id>`: the channel's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StreamState>,
+    /// `status`: running channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<Vec<StreamInfo>>,
+}
+
+impl Reply {
+    pub fn ok(id: u64) -> Reply {
+        Reply {
+            id,
+            ok: true,
+            ..Reply::default()
+        }
+    }
+
+    pub fn error(id: u64, code: ErrorCode, message: impl Into<String>) -> Reply {
+        Reply {
+            id,
+            ok: false,
+            error: Some(ErrorBody {
+                code,
+                message: message.into(),
+            }),
+            ..Reply::default()
+        }
+    }
+
+    /// The error code, or `None` for a successful reply.
+    pub fn code(&self) -> Option<ErrorCode> {
+        if self.ok {
+            None
+        } else {
+            Some(self.error.as_ref().map_or(ErrorCode::Internal, |e| e.code))
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        self.error.as_ref().map_or("", |e| e.message.as_str())
+    }
+}
+
+/// Encodes a message as one line (JSON plus `\n`).
+pub fn encode_line<T: Serialize>(msg: &T) -> Vec<u8> {
+    // Serializing these plain structs cannot fail.
+    let mut out = serde_json::to_vec(msg).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// Parses one request line (without its newline). On failure returns the
+/// reply to send: it echoes the request's `id` when one could be read.
+pub fn decode_request(line: &[u8]) -> Result<Request, Reply> {
+    if line.len() > MAX_LINE {
+        return Err(Reply::error(
+            0,
+            ErrorCode::TooLong,
+            format!("request line longer than {MAX_LINE} bytes"),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(line)
+        .map_err(|e| Reply::error(0, ErrorCode::BadRequest, format!("invalid JSON: {e}")))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| Reply::error(0, ErrorCode::BadRequest, "request is not a JSON object"))?;
+    let id = match obj.get("id") {
+        Some(v) => v.as_u64().ok_or_else(|| {
+            Reply::error(
+                0,
+                ErrorCode::BadRequest,
+                "\"id\" must be a non-negative integer",
+            )
+        })?,
+        None => return Err(Reply::error(0, ErrorCode::BadRequest, "missing \"id\"")),
+    };
+    if let Some(v) = obj.get("v") {
+        match v.as_u64() {
+            Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
+            _ => {
+                return Err(Reply::error(
+                    id,
+                    ErrorCode::UnsupportedVersion,
+                    format!("protocol version {v} not supported (this supervisor speaks {PROTOCOL_VERSION})"),
+                ))
+            }
+        }
+    }
+    let op = match obj.get("op") {
+        Some(serde_json::Value::String(op)) => op.clone(),
+        Some(_) => {
+            return Err(Reply::error(
+                id,
+                ErrorCode::BadRequest,
+                "\"op\" must be a string",
+            ))
+        }
+        None => return Err(Reply::error(id, ErrorCode::BadRequest, "missing \"op\"")),
+    };
+    if !["authorize", "ensure", "touch", "stop", "status"].contains(&op.as_str()) {
+        return Err(Reply::error(
+            id,
+            ErrorCode::UnknownOp,
+            format!("unknown op {op:?}"),
+        ));
+    }
+    serde_json::from_value::<Request>(value)
+        .map_err(|e| Reply::error(id, ErrorCode::BadRequest, format!("bad {op} request: {e}")))
+}
+
+/// Parses one reply line (without its newline).
+pub fn decode_reply(line: &[u8]) -> Result<Reply, String> {
+    if line.len() > MAX_LINE {
+        return Err(format!("reply longer than {MAX_LINE} bytes"));
+    }
+    serde_json::from_slice(line).map_err(|e| format!("invalid reply from supervisor: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trip() {
+        let req = Request {
+            v: 1,
+            id: 42,
+            op: Op::Ensure {
+                channel: "71386".into(),
+                wait_ms: 15000,
+            },
+        };
+        let line = encode_line(&req);
+        assert_eq!(line.last(), Some(&b'\n'));
+        let text = std::str::from_utf8(&line).unwrap();
+        assert!(text.contains("\"op\":\"ensure\""), "{text}");
+        assert_eq!(decode_request(&line[..line.len() - 1]).unwrap(), req);
+    }
+
+    #[test]
+    fn version_defaults_to_one() {
+        let req = decode_request(br#"{"id":1,"op":"authorize","token":"t"}"#).unwrap();
+        assert_eq!(req.v, 1);
+        assert_eq!(req.op, Op::Authorize { token: "t".into() });
+    }
+
+    #[test]
+    fn status_without_channel() {
+        let req = decode_request(br#"{"id":3,"op":"status"}"#).unwrap();
+        assert_eq!(req.op, Op::Status { channel: None });
+    }
+
+    #[test]
+    fn broken_json_is_a_bad_request() {
+        let err = decode_request(b"{\"id\":1,").unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+        assert!(err.message().starts_with("invalid JSON"));
+        let err = decode_request(b"[1,2]").unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn unknown_op_echoes_id() {
+        let err = decode_request(br#"{"id":9,"op":"explode"}"#).unwrap_err();
+        assert_eq!(err.id, 9);
+        assert_eq!(err.code(), Some(ErrorCode::UnknownOp));
+    }
+
+    #[test]
+    fn missing_fields_name_the_op() {
+        let err = decode_request(br#"{"id":5,"op":"ensure","channel":"a"}"#).unwrap_err();
+        assert_eq!(err.id, 5);
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+        assert!(err.message().contains("ensure"), "{}", err.message());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = decode_request(br#"{"id":5,"op":"touch","channel":"a","x":1}"#).unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn wrong_version_is_refused() {
+        let err = decode_request(br#"{"v":2,"id":5,"op":"status"}"#).unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::UnsupportedVersion));
+    }
+
+    #[test]
+    fn bad_id_types() {
+        for line in [
+            &br#"{"id":-1,"op":"status"}"#[..],
+            br#"{"id":"x","op":"status"}"#,
+            br#"{"op":"status"}"#,
+        ] {
+            let err = decode_request(line).unwrap_err();
+            assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+        }
+    }
+
+    #[test]
+    fn overlong_line() {
+        let line = vec![b' '; MAX_LINE + 1];
+        assert_eq!(
+            decode_request(&line).unwrap_err().code(),
+            Some(ErrorCode::TooLong)
+        );
+    }
+
+    #[test]
+    fn reply_round_trip_and_code() {
+        let reply = Reply::error(7, ErrorCode::Failed, "upstream answered HTTP 403 Forbidden");
+        let line = encode_line(&reply);
+        let back = decode_reply(&line[..line.len() - 1]).unwrap();
+        assert_eq!(back, reply);
+        assert_eq!(back.code(), Some(ErrorCode::Failed));
+        let ok = Reply {
+            state: Some(StreamState::Ready),
+            ..Reply::ok(8)
+        };
+        let line = encode_line(&ok);
+        let text = std::str::from_utf8(&line).unwrap();
+        assert_eq!(text, "{\"id\":8,\"ok\":true,\"state\":\"ready\"}\n");
+        assert_eq!(decode_reply(text.trim_end().as_bytes()).unwrap().code(), None);
+    }
+
+    #[test]
+    fn reply_without_error_body_is_internal() {
+        let r = decode_reply(br#"{"id":1,"ok":false}"#).unwrap();
+        assert_eq!(r.code(), Some(ErrorCode::Internal));
+    }
+}
