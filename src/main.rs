@@ -1,1 +1,86 @@
-fn main() {}
+//! `stream-supervisor`: starts ffmpeg for HLS channels when nginx's
+//! stream_autostart module asks, over a Unix socket.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info};
+
+// Shared with the nginx module (compiled into both; the module's own
+// nginx glue is not part of this binary).
+#[allow(dead_code)]
+mod channel_id;
+#[allow(dead_code)]
+mod duration;
+#[allow(dead_code)]
+mod playlist;
+#[allow(dead_code)]
+mod protocol;
+#[allow(dead_code)]
+mod token;
+
+mod supervisor;
+
+use supervisor::config::{Cli, Command};
+use supervisor::{server, store::Store, streams::Streams};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command.clone().unwrap_or(Command::Run) {
+        Command::Run => run(cli),
+    }
+}
+
+fn run(cli: Cli) -> std::process::ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        match serve(cli).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                error!("{e}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn serve(cli: Cli) -> Result<(), String> {
+    std::fs::create_dir_all(&cli.hls_dir)
+        .map_err(|e| format!("cannot create HLS directory {}: {e}", cli.hls_dir.display()))?;
+    let store = Arc::new(Store::new(&cli.redis_url, &cli.key_prefix)?);
+    let cli = Arc::new(cli);
+    let streams = Streams::new(cli.clone(), store);
+    let listener = server::bind(&cli).await?;
+    server::log_listening(&cli);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let server = tokio::spawn(server::serve(listener, streams.clone()));
+    let sig = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    info!(signal = sig, "shutting down");
+    server.abort();
+    streams.stop_all().await;
+    let _ = std::fs::remove_file(&cli.socket);
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `test-origin`: a live MPEG-TS origin over HTTP for tests and the demo.
+//!
+//! One ffmpeg generates a test picture (moving pattern, clock) and a tone;
+//! every HTTP client gets the same live bytes from the moment it connects,
+//! like a real IPTV upstream. Nothing here leaves loopback unless told to.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::Command;
+use tokio::sync::broadcast;
+
+#[derive(Parser, Debug)]
+#[command(name = "test-origin", about = "Live MPEG-TS test stream over HTTP (GET /<anything>.ts)")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: String,
+    /// ffmpeg binary.
+    #[arg(long, default_value = "ffmpeg")]
+    ffmpeg: String,
+    /// Seconds between keyframes.
+    #[arg(long, default_value_t = 1)]
+    keyint: u32,
+    /// Picture size.
+    #[arg(long, default_value = "320x240")]
+    size: String,
+    /// Frames per second.
+    #[arg(long, default_value_t = 25)]
+    fps: u32,
+}
+
+type Chunk = Arc<Vec<u8>>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let (tx, _) = broadcast::channel::<Chunk>(4096);
+    let gop = (args.fps * args.keyint).max(1).to_string();
+    let mut child = Command::new(&args.ffmpeg)
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={}:rate={}", args.size, args.fps))
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"])
+        .args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0", "-b:v", "400k"])
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", "mpegts", "pipe:1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", args.ffmpeg))?;
+    let mut out = child.stdout.take().ok_or("no ffmpeg stdout")?;
+    let feed = tx.clone();
+    let pump = tokio::spawn(async move {
+        let mut buf = vec![0u8; 188 * 64];
+        loop {
+            match out.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let _ = feed.send(Arc::new(buf[..n].to_vec()));
+                }
+            }
+        }
+    });
+    eprintln!("test-origin: serving http://{}/live.ts", args.listen);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((sock, _)) = accepted {
+                    tokio::spawn(client(sock, tx.subscribe()));
+                }
+            }
+            _ = &mut Box::pin(child.wait()) => return Err("the ffmpeg generator exited".into()),
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    pump.abort();
+    let _ = child.kill().await;
+    Ok(())
+}
+
+async fn client(mut sock: TcpStream, mut rx: broadcast::Receiver<Chunk>) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.len() > 16 * 1024 {
+            return;
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = path.split('?').next().unwrap_or("/");
+    if !path.ends_with(".ts") {
+        let _ = sock
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+        return;
+    }
+    let hdr = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+    if sock.write_all(hdr).await.is_err() {
+        return;
+    }
+    loop {
+        match rx.recv().await {
+            Ok(chunk) => {
+                if sock.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Command line and environment of `stream-supervisor`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+pub const DEFAULT_SOCKET: &str = "/run/stream-supervisor/supervisor.sock";
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "stream-supervisor",
+    version,
+    about = "Starts ffmpeg for HLS channels on demand, for nginx's stream_autostart module"
+)]
+pub struct Cli {
+    /// Unix socket to listen on (nginx: stream_autostart_supervisor unix:PATH).
+    #[arg(long, env = "SUPERVISOR_SOCKET", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+
+    /// Permissions of the socket file, octal.
+    #[arg(long, env = "SUPERVISOR_SOCKET_MODE", default_value = "660", value_parser = parse_mode)]
+    pub socket_mode: u32,
+
+    /// Group that owns the socket (nginx's worker group), by name or number.
+    #[arg(long, env = "SUPERVISOR_SOCKET_GROUP")]
+    pub socket_group: Option<String>,
+
+    /// Redis holding channel:<id>, token:<t>, user:<id>.
+    #[arg(long, env = "SUPERVISOR_REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+    pub redis_url: String,
+
+    /// Prefix for every Redis key, so deployments can share one Redis.
+    #[arg(long, env = "SUPERVISOR_KEY_PREFIX", default_value = "")]
+    pub key_prefix: String,
+
+    /// Directory ffmpeg writes stream_<id>.m3u8 and stream_<id>_NNN.ts into.
+    #[arg(long, env = "SUPERVISOR_HLS_DIR", default_value = "/var/www/hls")]
+    pub hls_dir: PathBuf,
+
+    /// ffmpeg binary.
+    #[arg(long, env = "SUPERVISOR_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+
+    /// Stop a channel nobody has asked for in this long (e.g. 300s, 5m).
+    #[arg(long, env = "SUPERVISOR_IDLE_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Target HLS segment duration.
+    #[arg(long, env = "SUPERVISOR_SEGMENT_DURATION", default_value = "4s", value_parser = parse_duration)]
+    pub segment_duration: Duration,
+
+    /// Give up on a channel that has no segment after this long.
+    #[arg(long, env = "SUPERVISOR_START_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub start_timeout: Duration,
+
+    /// Log level or filter (RUST_LOG, if set, wins).
+    #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the supervisor (the default).
+    Run,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse_msec(s).map(Duration::from_millis)
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("invalid mode \"{s}\": expected octal such as 660"))
+}
+
+/// Resolves a group name (or number) through /etc/group.
+pub fn resolve_group(name: &str) -> Result<u32, String> {
+    if let Ok(gid) = name.parse() {
+        return Ok(gid);
+    }
+    let text = std::fs::read_to_string("/etc/group").map_err(|e| format!("/etc/group: {e}"))?;
+    group_id(&text, name).ok_or_else(|| format!("no group named \"{name}\" in /etc/group"))
+}
+
+fn group_id(etc_group: &str, name: &str) -> Option<u32> {
+    etc_group.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_groups() {
+        assert_eq!(parse_mode("660"), Ok(0o660));
+        assert_eq!(parse_mode("0o600"), Ok(0o600));
+        assert!(parse_mode("999").is_err());
+        let g = "root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n";
+        assert_eq!(group_id(g, "www-data"), Some(33));
+        assert_eq!(group_id(g, "nobody"), None);
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = Cli::parse_from(["stream-supervisor"]);
+        assert_eq!(cli.idle_timeout, Duration::from_secs(300));
+        assert_eq!(cli.segment_duration, Duration::from_secs(4));
+        assert_eq!(cli.socket, PathBuf::from(DEFAULT_SOCKET));
+        let cli = Cli::parse_from(["stream-supervisor", "--idle-timeout", "1m30s"]);
+        assert_eq!(cli.idle_timeout, Duration::from_secs(90));
+        assert!(Cli::try_parse_from(["stream-supervisor", "--idle-timeout", "soon"]).is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! The ffmpeg argument vector for one channel (never a shell command line).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::channel_record::ALLOWED_SCHEMES;
+
+/// Output encoding. `Copy` remuxes; the others re-encode to H.264/AAC with
+/// keyframes forced on segment boundaries, so every segment starts with one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quality {
+    Copy,
+    Low,
+    Medium,
+    High,
+}
+
+impl Quality {
+    pub fn parse(name: Option<&str>) -> Result<Quality, String> {
+        match name.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("medium") => Ok(Quality::Medium),
+            Some("copy") => Ok(Quality::Copy),
+            Some("low") => Ok(Quality::Low),
+            Some("high") => Ok(Quality::High),
+            Some(other) => Err(format!(
+                "unknown quality preset \"{other}\" (use copy, low, medium or high)"
+            )),
+        }
+    }
+
+    /// (height, video kbit/s, audio kbit/s) of a re-encoding preset.
+    fn ladder(self) -> Option<(u32, u32, u32)> {
+        match self {
+            Quality::Copy => None,
+            Quality::Low => Some((360, 800, 96)),
+            Quality::Medium => Some((720, 2500, 128)),
+            Quality::High => Some((1080, 5000, 160)),
+        }
+    }
+}
+
+/// What to read.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub url: String,
+    pub user_agent: Option<String>,
+    pub referer: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Where and how to write HLS.
+#[derive(Debug, Clone)]
+pub struct HlsOutput {
+    pub dir: PathBuf,
+    pub channel: String,
+    pub segment_secs: f64,
+    /// Length of the first segments, so a cold start has its first segment
+    /// after about one keyframe interval rather than a whole segment.
+    pub init_secs: f64,
+    pub list_size: u32,
+}
+
+impl HlsOutput {
+    pub fn playlist_path(&self) -> PathBuf {
+        playlist_path(&self.dir, &self.channel)
+    }
+}
+
+pub fn playlist_path(dir: &Path, channel: &str) -> PathBuf {
+    dir.join(format!("stream_{channel}.m3u8"))
+}
+
+fn secs(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> {
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |s: &str| a.push(s.into());
+    for s in ["-hide_banner", "-nostdin", "-loglevel", "warning"] {
+        push(s);
+    }
+    // Only network protocols: a channel record must never reach local files.
+    let mut protocols: Vec<&str> = ALLOWED_SCHEMES.to_vec();
+    protocols.extend(["tcp", "tls", "crypto", "httpproxy"]);
+    push("-protocol_whitelist");
+    push(&protocols.join(","));
+    if let Some(ua) = &input.user_agent {
+        push("-user_agent");
+        push(ua);
+    }
+    if let Some(r) = &input.referer {
+        push("-referer");
+        push(r);
+    }
+    if !input.headers.is_empty() {
+        let block: String = input
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        push("-headers");
+        push(&block);
+    }
+    // Give up on an upstream that stops sending for 10 s (microseconds).
+    push("-rw_timeout");
+    push("10000000");
+    push("-i");
+    push(&input.url);
+    for s in ["-map", "0:v:0?", "-map", "0:a:0?"] {
+        push(s);
+    }
+    match quality.ladder() {
+        None => {
+            push("-c");
+            push("copy");
+        }
+        Some((height, vk, ak)) => {
+            let seg = secs(out.segment_secs);
+            let vf = format!("scale=-2:{height}");
+            let force = format!("expr:gte(t,n_forced*{seg})");
+            let (b, max, buf) = (format!("{vk}k"), format!("{}k", vk * 11 / 10), format!("{}k", vk * 2));
+            let ab = format!("{ak}k");
+            for s in [
+                "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+                "-vf", &vf, "-b:v", &b, "-maxrate", &max, "-bufsize", &buf,
+                "-force_key_frames", &force, "-sc_threshold", "0",
+                "-c:a", "aac", "-b:a", &ab, "-ac", "2",
+            ] {
+                push(s);
+            }
+        }
+    }
+    let name = |suffix: &str| -> String {
+        out.dir
+            .join(format!("stream_{}{suffix}", out.channel))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let init = if out.init_secs > 0.0 && out.init_secs < out.segment_secs {
+        Some(secs(out.init_secs))
+    } else {
+        None
+    };
+    push("-f");
+    push("hls");
+    push("-hls_time");
+    push(&secs(out.segment_secs));
+    if let Some(init) = &init {
+        push("-hls_init_time");
+        push(init);
+    }
+    push("-hls_list_size");
+    push(&out.list_size.to_string());
+    push("-hls_delete_threshold");
+    push("3");
+    push("-hls_flags");
+    // temp_file: the playlist (and segments) appear atomically by rename;
+    // omit_endlist: a dead channel's playlist goes stale instead of looking
+    // like a finished recording.
+    push("delete_segments+temp_file+omit_endlist+independent_segments");
+    push("-hls_segment_filename");
+    push(&name("_%03d.ts"));
+    push(&name(".m3u8"));
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out() -> HlsOutput {
+        HlsOutput {
+            dir: "/var/www/hls".into(),
+            channel: "71386".into(),
+            segment_secs: 4.0,
+            init_secs: 1.0,
+            list_size: 6,
+        }
+    }
+
+    fn strs(v: &[OsString]) -> Vec<String> {
+        v.iter().map(|s| s.to_string_lossy().into_owned()).collect()
+    }
+
+    fn after<'a>(v: &'a [String], flag: &str) -> &'a str {
+        let i = v.iter().position(|s| s == flag).unwrap_or_else(|| panic!("{flag} missing"));
+        &v[i + 1]
+    }
+
+    #[test]
+    fn copy_mode_hls_output() {
+        let input = Input {
+            url: "http://127.0.0.1:9/live.ts".into(),
+            ..Input::default()
+        };
+        let v = strs(&build(&input, Quality::Copy, &out()));
+        assert_eq!(after(&v, "-i"), "http://127.0.0.1:9/live.ts");
+        assert_eq!(after(&v, "-c"), "copy");
+        assert_eq!(after(&v, "-hls_time"), "4");
+        assert_eq!(after(&v, "-hls_init_time"), "1");
+        assert!(after(&v, "-hls_flags").contains("temp_file"));
+        assert!(after(&v, "-hls_flags").contains("delete_segments"));
+        assert_eq!(after(&v, "-hls_segment_filename"), "/var/www/hls/stream_71386_%03d.ts");
+        assert_eq!(v.last().unwrap(), "/var/www/hls/stream_71386.m3u8");
+        let wl = after(&v, "-protocol_whitelist");
+        assert!(!wl.contains("file") && wl.contains("https"), "{wl}");
+        // The whitelist and headers are input options: they precede -i.
+        let i = v.iter().position(|s| s == "-i").unwrap();
+        assert!(v.iter().position(|s| s == "-protocol_whitelist").unwrap() < i);
+    }
+
+    #[test]
+    fn request_options() {
+        let input = Input {
+            url: "https://origin.invalid/x.m3u8".into(),
+            user_agent: Some("Player/1.0".into()),
+            referer: Some("https://portal.invalid/".into()),
+            headers: vec![("X-Key".into(), "v".into())],
+        };
+        let v = strs(&build(&input, Quality::Copy, &out()));
+        assert_eq!(after(&v, "-user_agent"), "Player/1.0");
+        assert_eq!(after(&v, "-referer"), "https://portal.invalid/");
+        assert_eq!(after(&v, "-headers"), "X-Key: v\r\n");
+    }
+
+    #[test]
+    fn presets_force_keyframes_on_segment_boundaries() {
+        let input = Input {
+            url: "http://x/y".into(),
+            ..Input::default()
+        };
+        let v = strs(&build(&input, Quality::Low, &out()));
+        assert_eq!(after(&v, "-c:v"), "libx264");
+        assert_eq!(after(&v, "-vf"), "scale=-2:360");
+        assert_eq!(after(&v, "-force_key_frames"), "expr:gte(t,n_forced*4)");
+        assert_eq!(after(&v, "-sc_threshold"), "0");
+    }
+
+    #[test]
+    fn preset_names() {
+        assert_eq!(Quality::parse(None), Ok(Quality::Medium));
+        assert_eq!(Quality::parse(Some("COPY")), Ok(Quality::Copy));
+        assert!(Quality::parse(Some("ultra")).unwrap_err().contains("ultra"));
+    }
+
+    #[test]
+    fn no_init_time_when_not_shorter() {
+        let mut o = out();
+        o.init_secs = 4.0;
+        let v = strs(&build(&Input::default(), Quality::Copy, &o));
+        assert!(!v.iter().any(|s| s == "-hls_init_time"));
+    }
+}

@@ -1,0 +1,11 @@
+//! The stream supervisor: socket server, Redis store, channel tasks.
+
+pub mod channel_record;
+pub mod config;
+pub mod ffmpeg_args;
+pub mod ffmpeg_reason;
+pub mod hls_files;
+pub mod server;
+pub mod store;
+pub mod streams;
+pub mod users;

@@ -1,0 +1,120 @@
+//! Redis access: channel records, viewer tokens, and the stream keys
+//! operators watch (`stream:<id>:pid`, `stream:<id>:started`).
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use tokio::sync::Mutex;
+
+use super::users;
+use crate::token::masked;
+
+pub struct Store {
+    client: redis::Client,
+    conn: Mutex<Option<ConnectionManager>>,
+    prefix: String,
+}
+
+/// A failed Redis call, worded for replies and logs.
+#[derive(Debug, Clone)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub enum AuthResult {
+    Granted { user: String, ttl_secs: Option<u64> },
+    Denied(String),
+}
+
+impl Store {
+    pub fn new(url: &str, prefix: &str) -> Result<Store, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL {url:?}: {e}"))?;
+        Ok(Store {
+            client,
+            conn: Mutex::new(None),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    pub fn key(&self, k: &str) -> String {
+        format!("{}{k}", self.prefix)
+    }
+
+    /// A connection, made on first use (Redis may come up after us) and
+    /// reconnected by the manager afterwards.
+    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(2))
+            .set_number_of_retries(1);
+        let c = self
+            .client
+            .get_connection_manager_with_config(cfg)
+            .await
+            .map_err(|e| StoreError(format!("Redis unreachable: {e}")))?;
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn().await?;
+        let full = self.key(key);
+        c.get::<_, Option<String>>(&full)
+            .await
+            .map_err(|e| StoreError(format!("Redis GET {full}: {e}")))
+    }
+
+    pub async fn authorize(&self, token: &str) -> Result<AuthResult, StoreError> {
+        if token.is_empty() {
+            return Ok(AuthResult::Denied("empty token".into()));
+        }
+        let Some(value) = self.get(&format!("token:{token}")).await? else {
+            return Ok(AuthResult::Denied(format!("unknown token {}", masked(token.as_bytes()))));
+        };
+        let Some(user) = users::token_user(&value) else {
+            return Ok(AuthResult::Denied("token record names no user".into()));
+        };
+        let Some(record) = self.get(&format!("user:{user}")).await? else {
+            return Ok(AuthResult::Denied(format!("user {user} does not exist")));
+        };
+        let record = match users::parse_user(&record) {
+            Ok(r) => r,
+            Err(e) => return Ok(AuthResult::Denied(format!("user {user} record unreadable: {e}"))),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        Ok(match users::check_user(&user, &record, now) {
+            Ok(ttl_secs) => AuthResult::Granted { user, ttl_secs },
+            Err(why) => AuthResult::Denied(why),
+        })
+    }
+
+    pub async fn set_stream_keys(&self, channel: &str, pid: u32, started: u64) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let (kp, ks) = (self.key(&format!("stream:{channel}:pid")), self.key(&format!("stream:{channel}:started")));
+        redis::pipe()
+            .set(&kp, pid)
+            .set(&ks, started)
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| StoreError(format!("Redis SET {kp}: {e}")))
+    }
+
+    pub async fn clear_stream_keys(&self, channel: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let keys = [self.key(&format!("stream:{channel}:pid")), self.key(&format!("stream:{channel}:started"))];
+        c.del::<_, ()>(&keys[..])
+            .await
+            .map_err(|e| StoreError(format!("Redis DEL {}: {e}", keys[0])))
+    }
+}
