@@ -1,0 +1,168 @@
+package StreamAutostart;
+
+# Helpers for the stream_autostart tests: a private redis-server, the live
+# test origin, the supervisor, and a few probes (processes, Redis, socket).
+# Everything binds loopback and is started through Test::Nginx::run_daemon,
+# so it is stopped when the test ends.
+#
+# Environment:
+#   TEST_SUPERVISOR_BINARY  stream-supervisor (default ../target/release/)
+#   TEST_ORIGIN_BINARY      test-origin (default ../target/release/)
+
+use warnings;
+use strict;
+
+use base qw/ Exporter /;
+our @EXPORT = qw/ start_stack start_supervisor redis supervisor_call
+	ffmpeg_pids wait_until /;
+
+use FindBin;
+use IO::Socket::UNIX;
+use Test::Nginx qw/ port /;
+use Time::HiRes qw/ sleep time /;
+
+my $bin = "$FindBin::Bin/../target/release";
+our $SUPERVISOR = $ENV{TEST_SUPERVISOR_BINARY} || "$bin/stream-supervisor";
+our $ORIGIN = $ENV{TEST_ORIGIN_BINARY} || "$bin/test-origin";
+
+my %redis_port;
+
+# Starts redis, the origin and the supervisor for $t. Options:
+#   idle_timeout, segment (supervisor flags), supervisor => 0 to skip it,
+#   channels => { id => json }, users => { id => json },
+#   tokens => { token => user }.
+# Returns a hash with socket, hls, redis_port, origin_url.
+sub start_stack {
+	my ($t, %o) = @_;
+	my $d = $t->testdir();
+
+	mkdir "$d/hls";
+	chmod 0755, "$d/hls";
+
+	my $rport = port(8379);
+	$t->run_daemon('redis-server', '--port', $rport, '--bind', '127.0.0.1',
+		'--save', '', '--appendonly', 'no', '--dir', $d,
+		'--logfile', "$d/redis.log");
+	$t->waitforsocket("127.0.0.1:$rport") or die "redis did not start\n";
+	$redis_port{$t} = $rport;
+
+	my $oport = port(8090);
+	$t->run_daemon($ORIGIN, '--listen', "127.0.0.1:$oport");
+	$t->waitforsocket("127.0.0.1:$oport") or die "origin did not start\n";
+
+	my %s = (
+		socket => "$d/supervisor.sock",
+		hls => "$d/hls",
+		redis_port => $rport,
+		origin_url => "http://127.0.0.1:$oport/live.ts",
+	);
+
+	foreach my $id (keys %{$o{channels} || {}}) {
+		redis($t, 'SET', "channel:$id", $o{channels}{$id});
+	}
+	foreach my $id (keys %{$o{users} || {}}) {
+		redis($t, 'SET', "user:$id", $o{users}{$id});
+	}
+	foreach my $tok (keys %{$o{tokens} || {}}) {
+		redis($t, 'SET', "token:$tok", $o{tokens}{$tok});
+	}
+
+	start_supervisor($t, \%s, %o) unless defined $o{supervisor}
+		&& !$o{supervisor};
+
+	return \%s;
+}
+
+sub start_supervisor {
+	my ($t, $s, %o) = @_;
+	my $d = $t->testdir();
+
+	my $pid = $t->run_daemon(sub {
+		open STDERR, '>>', "$d/supervisor.log";
+		exec($SUPERVISOR,
+			'--socket', $s->{socket},
+			'--socket-mode', '666',
+			'--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",
+			'--hls-dir', $s->{hls},
+			'--idle-timeout', $o{idle_timeout} || '60s',
+			'--segment-duration', $o{segment} || '2s',
+			'--log', 'debug',
+		) or die "cannot exec $SUPERVISOR: $!\n";
+	});
+	$t->waitforfile($s->{socket}) or die "supervisor did not start: "
+		. $t->read_file('supervisor.log');
+	$s->{supervisor_pid} = $pid;
+
+	return $pid;
+}
+
+# Runs a Redis command against the test's private server; returns its output.
+sub redis {
+	my ($t, @args) = @_;
+	my $port = $redis_port{$t} or die "no redis for this test\n";
+	open my $fh, '-|', 'redis-cli', '-p', $port, '--raw', @args
+		or die "redis-cli: $!\n";
+	my $out = do { local $/; <$fh> } // '';
+	close $fh;
+	$out =~ s/\n\z//;
+	return $out;
+}
+
+# Sends raw lines to the supervisor socket and returns the reply lines.
+sub supervisor_call {
+	my ($path, @lines) = @_;
+
+	my $s = IO::Socket::UNIX->new(Peer => $path) or return;
+	my @replies;
+	eval {
+		local $SIG{ALRM} = sub { die "timeout\n" };
+		alarm(20);
+		foreach my $line (@lines) {
+			$s->print($line . "\n");
+			my $reply = $s->getline();
+			last unless defined $reply;
+			chomp $reply;
+			push @replies, $reply;
+		}
+		alarm(0);
+	};
+	alarm(0);
+	close $s;
+
+	return wantarray ? @replies : $replies[0];
+}
+
+# Pids of the ffmpeg processes writing into this test's HLS directory,
+# found through /proc (command lines), not by process name alone.
+sub ffmpeg_pids {
+	my ($hls, $channel) = @_;
+	my $target = defined $channel ? "$hls/stream_$channel.m3u8" : "$hls/";
+	my @pids;
+
+	opendir my $dh, '/proc' or return ();
+	foreach my $pid (grep { /^\d+$/ } readdir $dh) {
+		open my $fh, '<', "/proc/$pid/cmdline" or next;
+		local $/;
+		my $cmd = <$fh> // '';
+		close $fh;
+		my @argv = split /\0/, $cmd;
+		next unless @argv && $argv[0] =~ m!(^|/)ffmpeg$!;
+		push @pids, $pid if grep { index($_, $target) == 0 } @argv;
+	}
+	closedir $dh;
+
+	return @pids;
+}
+
+# Polls $cond every 0.1 s for up to $secs seconds; true if it held.
+sub wait_until {
+	my ($secs, $cond) = @_;
+	my $end = time() + $secs;
+	while (time() < $end) {
+		return 1 if $cond->();
+		sleep(0.1);
+	}
+	return $cond->() ? 1 : 0;
+}
+
+1;
