@@ -11,7 +11,10 @@ pub enum InvalidChannel {
     Empty,
     TooLong(usize),
     /// The first byte outside the allowed set and its position.
-    BadByte { byte: u8, at: usize },
+    BadByte {
+        byte: u8,
+        at: usize,
+    },
 }
 
 impl fmt::Display for InvalidChannel {
@@ -97,7 +100,10 @@ mod tests {
     #[test]
     fn messages_say_what_is_wrong() {
         let e = validate(b"a/b").unwrap_err().to_string();
-        assert!(e.contains("0x2f") && e.contains("'/'") && e.contains("offset 1"), "{e}");
+        assert!(
+            e.contains("0x2f") && e.contains("'/'") && e.contains("offset 1"),
+            "{e}"
+        );
         let e = validate(b"a\0").unwrap_err().to_string();
         assert!(e.contains("unprintable"), "{e}");
     }

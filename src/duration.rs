@@ -75,11 +75,17 @@ mod tests {
         assert!(parse_msec("abc").unwrap_err().contains("expected a number"));
         assert!(parse_msec("5x").unwrap_err().contains("unknown unit \"x\""));
         assert!(parse_msec("-5s").unwrap_err().contains("expected a number"));
-        assert!(parse_msec("5 1s").unwrap_err().contains("bare number must come last"));
-        assert!(parse_msec("1s 5").unwrap_err().contains("expected a number"));
+        assert!(parse_msec("5 1s")
+            .unwrap_err()
+            .contains("bare number must come last"));
+        assert!(parse_msec("1s 5")
+            .unwrap_err()
+            .contains("expected a number"));
         assert!(parse_msec("99999999999999999999s")
             .unwrap_err()
             .contains("too large"));
-        assert!(parse_msec("999999999999999w").unwrap_err().contains("too large"));
+        assert!(parse_msec("999999999999999w")
+            .unwrap_err()
+            .contains("too large"));
     }
 }

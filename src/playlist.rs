@@ -201,8 +201,14 @@ mod tests {
 
     #[test]
     fn only_local_names_are_looked_up() {
-        assert_eq!(local_segment_name("stream_1_001.ts"), Some("stream_1_001.ts"));
-        assert_eq!(local_segment_name("stream_1_001.ts?token=x"), Some("stream_1_001.ts"));
+        assert_eq!(
+            local_segment_name("stream_1_001.ts"),
+            Some("stream_1_001.ts")
+        );
+        assert_eq!(
+            local_segment_name("stream_1_001.ts?token=x"),
+            Some("stream_1_001.ts")
+        );
         assert_eq!(local_segment_name("../etc/passwd"), None);
         assert_eq!(local_segment_name("/abs.ts"), None);
         assert_eq!(local_segment_name("http://x/y.ts"), None);

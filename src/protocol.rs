@@ -223,34 +223,34 @@ pub fn encode_line<T: Serialize>(msg: &T) -> Vec<u8> {
 
 /// Parses one request line (without its newline). On failure returns the
 /// reply to send: it echoes the request's `id` when one could be read.
-pub fn decode_request(line: &[u8]) -> Result<Request, Reply> {
+pub fn decode_request(line: &[u8]) -> Result<Request, Box<Reply>> {
     if line.len() > MAX_LINE {
-        return Err(Reply::error(
+        return Err(bad(
             0,
             ErrorCode::TooLong,
             format!("request line longer than {MAX_LINE} bytes"),
         ));
     }
     let value: serde_json::Value = serde_json::from_slice(line)
-        .map_err(|e| Reply::error(0, ErrorCode::BadRequest, format!("invalid JSON: {e}")))?;
+        .map_err(|e| bad(0, ErrorCode::BadRequest, format!("invalid JSON: {e}")))?;
     let obj = value
         .as_object()
-        .ok_or_else(|| Reply::error(0, ErrorCode::BadRequest, "request is not a JSON object"))?;
+        .ok_or_else(|| bad(0, ErrorCode::BadRequest, "request is not a JSON object"))?;
     let id = match obj.get("id") {
         Some(v) => v.as_u64().ok_or_else(|| {
-            Reply::error(
+            bad(
                 0,
                 ErrorCode::BadRequest,
                 "\"id\" must be a non-negative integer",
             )
         })?,
-        None => return Err(Reply::error(0, ErrorCode::BadRequest, "missing \"id\"")),
+        None => return Err(bad(0, ErrorCode::BadRequest, "missing \"id\"")),
     };
     if let Some(v) = obj.get("v") {
         match v.as_u64() {
             Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
             _ => {
-                return Err(Reply::error(
+                return Err(bad(
                     id,
                     ErrorCode::UnsupportedVersion,
                     format!("protocol version {v} not supported (this supervisor speaks {PROTOCOL_VERSION})"),
@@ -260,24 +260,18 @@ pub fn decode_request(line: &[u8]) -> Result<Request, Reply> {
     }
     let op = match obj.get("op") {
         Some(serde_json::Value::String(op)) => op.clone(),
-        Some(_) => {
-            return Err(Reply::error(
-                id,
-                ErrorCode::BadRequest,
-                "\"op\" must be a string",
-            ))
-        }
-        None => return Err(Reply::error(id, ErrorCode::BadRequest, "missing \"op\"")),
+        Some(_) => return Err(bad(id, ErrorCode::BadRequest, "\"op\" must be a string")),
+        None => return Err(bad(id, ErrorCode::BadRequest, "missing \"op\"")),
     };
     if !["authorize", "ensure", "touch", "stop", "status"].contains(&op.as_str()) {
-        return Err(Reply::error(
-            id,
-            ErrorCode::UnknownOp,
-            format!("unknown op {op:?}"),
-        ));
+        return Err(bad(id, ErrorCode::UnknownOp, format!("unknown op {op:?}")));
     }
     serde_json::from_value::<Request>(value)
-        .map_err(|e| Reply::error(id, ErrorCode::BadRequest, format!("bad {op} request: {e}")))
+        .map_err(|e| bad(id, ErrorCode::BadRequest, format!("bad {op} request: {e}")))
+}
+
+fn bad(id: u64, code: ErrorCode, message: impl Into<String>) -> Box<Reply> {
+    Box::new(Reply::error(id, code, message))
 }
 
 /// Parses one reply line (without its newline).
@@ -393,7 +387,10 @@ mod tests {
         let line = encode_line(&ok);
         let text = std::str::from_utf8(&line).unwrap();
         assert_eq!(text, "{\"id\":8,\"ok\":true,\"state\":\"ready\"}\n");
-        assert_eq!(decode_reply(text.trim_end().as_bytes()).unwrap().code(), None);
+        assert_eq!(
+            decode_reply(text.trim_end().as_bytes()).unwrap().code(),
+            None
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ impl SupervisorAddr {
     /// Parses `unix:/absolute/path`.
     pub fn parse(text: &str) -> Result<SupervisorAddr, String> {
         let path = text.strip_prefix("unix:").ok_or_else(|| {
-            format!("\"{text}\" is not a Unix socket address; expected unix:/path/to/supervisor.sock")
+            format!(
+                "\"{text}\" is not a Unix socket address; expected unix:/path/to/supervisor.sock"
+            )
         })?;
         if !path.starts_with('/') {
             return Err(format!(
@@ -71,6 +73,8 @@ mod tests {
             .unwrap_err()
             .contains("absolute"));
         let long = format!("unix:/{}", "a".repeat(200));
-        assert!(SupervisorAddr::parse(&long).unwrap_err().contains("at most 107"));
+        assert!(SupervisorAddr::parse(&long)
+            .unwrap_err()
+            .contains("at most 107"));
     }
 }

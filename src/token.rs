@@ -34,7 +34,13 @@ pub fn masked(token: &[u8]) -> String {
     let head: String = token
         .iter()
         .take(4)
-        .map(|&b| if b.is_ascii_alphanumeric() { b as char } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect();
     format!("{head}...({} bytes)", token.len())
 }

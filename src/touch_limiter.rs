@@ -20,7 +20,8 @@ impl TouchLimiter {
             }
             None => {
                 if self.last.len() >= 100_000 {
-                    self.last.retain(|_, t| now.saturating_sub(*t) < interval_ms);
+                    self.last
+                        .retain(|_, t| now.saturating_sub(*t) < interval_ms);
                 }
                 self.last.insert(channel.to_string(), now);
                 true

@@ -13,7 +13,10 @@ use tokio::process::Command;
 use tokio::sync::broadcast;
 
 #[derive(Parser, Debug)]
-#[command(name = "test-origin", about = "Live MPEG-TS test stream over HTTP (GET /<anything>.ts)")]
+#[command(
+    name = "test-origin",
+    about = "Live MPEG-TS test stream over HTTP (GET /<anything>.ts)"
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8090")]
@@ -47,8 +50,26 @@ async fn main() -> Result<(), String> {
         .args(["-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size={}:rate={}", args.size, args.fps))
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"])
-        .args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0", "-b:v", "400k"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args([
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            "400k",
+        ])
         .args(["-c:a", "aac", "-b:a", "64k", "-f", "mpegts", "pipe:1"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

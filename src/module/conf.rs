@@ -7,18 +7,18 @@ use core::ptr;
 use ngx::ffi::{
     ngx_array_push, ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value,
     ngx_http_compile_complex_value_t, ngx_http_complex_value_t, ngx_http_conf_ctx_t,
-    ngx_http_core_loc_conf_t, ngx_http_core_main_conf_t, ngx_http_core_module,
-    ngx_http_handler_pt, ngx_http_module_t, ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_int_t,
-    ngx_module_t, ngx_msec_t, ngx_pcalloc, ngx_str_t, ngx_uint_t, NGX_CONF_TAKE1,
-    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE,
-    NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
+    ngx_http_core_loc_conf_t, ngx_http_core_main_conf_t, ngx_http_core_module, ngx_http_handler_pt,
+    ngx_http_module_t, ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_int_t, ngx_module_t, ngx_msec_t,
+    ngx_pcalloc, ngx_str_t, ngx_uint_t, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
+    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF,
+    NGX_LOG_EMERG,
 };
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use super::handler;
 use crate::duration;
-use crate::supervisor_addr::SupervisorAddr;
 use crate::protocol::MAX_WAIT_MS;
+use crate::supervisor_addr::SupervisorAddr;
 
 /// Where the supervisor listens unless `stream_autostart_supervisor` says
 /// otherwise; the supervisor's own default is the same path.
@@ -245,7 +245,11 @@ extern "C" fn set_supervisor(
     CONF_OK
 }
 
-extern "C" fn set_wait(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_wait(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     // SAFETY: as in set_channel.
     unsafe {
         let lc = &mut *(conf as *mut LocConf);
@@ -295,7 +299,11 @@ extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     }
 }
 
-extern "C" fn merge_loc_conf(cf: *mut ngx_conf_t, prev: *mut c_void, conf: *mut c_void) -> *mut c_char {
+extern "C" fn merge_loc_conf(
+    cf: *mut ngx_conf_t,
+    prev: *mut c_void,
+    conf: *mut c_void,
+) -> *mut c_char {
     // SAFETY: nginx passes two LocConf created by create_loc_conf.
     unsafe {
         let prev = &mut *(prev as *mut LocConf);

@@ -11,12 +11,11 @@ use ngx::ffi::{
     ngx_chain_t, ngx_create_temp_buf, ngx_current_msec, ngx_delete_posted_event, ngx_event_t,
     ngx_http_arg, ngx_http_block_reading, ngx_http_complex_value, ngx_http_core_run_phases,
     ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_map_uri_to_path,
-    ngx_http_output_filter, ngx_http_request_t, ngx_http_run_posted_requests,
-    ngx_http_send_header, ngx_int_t, ngx_list_push, ngx_post_event, ngx_posted_events,
-    ngx_str_t, ngx_table_elt_t, NGX_AGAIN, NGX_DECLINED, NGX_DONE, NGX_ERROR,
-    NGX_HTTP_BAD_GATEWAY, NGX_HTTP_BAD_REQUEST, NGX_HTTP_CLIENT_CLOSED_REQUEST,
-    NGX_HTTP_FORBIDDEN, NGX_HTTP_GATEWAY_TIME_OUT, NGX_HTTP_GET, NGX_HTTP_HEAD,
-    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND,
+    ngx_http_output_filter, ngx_http_request_t, ngx_http_run_posted_requests, ngx_http_send_header,
+    ngx_int_t, ngx_list_push, ngx_post_event, ngx_posted_events, ngx_str_t, ngx_table_elt_t,
+    NGX_AGAIN, NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_BAD_GATEWAY, NGX_HTTP_BAD_REQUEST,
+    NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GATEWAY_TIME_OUT, NGX_HTTP_GET,
+    NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND,
     NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_UNAUTHORIZED, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_WARN,
     NGX_OK,
 };
@@ -116,7 +115,11 @@ unsafe fn get_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a Ctx> {
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn create_ctx<'a>(r: *mut ngx_http_request_t, channel: &str, token: &[u8]) -> Option<&'a Ctx> {
+unsafe fn create_ctx<'a>(
+    r: *mut ngx_http_request_t,
+    channel: &str,
+    token: &[u8],
+) -> Option<&'a Ctx> {
     // SAFETY: ngx_pool_cleanup_add allocates `size` bytes for cln->data in
     // the request pool; we move the Ctx there and register its destructor,
     // which runs before the pool memory is released.
@@ -153,7 +156,13 @@ unsafe extern "C" fn drop_ctx(data: *mut core::ffi::c_void) {
 }
 
 /// Starts a supervisor call whose result resumes the request.
-fn start_call(ctx: &Ctx, lc: &LocConf, op: Op, timeout_ms: u64, wrap: fn(Result<Reply, CallError>) -> Outcome) {
+fn start_call(
+    ctx: &Ctx,
+    lc: &LocConf,
+    op: Op,
+    timeout_ms: u64,
+    wrap: fn(Result<Reply, CallError>) -> Outcome,
+) {
     let addr = lc.supervisor().clone();
     let ctx_ptr: *const Ctx = ctx;
     let task = spawn(async move {
@@ -287,7 +296,8 @@ unsafe fn eval_token(r: *mut ngx_http_request_t, lc: &LocConf) -> Option<Vec<u8>
         };
         if lc.token.is_null() {
             let name = b"token";
-            if ngx_http_arg(r, name.as_ptr() as *mut u8, name.len(), &mut v) != NGX_OK as ngx_int_t {
+            if ngx_http_arg(r, name.as_ptr() as *mut u8, name.len(), &mut v) != NGX_OK as ngx_int_t
+            {
                 return None;
             }
         } else if ngx_http_complex_value(r, lc.token, &mut v) != NGX_OK as ngx_int_t {
@@ -410,7 +420,11 @@ pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t
 
 /// # Safety
 /// `r` is the live request owning `ctx`.
-unsafe fn finish_authorize(r: *mut ngx_http_request_t, ctx: &Ctx, result: Result<Reply, CallError>) -> ngx_int_t {
+unsafe fn finish_authorize(
+    r: *mut ngx_http_request_t,
+    ctx: &Ctx,
+    result: Result<Reply, CallError>,
+) -> ngx_int_t {
     // SAFETY: per the contract.
     unsafe {
         (*r).read_event_handler = Some(ngx_http_block_reading);
@@ -420,9 +434,14 @@ unsafe fn finish_authorize(r: *mut ngx_http_request_t, ctx: &Ctx, result: Result
         let token = &ctx.token;
         match result {
             Ok(reply) if reply.ok => {
-                let ttl = reply.ttl_secs.map_or(GRANT_TTL_MS, |s| (s * 1000).min(GRANT_TTL_MS));
+                let ttl = reply
+                    .ttl_secs
+                    .map_or(GRANT_TTL_MS, |s| (s * 1000).min(GRANT_TTL_MS));
                 let user = reply.user.unwrap_or_default();
-                TOKENS.with(|t| t.borrow_mut().insert(token, Verdict::Granted { user }, now_ms(), ttl));
+                TOKENS.with(|t| {
+                    t.borrow_mut()
+                        .insert(token, Verdict::Granted { user }, now_ms(), ttl)
+                });
                 ctx.stage.set(Stage::Authorized);
                 NGX_OK as ngx_int_t
             }
@@ -436,7 +455,10 @@ unsafe fn finish_authorize(r: *mut ngx_http_request_t, ctx: &Ctx, result: Result
                     ctx.channel,
                     reason
                 );
-                TOKENS.with(|t| t.borrow_mut().insert(token, Verdict::Denied { reason }, now_ms(), DENY_TTL_MS));
+                TOKENS.with(|t| {
+                    t.borrow_mut()
+                        .insert(token, Verdict::Denied { reason }, now_ms(), DENY_TTL_MS)
+                });
                 ctx.stage.set(Stage::Finished);
                 NGX_HTTP_FORBIDDEN as ngx_int_t
             }
@@ -556,7 +578,11 @@ unsafe fn mapped_path(r: *mut ngx_http_request_t) -> Option<PathBuf> {
 
 /// # Safety
 /// `r` is the live request owning `ctx`.
-unsafe fn finish_ensure(r: *mut ngx_http_request_t, ctx: &Ctx, result: Result<Reply, CallError>) -> ngx_int_t {
+unsafe fn finish_ensure(
+    r: *mut ngx_http_request_t,
+    ctx: &Ctx,
+    result: Result<Reply, CallError>,
+) -> ngx_int_t {
     // SAFETY: per the contract.
     unsafe {
         drop(ctx.task.borrow_mut().take());
@@ -599,11 +625,21 @@ unsafe fn finish_ensure(r: *mut ngx_http_request_t, ctx: &Ctx, result: Result<Re
                     Some(ErrorCode::UnknownChannel) => (NGX_HTTP_NOT_FOUND, "is not configured"),
                     Some(ErrorCode::Failed) => (NGX_HTTP_BAD_GATEWAY, "failed to start"),
                     Some(ErrorCode::BadChannel) => (NGX_HTTP_BAD_GATEWAY, "has an unusable record"),
-                    Some(ErrorCode::Timeout) => (NGX_HTTP_GATEWAY_TIME_OUT, "was not ready in time"),
+                    Some(ErrorCode::Timeout) => {
+                        (NGX_HTTP_GATEWAY_TIME_OUT, "was not ready in time")
+                    }
                     Some(ErrorCode::InvalidChannel) => (NGX_HTTP_BAD_REQUEST, "is not a valid id"),
-                    Some(ErrorCode::Capacity) => (NGX_HTTP_SERVICE_UNAVAILABLE, "cannot start: at capacity"),
-                    Some(ErrorCode::Unavailable) => (NGX_HTTP_SERVICE_UNAVAILABLE, "cannot start: a dependency is down"),
-                    Some(ErrorCode::ShuttingDown) => (NGX_HTTP_SERVICE_UNAVAILABLE, "cannot start: supervisor shutting down"),
+                    Some(ErrorCode::Capacity) => {
+                        (NGX_HTTP_SERVICE_UNAVAILABLE, "cannot start: at capacity")
+                    }
+                    Some(ErrorCode::Unavailable) => (
+                        NGX_HTTP_SERVICE_UNAVAILABLE,
+                        "cannot start: a dependency is down",
+                    ),
+                    Some(ErrorCode::ShuttingDown) => (
+                        NGX_HTTP_SERVICE_UNAVAILABLE,
+                        "cannot start: supervisor shutting down",
+                    ),
                     _ => (NGX_HTTP_BAD_GATEWAY, "got an unexpected supervisor reply"),
                 };
                 ngx_log_error!(
@@ -674,7 +710,7 @@ fn touch_if_due(lc: &LocConf, channel: &str) {
         let result = call(&addr, op, TOUCH_TIMEOUT_MS).await;
         let problem = match result {
             Ok(reply) if reply.ok => None,
-            Ok(reply) => Some(format!("{}", reply.message())),
+            Ok(reply) => Some(reply.message().to_string()),
             Err(e) => Some(e.to_string()),
         };
         if let Some(problem) = problem {

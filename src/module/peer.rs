@@ -9,9 +9,9 @@ use core::task::{Context, Poll, Waker};
 
 use ngx::ffi::{
     ngx_close_connection, ngx_connection_log_error_e_NGX_ERROR_ERR, ngx_connection_t,
-    ngx_create_pool, ngx_current_msec, ngx_cycle, ngx_del_timer, ngx_destroy_pool, ngx_event_t,
-    ngx_event_connect_peer, ngx_event_get_peer, ngx_handle_read_event, ngx_log_t, ngx_msec_t,
-    ngx_palloc, ngx_peer_connection_t, ngx_pool_t, ngx_str_t, NGX_AGAIN, NGX_OK,
+    ngx_create_pool, ngx_current_msec, ngx_cycle, ngx_del_timer, ngx_destroy_pool,
+    ngx_event_connect_peer, ngx_event_get_peer, ngx_event_t, ngx_handle_read_event, ngx_log_t,
+    ngx_msec_t, ngx_palloc, ngx_peer_connection_t, ngx_pool_t, ngx_str_t, NGX_AGAIN, NGX_OK,
 };
 
 use crate::protocol::MAX_LINE;
@@ -134,7 +134,8 @@ impl Peer {
             peer.pc.name = ptr::addr_of_mut!(peer.name);
             peer.pc.get = Some(ngx_event_get_peer);
             peer.pc.log = log;
-            peer.pc.set_log_error(ngx_connection_log_error_e_NGX_ERROR_ERR);
+            peer.pc
+                .set_log_error(ngx_connection_log_error_e_NGX_ERROR_ERR);
             Ok(peer)
         }
     }
@@ -232,7 +233,9 @@ impl Peer {
                     self.wev = Some(cx.waker().clone());
                     return Poll::Pending;
                 } else {
-                    return Poll::Ready(Err(PeerError::Broken("send() to supervisor failed".into())));
+                    return Poll::Ready(Err(PeerError::Broken(
+                        "send() to supervisor failed".into(),
+                    )));
                 }
             }
             if (*wev).timer_set() != 0 {

@@ -40,7 +40,12 @@ pub fn parse(json: &str) -> Result<ChannelRecord, String> {
 impl ChannelRecord {
     /// Every source, primary first, in the order to try them.
     pub fn source_list(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.source_url.iter().filter(|s| !s.is_empty()).cloned().collect();
+        let mut out: Vec<String> = self
+            .source_url
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect();
         for s in &self.sources {
             let url = match s {
                 Value::String(u) => Some(u.clone()),
@@ -94,7 +99,9 @@ mod tests {
 
     #[test]
     fn minimal_and_full_records() {
-        let r = parse(r#"{"source_url":"http://127.0.0.1:9/live.ts","quality":"medium","extra":1}"#).unwrap();
+        let r =
+            parse(r#"{"source_url":"http://127.0.0.1:9/live.ts","quality":"medium","extra":1}"#)
+                .unwrap();
         assert_eq!(r.primary_source().unwrap(), "http://127.0.0.1:9/live.ts");
         assert_eq!(r.quality.as_deref(), Some("medium"));
         let r = parse(
@@ -109,13 +116,26 @@ mod tests {
     fn broken_records() {
         assert!(parse("nope").unwrap_err().contains("not JSON"));
         assert!(parse("[1]").unwrap_err().contains("not a JSON object"));
-        assert!(parse(r#"{"source_url":5}"#).unwrap_err().contains("wrong type"));
-        assert!(parse("{}").unwrap().primary_source().unwrap_err().contains("no source_url"));
+        assert!(parse(r#"{"source_url":5}"#)
+            .unwrap_err()
+            .contains("wrong type"));
+        assert!(parse("{}")
+            .unwrap()
+            .primary_source()
+            .unwrap_err()
+            .contains("no source_url"));
     }
 
     #[test]
     fn local_and_odd_sources_are_refused() {
-        for bad in ["file:///etc/passwd", "pipe:0", "concat:a|b", "/etc/passwd", "FILE:///x", "rtmp://x/y"] {
+        for bad in [
+            "file:///etc/passwd",
+            "pipe:0",
+            "concat:a|b",
+            "/etc/passwd",
+            "FILE:///x",
+            "rtmp://x/y",
+        ] {
             assert!(check_source(bad).is_err(), "{bad}");
         }
         assert!(check_source("http://x/a b").is_err());

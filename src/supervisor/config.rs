@@ -27,7 +27,11 @@ pub struct Cli {
     pub socket_group: Option<String>,
 
     /// Redis holding channel:<id>, token:<t>, user:<id>.
-    #[arg(long, env = "SUPERVISOR_REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+    #[arg(
+        long,
+        env = "SUPERVISOR_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/0"
+    )]
     pub redis_url: String,
 
     /// Prefix for every Redis key, so deployments can share one Redis.

@@ -125,13 +125,39 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
             let seg = secs(out.segment_secs);
             let vf = format!("scale=-2:{height}");
             let force = format!("expr:gte(t,n_forced*{seg})");
-            let (b, max, buf) = (format!("{vk}k"), format!("{}k", vk * 11 / 10), format!("{}k", vk * 2));
+            let (b, max, buf) = (
+                format!("{vk}k"),
+                format!("{}k", vk * 11 / 10),
+                format!("{}k", vk * 2),
+            );
             let ab = format!("{ak}k");
             for s in [
-                "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
-                "-vf", &vf, "-b:v", &b, "-maxrate", &max, "-bufsize", &buf,
-                "-force_key_frames", &force, "-sc_threshold", "0",
-                "-c:a", "aac", "-b:a", &ab, "-ac", "2",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-profile:v",
+                "high",
+                "-pix_fmt",
+                "yuv420p",
+                "-vf",
+                &vf,
+                "-b:v",
+                &b,
+                "-maxrate",
+                &max,
+                "-bufsize",
+                &buf,
+                "-force_key_frames",
+                &force,
+                "-sc_threshold",
+                "0",
+                "-c:a",
+                "aac",
+                "-b:a",
+                &ab,
+                "-ac",
+                "2",
             ] {
                 push(s);
             }
@@ -190,7 +216,10 @@ mod tests {
     }
 
     fn after<'a>(v: &'a [String], flag: &str) -> &'a str {
-        let i = v.iter().position(|s| s == flag).unwrap_or_else(|| panic!("{flag} missing"));
+        let i = v
+            .iter()
+            .position(|s| s == flag)
+            .unwrap_or_else(|| panic!("{flag} missing"));
         &v[i + 1]
     }
 
@@ -207,7 +236,10 @@ mod tests {
         assert_eq!(after(&v, "-hls_init_time"), "1");
         assert!(after(&v, "-hls_flags").contains("temp_file"));
         assert!(after(&v, "-hls_flags").contains("delete_segments"));
-        assert_eq!(after(&v, "-hls_segment_filename"), "/var/www/hls/stream_71386_%03d.ts");
+        assert_eq!(
+            after(&v, "-hls_segment_filename"),
+            "/var/www/hls/stream_71386_%03d.ts"
+        );
         assert_eq!(v.last().unwrap(), "/var/www/hls/stream_71386.m3u8");
         let wl = after(&v, "-protocol_whitelist");
         assert!(!wl.contains("file") && wl.contains("https"), "{wl}");

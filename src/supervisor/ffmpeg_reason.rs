@@ -3,18 +3,33 @@
 
 /// Known messages, most specific first: (needle in stderr, reason).
 const KNOWN: &[(&str, &str)] = &[
-    ("Protocol not on whitelist", "source protocol is not allowed"),
+    (
+        "Protocol not on whitelist",
+        "source protocol is not allowed",
+    ),
     ("Connection refused", "connection refused"),
-    ("Connection timed out", "timed out connecting to the upstream"),
+    (
+        "Connection timed out",
+        "timed out connecting to the upstream",
+    ),
     ("Operation timed out", "upstream timed out"),
-    ("Failed to resolve hostname", "cannot resolve the upstream host name"),
-    ("Name or service not known", "cannot resolve the upstream host name"),
+    (
+        "Failed to resolve hostname",
+        "cannot resolve the upstream host name",
+    ),
+    (
+        "Name or service not known",
+        "cannot resolve the upstream host name",
+    ),
     ("No route to host", "no route to the upstream host"),
     ("Network is unreachable", "network unreachable"),
     ("Connection reset by peer", "upstream reset the connection"),
     ("does not contain any stream", "no video or audio in source"),
     ("Output file is empty", "no video or audio in source"),
-    ("Invalid data found when processing input", "upstream sent data that is not a media stream"),
+    (
+        "Invalid data found when processing input",
+        "upstream sent data that is not a media stream",
+    ),
     ("End of file", "upstream ended the stream"),
 ];
 
@@ -49,14 +64,12 @@ fn http_status(line: &str) -> Option<String> {
     let code: String = rest.chars().take(3).collect();
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         // "Server returned 4XX Client Error, but not one of 40{0,1,3,4}"
-        return rest.starts_with("4XX").then(|| "4xx".to_string()).or_else(|| rest.starts_with("5XX").then(|| "5xx".to_string()));
+        return rest
+            .starts_with("4XX")
+            .then(|| "4xx".to_string())
+            .or_else(|| rest.starts_with("5XX").then(|| "5xx".to_string()));
     }
-    let text = rest
-        .split(" (")
-        .next()
-        .unwrap_or(rest)
-        .trim()
-        .to_string();
+    let text = rest.split(" (").next().unwrap_or(rest).trim().to_string();
     Some(text)
 }
 
@@ -74,7 +87,10 @@ mod tests {
             "[http @ 0x55] HTTP error 403 Forbidden",
             "http://127.0.0.1:1/x: Server returned 403 Forbidden (access denied)",
         ]);
-        assert_eq!(reason(&t, "exited with status 1"), "upstream answered HTTP 403 Forbidden");
+        assert_eq!(
+            reason(&t, "exited with status 1"),
+            "upstream answered HTTP 403 Forbidden"
+        );
         let t = lines(&["x: Server returned 404 Not Found"]);
         assert_eq!(reason(&t, "exited"), "upstream answered HTTP 404 Not Found");
         let t = lines(&["x: Server returned 4XX Client Error, but not one of 40{0,1,3,4}"]);
@@ -83,7 +99,10 @@ mod tests {
 
     #[test]
     fn network_errors() {
-        let t = lines(&["[tcp @ 0x1] Connection to tcp://127.0.0.1:1 failed: Connection refused", "http://127.0.0.1:1/x: Connection refused"]);
+        let t = lines(&[
+            "[tcp @ 0x1] Connection to tcp://127.0.0.1:1 failed: Connection refused",
+            "http://127.0.0.1:1/x: Connection refused",
+        ]);
         assert_eq!(reason(&t, "exited"), "connection refused");
         let t = lines(&["Output file #0 does not contain any stream"]);
         assert_eq!(reason(&t, "exited"), "no video or audio in source");
@@ -92,7 +111,13 @@ mod tests {
     #[test]
     fn fallbacks() {
         let t = lines(&["something odd happened", ""]);
-        assert_eq!(reason(&t, "exited with status 1"), "ffmpeg exited with status 1: something odd happened");
-        assert_eq!(reason(&[], "was killed by signal 9"), "ffmpeg was killed by signal 9 without a message");
+        assert_eq!(
+            reason(&t, "exited with status 1"),
+            "ffmpeg exited with status 1: something odd happened"
+        );
+        assert_eq!(
+            reason(&[], "was killed by signal 9"),
+            "ffmpeg was killed by signal 9 without a message"
+        );
     }
 }

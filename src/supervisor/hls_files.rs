@@ -5,7 +5,10 @@ use std::path::Path;
 
 /// `stream_<id>.m3u8`, `stream_<id>_<digits>.ts`, and their `.tmp` forms.
 pub fn is_channel_file(name: &str, channel: &str) -> bool {
-    let Some(rest) = name.strip_prefix("stream_").and_then(|r| r.strip_prefix(channel)) else {
+    let Some(rest) = name
+        .strip_prefix("stream_")
+        .and_then(|r| r.strip_prefix(channel))
+    else {
         return false;
     };
     let rest = rest.strip_suffix(".tmp").unwrap_or(rest);
@@ -67,7 +70,12 @@ mod tests {
     fn removes_only_its_own() {
         let dir = std::env::temp_dir().join(format!("hls-files-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for f in ["stream_1.m3u8", "stream_1_000.ts", "stream_12_000.ts", "stream_12.m3u8"] {
+        for f in [
+            "stream_1.m3u8",
+            "stream_1_000.ts",
+            "stream_12_000.ts",
+            "stream_12.m3u8",
+        ] {
             std::fs::write(dir.join(f), b"x").unwrap();
         }
         assert_eq!(remove_channel_files(&dir, "1").unwrap(), 2);

@@ -14,7 +14,9 @@ use tracing::{debug, info, warn};
 use super::config::{resolve_group, Cli};
 use super::store::AuthResult;
 use super::streams::{Ensured, Streams};
-use crate::protocol::{decode_request, encode_line, ErrorCode, Op, Reply, Request, StreamState, MAX_LINE, MAX_WAIT_MS};
+use crate::protocol::{
+    decode_request, encode_line, ErrorCode, Op, Reply, Request, StreamState, MAX_LINE, MAX_WAIT_MS,
+};
 use crate::token::masked;
 
 /// Binds the socket: refuses to steal it from a live supervisor, replaces
@@ -22,15 +24,21 @@ use crate::token::masked;
 pub async fn bind(cfg: &Cli) -> Result<UnixListener, String> {
     let path = &cfg.socket;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     if path.exists() {
         if UnixStream::connect(path).await.is_ok() {
-            return Err(format!("another supervisor is listening on {}", path.display()));
+            return Err(format!(
+                "another supervisor is listening on {}",
+                path.display()
+            ));
         }
-        std::fs::remove_file(path).map_err(|e| format!("cannot remove stale socket {}: {e}", path.display()))?;
+        std::fs::remove_file(path)
+            .map_err(|e| format!("cannot remove stale socket {}: {e}", path.display()))?;
     }
-    let listener = UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    let listener = UnixListener::bind(path)
+        .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(cfg.socket_mode))
         .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
     if let Some(group) = &cfg.socket_group {
@@ -64,13 +72,22 @@ enum Line {
 
 /// Reads one line into `buf` (newline dropped), never holding more than
 /// MAX_LINE bytes; an overlong line is consumed and reported.
-async fn read_line<R: AsyncBufRead + Unpin>(rd: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Line> {
+async fn read_line<R: AsyncBufRead + Unpin>(
+    rd: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Line> {
     buf.clear();
     let mut too_long = false;
     loop {
         let avail = rd.fill_buf().await?;
         if avail.is_empty() {
-            return Ok(if too_long { Line::TooLong } else if buf.is_empty() { Line::Eof } else { Line::Text });
+            return Ok(if too_long {
+                Line::TooLong
+            } else if buf.is_empty() {
+                Line::Eof
+            } else {
+                Line::Text
+            });
         }
         let (chunk, used, done) = match avail.iter().position(|&b| b == b'\n') {
             Some(i) => (&avail[..i], i + 1, true),
@@ -108,7 +125,11 @@ async fn connection(stream: UnixStream, streams: Arc<Streams>) {
             Ok(Line::Eof) | Err(_) => break,
             Ok(Line::TooLong) => {
                 warn!("request line over {MAX_LINE} bytes refused");
-                let reply = Reply::error(0, ErrorCode::TooLong, format!("request line longer than {MAX_LINE} bytes"));
+                let reply = Reply::error(
+                    0,
+                    ErrorCode::TooLong,
+                    format!("request line longer than {MAX_LINE} bytes"),
+                );
                 let _ = tx.send(encode_line(&reply)).await;
             }
             Ok(Line::Text) => {
@@ -171,20 +192,32 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             if streams.touch(&channel) {
                 Reply::ok(id)
             } else {
-                Reply::error(id, ErrorCode::NotRunning, format!("channel {channel} is not running"))
+                Reply::error(
+                    id,
+                    ErrorCode::NotRunning,
+                    format!("channel {channel} is not running"),
+                )
             }
         }
         Op::Stop { channel } => {
             if streams.stop(&channel, "operator request").await {
                 Reply::ok(id)
             } else {
-                Reply::error(id, ErrorCode::NotRunning, format!("channel {channel} is not running"))
+                Reply::error(
+                    id,
+                    ErrorCode::NotRunning,
+                    format!("channel {channel} is not running"),
+                )
             }
         }
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {
-                return Reply::error(id, ErrorCode::NotRunning, format!("channel {} is not running", channel.unwrap_or_default()));
+                return Reply::error(
+                    id,
+                    ErrorCode::NotRunning,
+                    format!("channel {} is not running", channel.unwrap_or_default()),
+                );
             }
             Reply {
                 state: channel.as_ref().and_then(|_| list.first().map(|s| s.state)),

@@ -33,7 +33,8 @@ pub enum AuthResult {
 
 impl Store {
     pub fn new(url: &str, prefix: &str) -> Result<Store, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("invalid Redis URL {url:?}: {e}"))?;
+        let client =
+            redis::Client::open(url).map_err(|e| format!("invalid Redis URL {url:?}: {e}"))?;
         Ok(Store {
             client,
             conn: Mutex::new(None),
@@ -78,7 +79,10 @@ impl Store {
             return Ok(AuthResult::Denied("empty token".into()));
         }
         let Some(value) = self.get(&format!("token:{token}")).await? else {
-            return Ok(AuthResult::Denied(format!("unknown token {}", masked(token.as_bytes()))));
+            return Ok(AuthResult::Denied(format!(
+                "unknown token {}",
+                masked(token.as_bytes())
+            )));
         };
         let Some(user) = users::token_user(&value) else {
             return Ok(AuthResult::Denied("token record names no user".into()));
@@ -88,7 +92,11 @@ impl Store {
         };
         let record = match users::parse_user(&record) {
             Ok(r) => r,
-            Err(e) => return Ok(AuthResult::Denied(format!("user {user} record unreadable: {e}"))),
+            Err(e) => {
+                return Ok(AuthResult::Denied(format!(
+                    "user {user} record unreadable: {e}"
+                )))
+            }
         };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -99,9 +107,17 @@ impl Store {
         })
     }
 
-    pub async fn set_stream_keys(&self, channel: &str, pid: u32, started: u64) -> Result<(), StoreError> {
+    pub async fn set_stream_keys(
+        &self,
+        channel: &str,
+        pid: u32,
+        started: u64,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
-        let (kp, ks) = (self.key(&format!("stream:{channel}:pid")), self.key(&format!("stream:{channel}:started")));
+        let (kp, ks) = (
+            self.key(&format!("stream:{channel}:pid")),
+            self.key(&format!("stream:{channel}:started")),
+        );
         redis::pipe()
             .set(&kp, pid)
             .set(&ks, started)
@@ -112,7 +128,10 @@ impl Store {
 
     pub async fn clear_stream_keys(&self, channel: &str) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
-        let keys = [self.key(&format!("stream:{channel}:pid")), self.key(&format!("stream:{channel}:started"))];
+        let keys = [
+            self.key(&format!("stream:{channel}:pid")),
+            self.key(&format!("stream:{channel}:started")),
+        ];
         c.del::<_, ()>(&keys[..])
             .await
             .map_err(|e| StoreError(format!("Redis DEL {}: {e}", keys[0])))

@@ -49,7 +49,10 @@ impl Channel {
     }
 
     fn request_stop(&self, why: &str) {
-        self.stop_reason.lock().unwrap().get_or_insert_with(|| why.to_string());
+        self.stop_reason
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| why.to_string());
         self.stop.notify_one();
     }
 }
@@ -68,7 +71,9 @@ pub enum Ensured {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Streams {
@@ -95,12 +100,16 @@ impl Streams {
         // A channel may end (idle stop) just as we find it: then start anew.
         for _ in 0..2 {
             if self.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
-                return Ensured::Error(ErrorCode::ShuttingDown, "supervisor is shutting down".into());
+                return Ensured::Error(
+                    ErrorCode::ShuttingDown,
+                    "supervisor is shutting down".into(),
+                );
             }
             let ch = self.get_or_start(id);
             ch.touch();
             let mut rx = ch.state.subscribe();
-            let waited = tokio::time::timeout_at(deadline, rx.wait_for(|s| *s != State::Starting)).await;
+            let waited =
+                tokio::time::timeout_at(deadline, rx.wait_for(|s| *s != State::Starting)).await;
             let state = match waited {
                 Ok(Ok(s)) => s.clone(),
                 Ok(Err(_)) => State::Ended(ErrorCode::Internal, "channel task vanished".into()),
@@ -125,7 +134,10 @@ impl Streams {
                 State::Starting => unreachable!(),
             }
         }
-        Ensured::Error(ErrorCode::Failed, format!("channel {id} stopped while starting"))
+        Ensured::Error(
+            ErrorCode::Failed,
+            format!("channel {id} stopped while starting"),
+        )
     }
 
     fn get_or_start(self: &Arc<Self>, id: &str) -> Arc<Channel> {
@@ -172,7 +184,8 @@ impl Streams {
 
     /// Stops everything (shutdown).
     pub async fn stop_all(&self) {
-        self.shutting_down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let channels: Vec<Arc<Channel>> = self.map.lock().unwrap().values().cloned().collect();
         let mut waits = Vec::new();
         for ch in &channels {
@@ -236,7 +249,10 @@ impl Streams {
                 info!(channel = %id, "unknown channel");
                 return State::Ended(
                     ErrorCode::UnknownChannel,
-                    format!("no channel {id}: Redis has no {} key", self.store.key(&format!("channel:{id}"))),
+                    format!(
+                        "no channel {id}: Redis has no {} key",
+                        self.store.key(&format!("channel:{id}"))
+                    ),
                 );
             }
             Err(e) => return State::Ended(ErrorCode::Unavailable, e.to_string()),
@@ -314,7 +330,11 @@ impl Streams {
         let playlist_path = out.playlist_path();
         let mut ready = false;
         loop {
-            let tick = if ready { Duration::from_secs(1) } else { Duration::from_millis(50) };
+            let tick = if ready {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_millis(50)
+            };
             tokio::select! {
                 status = child.wait() => {
                     // Let the stderr reader drain the last lines.
@@ -344,7 +364,10 @@ impl Streams {
                 } else if begun.elapsed() > self.cfg.start_timeout {
                     kill(&mut child).await;
                     let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
-                    let last = lines.last().map(|l| format!(" (ffmpeg: {l})")).unwrap_or_default();
+                    let last = lines
+                        .last()
+                        .map(|l| format!(" (ffmpeg: {l})"))
+                        .unwrap_or_default();
                     let reason = format!(
                         "no segment within {} s{last}",
                         self.cfg.start_timeout.as_secs()

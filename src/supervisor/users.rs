@@ -48,7 +48,11 @@ pub fn parse_user(json: &str) -> Result<UserRecord, String> {
                 .as_f64()
                 .ok_or_else(|| format!("\"expires_at\" is not a time: {n}"))?;
             // Milliseconds are taken for what they are.
-            Some(if secs > 1e11 { (secs / 1000.0) as i64 } else { secs as i64 })
+            Some(if secs > 1e11 {
+                (secs / 1000.0) as i64
+            } else {
+                secs as i64
+            })
         }
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => {
@@ -83,7 +87,9 @@ pub fn parse_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let num = |r: core::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
     };
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -188,35 +194,64 @@ mod tests {
     #[test]
     fn user_records() {
         let r = parse_user(r#"{"active":true,"expires_at":null}"#).unwrap();
-        assert_eq!(r, UserRecord { active: true, expires_at: None });
+        assert_eq!(
+            r,
+            UserRecord {
+                active: true,
+                expires_at: None
+            }
+        );
         assert!(!parse_user(r#"{"active":false}"#).unwrap().active);
         assert!(parse_user(r#"{"name":"x"}"#).unwrap().active);
         assert_eq!(
-            parse_user(r#"{"expires_at":1700000000}"#).unwrap().expires_at,
+            parse_user(r#"{"expires_at":1700000000}"#)
+                .unwrap()
+                .expires_at,
             Some(1_700_000_000)
         );
         assert_eq!(
-            parse_user(r#"{"expires_at":1700000000000}"#).unwrap().expires_at,
+            parse_user(r#"{"expires_at":1700000000000}"#)
+                .unwrap()
+                .expires_at,
             Some(1_700_000_000)
         );
         assert_eq!(
-            parse_user(r#"{"expires_at":"2023-11-14T22:13:20Z"}"#).unwrap().expires_at,
+            parse_user(r#"{"expires_at":"2023-11-14T22:13:20Z"}"#)
+                .unwrap()
+                .expires_at,
             Some(1_700_000_000)
         );
         assert!(parse_user("nope").is_err());
-        assert!(parse_user(r#"{"expires_at":"soon"}"#).unwrap_err().contains("soon"));
+        assert!(parse_user(r#"{"expires_at":"soon"}"#)
+            .unwrap_err()
+            .contains("soon"));
     }
 
     #[test]
     fn checks() {
         let now = 1_700_000_000;
-        let ok = UserRecord { active: true, expires_at: Some(now + 60) };
+        let ok = UserRecord {
+            active: true,
+            expires_at: Some(now + 60),
+        };
         assert_eq!(check_user("u", &ok, now), Ok(Some(60)));
-        let never = UserRecord { active: true, expires_at: None };
+        let never = UserRecord {
+            active: true,
+            expires_at: None,
+        };
         assert_eq!(check_user("u", &never, now), Ok(None));
-        let off = UserRecord { active: false, expires_at: None };
-        assert_eq!(check_user("u", &off, now), Err("user u is not active".into()));
-        let old = UserRecord { active: true, expires_at: Some(now - 1) };
+        let off = UserRecord {
+            active: false,
+            expires_at: None,
+        };
+        assert_eq!(
+            check_user("u", &off, now),
+            Err("user u is not active".into())
+        );
+        let old = UserRecord {
+            active: true,
+            expires_at: Some(now - 1),
+        };
         assert_eq!(
             check_user("u", &old, now),
             Err("user u expired at 2023-11-14T22:13:19Z".into())
@@ -228,13 +263,23 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000));
         assert_eq!(parse_time("2023-11-14 22:13:20"), Some(1_700_000_000));
-        assert_eq!(parse_time("2023-11-14T22:13:20.123456"), Some(1_700_000_000));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20.123456"),
+            Some(1_700_000_000)
+        );
         assert_eq!(parse_time("2023-11-15T00:13:20+02:00"), Some(1_700_000_000));
         assert_eq!(parse_time("2023-11-14T21:13:20-0100"), Some(1_700_000_000));
         assert_eq!(parse_time("2023-11-14"), Some(1_699_920_000));
         assert_eq!(parse_time("2000-02-29T00:00"), Some(951_782_400));
         assert_eq!(parse_time("1700000000"), Some(1_700_000_000));
-        for bad in ["", "tomorrow", "2023-13-01", "2023-11-14X", "2023-11-14T25:00:00", "2023-11-14T10:00:00+5"] {
+        for bad in [
+            "",
+            "tomorrow",
+            "2023-13-01",
+            "2023-11-14X",
+            "2023-11-14T25:00:00",
+            "2023-11-14T10:00:00+5",
+        ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
         assert_eq!(format_time(1_700_000_000), "2023-11-14T22:13:20Z");

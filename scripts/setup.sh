@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what building, testing and running ngx-stream-autostart needs
+# from Debian's packages. Idempotent: does nothing when all are present.
+set -eu
+
+PACKAGES="build-essential pkg-config clang libclang-dev libssl-dev libpcre2-dev
+zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: need root to install packages (run as root or with sudo)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo not found; install a Rust toolchain (1.85 or newer, e.g. with rustup)" >&2
+    exit 1
+fi

@@ -1,0 +1,19 @@
+#!/bin/sh
+# The whole test suite: installs and builds what it needs, runs the Rust
+# unit tests and the nginx-style suite in t/ against real nginx, Redis,
+# supervisor and ffmpeg. Exits non-zero on any failure.
+set -eu
+cd "$(dirname "$0")/.."
+
+sh scripts/setup.sh
+stage=$(sh scripts/build.sh | tail -n 1)
+
+echo "== cargo test" >&2
+cargo test --release --locked
+
+echo "== prove t/ (vendored nginx $("$stage/sbin/nginx" -v 2>&1 | sed 's/.*\///'))" >&2
+TEST_NGINX_BINARY="$stage/sbin/nginx" \
+TEST_NGINX_GLOBALS="load_module $stage/modules/ngx_http_stream_autostart_module.so;" \
+TEST_SUPERVISOR_BINARY="$stage/bin/stream-supervisor" \
+TEST_ORIGIN_BINARY="$stage/bin/test-origin" \
+    prove -j2 t/
