@@ -47,7 +47,11 @@ sub start_stack {
 	$redis_port{$t} = $rport;
 
 	my $oport = port(8090);
-	$t->run_daemon($ORIGIN, '--listen', "127.0.0.1:$oport");
+	$t->run_daemon(sub {
+		open STDERR, '>>', "$d/origin.log";
+		exec($ORIGIN, '--listen', "127.0.0.1:$oport")
+			or die "cannot exec $ORIGIN: $!\n";
+	});
 	$t->waitforsocket("127.0.0.1:$oport") or die "origin did not start\n";
 
 	my %s = (

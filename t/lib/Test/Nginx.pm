@@ -24,12 +24,23 @@ use IO::Socket::INET;
 use POSIX qw/ WNOHANG /;
 use Socket qw/ CRLF /;
 use Test::More qw//;
+use Scalar::Util qw/ weaken /;
 use Time::HiRes qw/ sleep /;
 
 our $NGINX = defined $ENV{TEST_NGINX_BINARY} ? $ENV{TEST_NGINX_BINARY}
 	: 'nginx';
 
 my %ports;
+
+# Live instances, finished in END: a test file's $t may live until global
+# destruction (captured by a sub), when Test::More can no longer report.
+my @instances;
+
+END {
+	foreach my $t (grep { defined } @instances) {
+		$t->finish();
+	}
+}
 
 sub new {
 	my ($class) = @_;
@@ -41,14 +52,24 @@ sub new {
 	chmod(0755, $self->{_testdir});
 	$self->{_daemons} = [];
 
+	push @instances, $self;
+	weaken($instances[-1]);
+
 	return $self;
 }
 
 sub DESTROY {
 	my ($self) = @_;
+	$self->finish();
+}
+
+# Stops nginx and the daemons, checks the error log for alerts, removes
+# the test directory. Runs once.
+sub finish {
+	my ($self) = @_;
 	local $?;
 
-	return if $self->{_forked_child};
+	return if $self->{_forked_child} || $self->{_finished}++;
 
 	$self->stop();
 	$self->stop_daemons();

@@ -1,0 +1,60 @@
+#!/usr/bin/perl
+
+# Tests for stream_autostart directives: nginx -t refuses bad values with
+# a message that says what is wrong.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use Test::More;
+
+BEGIN { use FindBin; chdir($FindBin::Bin); }
+
+use lib 'lib';
+use Test::Nginx;
+
+###############################################################################
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+my $t = Test::Nginx->new()->has(qw/http/)->plan(8);
+
+# Runs nginx -t on a server block body; returns what nginx printed.
+sub check {
+	my ($body) = @_;
+	$t->write_file_expand('test.conf', <<EOF);
+%%TEST_GLOBALS%%
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:8080;
+        $body
+    }
+}
+EOF
+	my $d = $t->testdir();
+	return `$Test::Nginx::NGINX -t -p $d/ -c test.conf -e error.log 2>&1`;
+}
+
+like(check('location / { stream_autostart $arg_c; stream_autostart_wait 10s; }'),
+	qr/test is successful/, 'valid configuration');
+like(check('stream_autostart_wait soon;'),
+	qr/stream_autostart_wait: invalid time "soon": expected a number/, 'bad time');
+like(check('stream_autostart_wait 0;'),
+	qr/stream_autostart_wait must be greater than 0/, 'zero wait');
+like(check('stream_autostart_wait 1h;'),
+	qr/stream_autostart_wait "1h" is longer than the maximum of 120 s/, 'too long');
+like(check('stream_autostart_supervisor /run/x.sock;'),
+	qr/"\/run\/x.sock" is not a Unix socket address; expected unix:/, 'not unix:');
+like(check('stream_autostart_supervisor unix:run/x.sock;'),
+	qr/socket path "run\/x.sock" must be absolute/, 'relative socket');
+like(check('stream_autostart_supervisor unix:/' . ('a' x 120) . ';'),
+	qr/Unix sockets allow at most 107/, 'socket path too long');
+like(check('location / { stream_autostart $arg_c; stream_autostart $arg_d; }'),
+	qr/"stream_autostart" directive is duplicate/, 'duplicate');
+
+###############################################################################
