@@ -1,0 +1,96 @@
+#!/bin/bash
+# Sets everything up and runs the product for real on 127.0.0.1: a private
+# redis-server, a local live test origin (ffmpeg: moving picture and a
+# tone), the supervisor and nginx with the module. Prints a PLAY line per
+# channel to open in VLC, runs until SIGINT/SIGTERM, then stops everything
+# it started.
+#
+#   DEMO_PORT        nginx port (default 8080)
+#   DEMO_REDIS_PORT  private Redis port (default 16379)
+#   DEMO_ORIGIN_PORT test origin port (default 18090)
+#   DEMO_IDLE        supervisor idle timeout (default 60s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+PORT=${DEMO_PORT:-8080}
+REDIS_PORT=${DEMO_REDIS_PORT:-16379}
+ORIGIN_PORT=${DEMO_ORIGIN_PORT:-18090}
+IDLE=${DEMO_IDLE:-60s}
+
+sh scripts/setup.sh
+stage=$(sh scripts/build.sh | tail -n 1)
+
+run=$(mktemp -d /tmp/stream-autostart-demo.XXXXXX)
+chmod 755 "$run"
+mkdir -p "$run/hls" "$run/nginx" "$run/supervisor"
+chmod 755 "$run/hls"
+
+pids=""
+cleanup() {
+    trap - INT TERM EXIT
+    echo "demo: stopping" >&2
+    [ -f "$run/nginx/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx/nginx.pid")" 2>/dev/null || true
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $pids; do
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    i=0
+    while [ -f "$run/nginx/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    rm -rf "$run"
+    echo "demo: stopped" >&2
+}
+trap cleanup INT TERM EXIT
+
+wait_port() {
+    i=0
+    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt 100 ] && { echo "demo: nothing listens on port $1" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$run" --logfile "$run/redis.log" &
+pids="$pids $!"
+"$stage/bin/test-origin" --listen "127.0.0.1:$ORIGIN_PORT" 2>"$run/origin.log" &
+pids="$pids $!"
+wait_port "$REDIS_PORT"
+wait_port "$ORIGIN_PORT"
+
+rcli() { redis-cli -p "$REDIS_PORT" "$@" >/dev/null; }
+token=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+rcli SET channel:1 "{\"source_url\":\"http://127.0.0.1:$ORIGIN_PORT/live.ts\",\"quality\":\"copy\",\"name\":\"Test pattern\"}"
+rcli SET user:demo '{"active":true,"expires_at":null}'
+rcli SET "token:$token" demo
+
+# nginx workers run as nobody/nogroup: give them the socket through its group.
+group=$(id -gn nobody 2>/dev/null || echo nogroup)
+"$stage/bin/stream-supervisor" --socket "$run/supervisor/supervisor.sock" \
+    --socket-group "$group" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" \
+    --hls-dir "$run/hls" --idle-timeout "$IDLE" 2>>"$run/supervisor.log" &
+pids="$pids $!"
+i=0
+until [ -S "$run/supervisor/supervisor.sock" ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && { cat "$run/supervisor.log" >&2; exit 1; }
+    sleep 0.1
+done
+chmod 755 "$run/supervisor"
+
+sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
+    -e "s|@PREFIX@|$run/nginx|g" -e "s|@LISTEN@|127.0.0.1:$PORT|" \
+    -e "s|@HLS_DIR@|$run/hls|g" -e "s|@SOCKET@|$run/supervisor/supervisor.sock|" \
+    nginx-conf/nginx.conf >"$run/nginx/nginx.conf"
+"$stage/sbin/nginx" -p "$run/nginx/" -c "$run/nginx/nginx.conf" -e "$run/nginx/error.log" -t -q
+"$stage/sbin/nginx" -p "$run/nginx/" -c "$run/nginx/nginx.conf" -e "$run/nginx/error.log"
+
+echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
+echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
+
+# Run until told to stop; `wait` returns early on a trapped signal.
+while :; do
+    sleep 3600 &
+    wait $! || true
+done
