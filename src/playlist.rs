@@ -122,19 +122,19 @@ pub fn check_text(
 /// Reads a playlist file and checks it; on success returns its bytes, so
 /// the caller serves exactly what was checked.
 pub fn read_ready(path: &Path) -> Result<(Vec<u8>, Summary), NotReady> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NotReady::Missing),
-        Err(e) => return Err(NotReady::Unreadable(e.to_string())),
+    use std::io::Read;
+    // One open, one fstat, one read: this runs on every playlist request.
+    let unreadable = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => NotReady::Missing,
+        _ => NotReady::Unreadable(e.to_string()),
     };
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
     if meta.len() > MAX_PLAYLIST_BYTES {
         return Err(NotReady::TooLarge(meta.len()));
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NotReady::Missing),
-        Err(e) => return Err(NotReady::Unreadable(e.to_string())),
-    };
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    file.read_to_end(&mut bytes).map_err(unreadable)?;
     let text = String::from_utf8_lossy(&bytes);
     let age = meta
         .modified()

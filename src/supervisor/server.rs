@@ -188,27 +188,10 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 Ensured::Error(code, msg) => Reply::error(id, code, msg),
             }
         }
-        Op::Touch { channel } => {
-            if streams.touch(&channel) {
-                Reply::ok(id)
-            } else {
-                Reply::error(
-                    id,
-                    ErrorCode::NotRunning,
-                    format!("channel {channel} is not running"),
-                )
-            }
-        }
+        Op::Touch { channel } => ok_if_running(id, &channel, streams.touch(&channel)),
         Op::Stop { channel } => {
-            if streams.stop(&channel, "operator request").await {
-                Reply::ok(id)
-            } else {
-                Reply::error(
-                    id,
-                    ErrorCode::NotRunning,
-                    format!("channel {channel} is not running"),
-                )
-            }
+            let stopped = streams.stop(&channel, "operator request").await;
+            ok_if_running(id, &channel, stopped)
         }
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
@@ -225,6 +208,19 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 ..Reply::ok(id)
             }
         }
+    }
+}
+
+/// Ok, or the `not_running` error for an op that needs a running channel.
+fn ok_if_running(id: u64, channel: &str, running: bool) -> Reply {
+    if running {
+        Reply::ok(id)
+    } else {
+        Reply::error(
+            id,
+            ErrorCode::NotRunning,
+            format!("channel {channel} is not running"),
+        )
     }
 }
 
