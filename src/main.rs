@@ -23,19 +23,30 @@ mod token;
 mod supervisor;
 
 use supervisor::config::{Cli, Command};
-use supervisor::{server, store::Store, streams::Streams};
+use supervisor::{reconcile, server, store::Store, streams::Streams};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match cli.command.clone().unwrap_or(Command::Run) {
+        Command::Run => {
+            init_logging(&cli);
+            run(cli)
+        }
+        cmd => supervisor::ctl::run(&cli, &cmd),
+    }
+}
+
+fn init_logging(cli: &Cli) {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-    match cli.command.clone().unwrap_or(Command::Run) {
-        Command::Run => run(cli),
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        fmt.json().flatten_event(true).init();
+    } else {
+        fmt.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
     }
 }
 
@@ -63,12 +74,19 @@ fn run(cli: Cli) -> std::process::ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), String> {
+    let mut cli = cli;
     std::fs::create_dir_all(&cli.hls_dir)
         .map_err(|e| format!("cannot create HLS directory {}: {e}", cli.hls_dir.display()))?;
+    // One spelling of the directory, so ffmpeg children are recognised by
+    // the directory marked in their environment.
+    cli.hls_dir = std::fs::canonicalize(&cli.hls_dir)
+        .map_err(|e| format!("HLS directory {}: {e}", cli.hls_dir.display()))?;
     let store = Arc::new(Store::new(&cli.redis_url, &cli.key_prefix)?);
     let cli = Arc::new(cli);
-    let streams = Streams::new(cli.clone(), store);
+    // Refuse to start beside a live supervisor before touching anything.
     let listener = server::bind(&cli).await?;
+    reconcile::reconcile(&cli, &store).await;
+    let streams = Streams::new(cli.clone(), store);
     server::log_listening(&cli);
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;

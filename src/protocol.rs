@@ -17,6 +17,18 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// Longest `wait_ms` the supervisor honours for `ensure`.
 pub const MAX_WAIT_MS: u64 = 120_000;
 
+/// Every op, as named on the wire.
+const OP_NAMES: &[&str] = &[
+    "authorize",
+    "ensure",
+    "touch",
+    "stop",
+    "status",
+    "list",
+    "start",
+    "restart",
+];
+
 /// One request line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -50,6 +62,13 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<String>,
     },
+    /// Every running channel (same as `status` without a channel).
+    List,
+    /// Operator: like `ensure`, but a failed channel is retried at once
+    /// instead of after its cool-down.
+    Start { channel: String, wait_ms: u64 },
+    /// Operator: stop the channel if it runs, then start it afresh.
+    Restart { channel: String, wait_ms: u64 },
 }
 
 impl Op {
@@ -60,6 +79,9 @@ impl Op {
             Op::Touch { .. } => "touch",
             Op::Stop { .. } => "stop",
             Op::Status { .. } => "status",
+            Op::List => "list",
+            Op::Start { .. } => "start",
+            Op::Restart { .. } => "restart",
         }
     }
 }
@@ -135,8 +157,25 @@ pub enum StreamState {
     Starting,
     /// The playlist lists at least one segment that exists.
     Ready,
+    /// ffmpeg failed; it is started again after a back-off delay.
+    Restarting,
+    /// Failed too often; `ensure` answers `failed` until the cool-down ends
+    /// or an operator starts it.
+    Failed,
     /// Being stopped (idle, operator, shutdown).
     Stopping,
+}
+
+impl StreamState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamState::Starting => "starting",
+            StreamState::Ready => "ready",
+            StreamState::Restarting => "restarting",
+            StreamState::Failed => "failed",
+            StreamState::Stopping => "stopping",
+        }
+    }
 }
 
 /// What `status` reports for one running channel.
@@ -146,11 +185,22 @@ pub struct StreamInfo {
     pub state: StreamState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
-    /// Unix time (seconds) ffmpeg was started.
+    /// Unix time (seconds) the current ffmpeg was started; 0 when none runs.
     pub started: u64,
     /// Seconds since the last `ensure` or `touch`.
     pub idle_secs: u64,
+    /// Segments the playlist lists now.
     pub segments: u32,
+    /// Failures of this channel since it was started (each one restarted
+    /// ffmpeg or, at the last, made the channel failed).
+    #[serde(default)]
+    pub restarts: u32,
+    /// The last failure's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The source ffmpeg reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One reply line. Result fields are present only for the ops that have them.
@@ -263,7 +313,7 @@ pub fn decode_request(line: &[u8]) -> Result<Request, Box<Reply>> {
         Some(_) => return Err(bad(id, ErrorCode::BadRequest, "\"op\" must be a string")),
         None => return Err(bad(id, ErrorCode::BadRequest, "missing \"op\"")),
     };
-    if !["authorize", "ensure", "touch", "stop", "status"].contains(&op.as_str()) {
+    if !OP_NAMES.contains(&op.as_str()) {
         return Err(bad(id, ErrorCode::UnknownOp, format!("unknown op {op:?}")));
     }
     serde_json::from_value::<Request>(value)
@@ -314,6 +364,29 @@ mod tests {
     fn status_without_channel() {
         let req = decode_request(br#"{"id":3,"op":"status"}"#).unwrap();
         assert_eq!(req.op, Op::Status { channel: None });
+    }
+
+    #[test]
+    fn operator_ops() {
+        let req = decode_request(br#"{"id":4,"op":"list"}"#).unwrap();
+        assert_eq!(req.op, Op::List);
+        let req = decode_request(br#"{"id":4,"op":"restart","channel":"a","wait_ms":5}"#).unwrap();
+        assert_eq!(
+            req.op,
+            Op::Restart {
+                channel: "a".into(),
+                wait_ms: 5
+            }
+        );
+        for op in OP_NAMES {
+            let line = format!(r#"{{"id":1,"op":"{op}"}}"#);
+            let err = decode_request(line.as_bytes()).err();
+            // Ops without arguments parse; the others name the op.
+            if let Some(err) = err {
+                assert_eq!(err.code(), Some(ErrorCode::BadRequest), "{op}");
+                assert!(err.message().contains(op), "{}", err.message());
+            }
+        }
     }
 
     #[test]

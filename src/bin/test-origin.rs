@@ -3,6 +3,12 @@
 //! One ffmpeg generates a test picture (moving pattern, clock) and a tone;
 //! every HTTP client gets the same live bytes from the moment it connects,
 //! like a real IPTV upstream. Nothing here leaves loopback unless told to.
+//!
+//! Paths choose how it behaves, so one origin serves every test case:
+//! - `/<anything>.ts`: the live stream;
+//! - `/status/<code>/<anything>`: answers that HTTP status, no body;
+//! - `/stall/<secs>/<anything>.ts`: the live stream for `secs` seconds, then
+//!   nothing more on an open connection (a hung upstream).
 
 use std::sync::Arc;
 
@@ -124,6 +130,20 @@ async fn client(mut sock: TcpStream, mut rx: broadcast::Receiver<Chunk>) {
     let text = String::from_utf8_lossy(&head);
     let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
     let path = path.split('?').next().unwrap_or("/");
+    let mut parts = path.trim_start_matches('/').splitn(3, '/');
+    let (kind, arg) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if kind == "status" {
+        let code: u16 = arg.parse().unwrap_or(500);
+        let head = format!(
+            "HTTP/1.1 {code} Test Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = sock.write_all(head.as_bytes()).await;
+        return;
+    }
+    let stall_after = (kind == "stall")
+        .then(|| arg.parse::<u64>().ok())
+        .flatten()
+        .map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs(s));
     if !path.ends_with(".ts") {
         let _ = sock
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -135,6 +155,11 @@ async fn client(mut sock: TcpStream, mut rx: broadcast::Receiver<Chunk>) {
         return;
     }
     loop {
+        if stall_after.is_some_and(|t| tokio::time::Instant::now() >= t) {
+            // Keep the connection open and silent until the client gives up.
+            let _ = sock.read(&mut buf).await;
+            return;
+        }
         match rx.recv().await {
             Ok(chunk) => {
                 if sock.write_all(&chunk).await.is_err() {

@@ -623,7 +623,7 @@ unsafe fn finish_ensure(
                 let msg = reply.message();
                 let (status, what) = match reply.code() {
                     Some(ErrorCode::UnknownChannel) => (NGX_HTTP_NOT_FOUND, "is not configured"),
-                    Some(ErrorCode::Failed) => (NGX_HTTP_BAD_GATEWAY, "failed to start"),
+                    Some(ErrorCode::Failed) => (NGX_HTTP_BAD_GATEWAY, "failed"),
                     Some(ErrorCode::BadChannel) => (NGX_HTTP_BAD_GATEWAY, "has an unusable record"),
                     Some(ErrorCode::Timeout) => {
                         (NGX_HTTP_GATEWAY_TIME_OUT, "was not ready in time")

@@ -58,18 +58,101 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_START_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub start_timeout: Duration,
 
+    /// Most streams running at once; beyond it viewers get 503 (0: no limit).
+    #[arg(long, env = "SUPERVISOR_MAX_STREAMS", default_value_t = 100)]
+    pub max_streams: usize,
+
+    /// First restart delay after ffmpeg fails; doubles per failure.
+    #[arg(long, env = "SUPERVISOR_RESTART_DELAY", default_value = "500ms", value_parser = parse_duration)]
+    pub restart_delay: Duration,
+
+    /// Longest restart delay.
+    #[arg(long, env = "SUPERVISOR_RESTART_MAX_DELAY", default_value = "30s", value_parser = parse_duration)]
+    pub restart_max_delay: Duration,
+
+    /// Failures within --failure-window that make a channel failed.
+    #[arg(long, env = "SUPERVISOR_MAX_FAILURES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: u32,
+
+    /// Window in which failures are counted.
+    #[arg(long, env = "SUPERVISOR_FAILURE_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    pub failure_window: Duration,
+
+    /// How long a failed channel answers "failed" at once before the next
+    /// viewer may try it again.
+    #[arg(long, env = "SUPERVISOR_FAILED_COOLDOWN", default_value = "30s", value_parser = parse_duration)]
+    pub failed_cooldown: Duration,
+
+    /// A running ffmpeg whose playlist does not advance for this long is
+    /// restarted (default: three segment durations, at least 6 s).
+    #[arg(long, env = "SUPERVISOR_STALL_TIMEOUT", value_parser = parse_duration)]
+    pub stall_timeout: Option<Duration>,
+
     /// Log level or filter (RUST_LOG, if set, wins).
     #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
     pub log: String,
 
+    /// Log as text lines or as one JSON object per line.
+    #[arg(long, env = "SUPERVISOR_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+            .unwrap_or_else(|| (self.segment_duration * 3).max(Duration::from_secs(6)))
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Run the supervisor (the default).
     Run,
+    /// Show one channel, or every running channel.
+    Status {
+        channel: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show every running channel.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Start a channel (a failed one at once) and wait until it is ready.
+    Start {
+        channel: String,
+        #[command(flatten)]
+        out: Output,
+        /// How long to wait for the first segment.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        wait: Duration,
+    },
+    /// Stop a channel, removing its files and stream keys.
+    Stop {
+        channel: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Stop a channel if it runs, then start it afresh.
+    Restart {
+        channel: String,
+        #[command(flatten)]
+        out: Output,
+        /// How long to wait for the first segment.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        wait: Duration,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Output {
+    /// Print the supervisor's JSON reply instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -123,5 +206,25 @@ mod tests {
         let cli = Cli::parse_from(["stream-supervisor", "--idle-timeout", "1m30s"]);
         assert_eq!(cli.idle_timeout, Duration::from_secs(90));
         assert!(Cli::try_parse_from(["stream-supervisor", "--idle-timeout", "soon"]).is_err());
+        assert_eq!(cli.stall_timeout(), Duration::from_secs(12));
+        let cli = Cli::parse_from(["stream-supervisor", "--segment-duration", "1s"]);
+        assert_eq!(cli.stall_timeout(), Duration::from_secs(6));
+    }
+
+    #[test]
+    fn operator_commands() {
+        let cli = Cli::parse_from(["stream-supervisor", "status", "--json"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Status {
+                channel: None,
+                out: Output { json: true }
+            })
+        ));
+        let cli = Cli::parse_from(["stream-supervisor", "--socket", "/tmp/s", "restart", "7"]);
+        assert!(
+            matches!(cli.command, Some(Command::Restart { ref channel, .. }) if channel == "7")
+        );
+        assert!(Cli::try_parse_from(["stream-supervisor", "stop"]).is_err());
     }
 }

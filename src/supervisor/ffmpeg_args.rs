@@ -58,6 +58,9 @@ pub struct HlsOutput {
     /// after about one keyframe interval rather than a whole segment.
     pub init_secs: f64,
     pub list_size: u32,
+    /// Continue the playlist an earlier run of this channel left (a
+    /// restart), so its media sequence and segment numbers move on.
+    pub resume: bool,
 }
 
 impl HlsOutput {
@@ -190,7 +193,13 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
     // temp_file: the playlist (and segments) appear atomically by rename;
     // omit_endlist: a dead channel's playlist goes stale instead of looking
     // like a finished recording.
-    push("delete_segments+temp_file+omit_endlist+independent_segments");
+    // append_list (restarts): carry on the old list and its numbering; ffmpeg
+    // marks the join with #EXT-X-DISCONTINUITY.
+    push(if out.resume {
+        "delete_segments+temp_file+omit_endlist+independent_segments+append_list"
+    } else {
+        "delete_segments+temp_file+omit_endlist+independent_segments"
+    });
     push("-hls_segment_filename");
     push(&name("_%03d.ts"));
     push(&name(".m3u8"));
@@ -208,6 +217,7 @@ mod tests {
             segment_secs: 4.0,
             init_secs: 1.0,
             list_size: 6,
+            resume: false,
         }
     }
 

@@ -39,6 +39,53 @@ pub fn remove_channel_files(dir: &Path, channel: &str) -> std::io::Result<usize>
     Ok(n)
 }
 
+/// A name any channel could own: `stream_<valid id>.m3u8` or a segment.
+pub fn is_any_channel_file(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("stream_") else {
+        return false;
+    };
+    let rest = rest.strip_suffix(".tmp").unwrap_or(rest);
+    let id = if let Some(id) = rest.strip_suffix(".m3u8") {
+        id
+    } else if let Some((id, n)) = rest.strip_suffix(".ts").and_then(|r| r.rsplit_once('_')) {
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        id
+    } else {
+        return false;
+    };
+    crate::channel_id::validate(id.as_bytes()).is_ok()
+}
+
+/// Removes every channel's files (start-up: nothing runs yet, so whatever
+/// is there was left by an earlier run). Other files are left alone.
+pub fn remove_all_channel_files(dir: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if is_any_channel_file(name) && entry.file_type()?.is_file() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => n += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// How far a channel's playlist has got: the sequence number just after its
+/// last segment (media sequence + segments listed); `None` without one.
+pub fn progress(dir: &Path, channel: &str) -> Option<u64> {
+    let path = super::ffmpeg_args::playlist_path(dir, channel);
+    let text = std::fs::read_to_string(path).ok()?;
+    let s = crate::playlist::summarize(&text);
+    (s.segments > 0).then(|| s.media_sequence.unwrap_or(0) + u64::from(s.segments))
+}
+
 /// Segments currently listed in a channel's playlist (0 if none).
 pub fn segment_count(dir: &Path, channel: &str) -> u32 {
     let path = super::ffmpeg_args::playlist_path(dir, channel);
@@ -50,6 +97,35 @@ pub fn segment_count(dir: &Path, channel: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_channel() {
+        assert!(is_any_channel_file("stream_71386.m3u8"));
+        assert!(is_any_channel_file("stream_a_b_007.ts"));
+        assert!(is_any_channel_file("stream_x.m3u8.tmp"));
+        assert!(!is_any_channel_file("stream_.m3u8"));
+        assert!(!is_any_channel_file("stream_a_.ts"));
+        assert!(!is_any_channel_file("index.html"));
+        assert!(!is_any_channel_file("stream_a.b.m3u8"));
+    }
+
+    #[test]
+    fn progress_and_cleanup() {
+        let dir = std::env::temp_dir().join(format!("hls-progress-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(progress(&dir, "9"), None);
+        std::fs::write(
+            dir.join("stream_9.m3u8"),
+            "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:40\n#EXTINF:2,\nstream_9_040.ts\n#EXTINF:2,\nstream_9_041.ts\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("stream_9_041.ts"), b"x").unwrap();
+        std::fs::write(dir.join("keep.txt"), b"x").unwrap();
+        assert_eq!(progress(&dir, "9"), Some(42));
+        assert_eq!(remove_all_channel_files(&dir).unwrap(), 2);
+        assert!(dir.join("keep.txt").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn ownership() {

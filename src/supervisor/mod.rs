@@ -2,9 +2,13 @@
 
 pub mod channel_record;
 pub mod config;
+pub mod ctl;
 pub mod ffmpeg_args;
 pub mod ffmpeg_reason;
 pub mod hls_files;
+pub mod process;
+pub mod reconcile;
+pub mod restart_policy;
 pub mod server;
 pub mod store;
 pub mod streams;

@@ -179,15 +179,22 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
         },
         Op::Ensure { channel, wait_ms } => {
             let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
-            match streams.ensure(&channel, wait).await {
-                Ensured::Ready { playlist } => Reply {
-                    state: Some(StreamState::Ready),
-                    playlist: Some(playlist.to_string_lossy().into_owned()),
-                    ..Reply::ok(id)
-                },
-                Ensured::Error(code, msg) => Reply::error(id, code, msg),
-            }
+            ensured(id, streams.ensure(&channel, wait).await)
         }
+        Op::Start { channel, wait_ms } => {
+            info!(channel = %channel, "operator start");
+            let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
+            ensured(id, streams.start(&channel, wait).await)
+        }
+        Op::Restart { channel, wait_ms } => {
+            info!(channel = %channel, "operator restart");
+            let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
+            ensured(id, streams.restart(&channel, wait).await)
+        }
+        Op::List => Reply {
+            streams: Some(streams.status(None)),
+            ..Reply::ok(id)
+        },
         Op::Touch { channel } => ok_if_running(id, &channel, streams.touch(&channel)),
         Op::Stop { channel } => {
             let stopped = streams.stop(&channel, "operator request").await;
@@ -211,6 +218,17 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
     }
 }
 
+fn ensured(id: u64, e: Ensured) -> Reply {
+    match e {
+        Ensured::Ready { playlist } => Reply {
+            state: Some(StreamState::Ready),
+            playlist: Some(playlist.to_string_lossy().into_owned()),
+            ..Reply::ok(id)
+        },
+        Ensured::Error(code, msg) => Reply::error(id, code, msg),
+    }
+}
+
 /// Ok, or the `not_running` error for an op that needs a running channel.
 fn ok_if_running(id: u64, channel: &str, running: bool) -> Reply {
     if running {
@@ -230,6 +248,7 @@ pub fn log_listening(cfg: &Cli) {
         hls_dir = %cfg.hls_dir.display(),
         idle_timeout_secs = cfg.idle_timeout.as_secs(),
         segment_secs = cfg.segment_duration.as_secs_f64(),
+        max_streams = cfg.max_streams,
         "listening"
     );
 }

@@ -126,6 +126,46 @@ impl Store {
             .map_err(|e| StoreError(format!("Redis SET {kp}: {e}")))
     }
 
+    /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
+    pub async fn stream_pids(&self) -> Result<Vec<(String, Option<u32>)>, StoreError> {
+        let mut c = self.conn().await?;
+        let pattern = format!("{}stream:*:pid", escape_glob(&self.prefix));
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| StoreError(format!("Redis SCAN {pattern}: {e}")))?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut out = Vec::new();
+        for key in keys {
+            let Some(channel) = key
+                .strip_prefix(&self.prefix)
+                .and_then(|k| k.strip_prefix("stream:"))
+                .and_then(|k| k.strip_suffix(":pid"))
+            else {
+                continue;
+            };
+            let pid: Option<String> = c
+                .get(&key)
+                .await
+                .map_err(|e| StoreError(format!("Redis GET {key}: {e}")))?;
+            out.push((channel.to_string(), pid.and_then(|p| p.trim().parse().ok())));
+        }
+        Ok(out)
+    }
+
     pub async fn clear_stream_keys(&self, channel: &str) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         let keys = [
@@ -135,5 +175,28 @@ impl Store {
         c.del::<_, ()>(&keys[..])
             .await
             .map_err(|e| StoreError(format!("Redis DEL {}: {e}", keys[0])))
+    }
+}
+
+/// Escapes glob metacharacters so a key prefix matches only itself.
+fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_matched_literally() {
+        assert_eq!(escape_glob("tv:"), "tv:");
+        assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
     }
 }

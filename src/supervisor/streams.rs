@@ -1,22 +1,27 @@
-//! Running channels: one task per channel owns its ffmpeg, publishes the
-//! channel's state to everyone waiting, and stops it when idle.
+//! Running channels: one task per channel owns its ffmpeg, restarts it with
+//! back-off when it exits or stalls, gives up (for a cool-down) when it
+//! keeps failing, publishes the channel's state to everyone waiting, and
+//! stops it when idle.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{watch, Notify};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::channel_record;
 use super::config::Cli;
 use super::ffmpeg_args::{self, HlsOutput, Input, Quality};
 use super::ffmpeg_reason;
 use super::hls_files;
+use super::process;
+use super::restart_policy::{Failures, Jitter, Policy, Verdict};
 use super::store::Store;
 use crate::channel_id;
 use crate::playlist;
@@ -29,8 +34,40 @@ const STDERR_TAIL: usize = 30;
 pub enum State {
     Starting,
     Ready,
+    Restarting,
+    /// Gave up until the cool-down ends; the message says why.
+    Failed(String),
     /// Final: the channel is gone; why, as a reply error.
     Ended(ErrorCode, String),
+}
+
+impl State {
+    fn public(&self) -> StreamState {
+        match self {
+            State::Starting => StreamState::Starting,
+            State::Ready => StreamState::Ready,
+            State::Restarting => StreamState::Restarting,
+            State::Failed(_) => StreamState::Failed,
+            State::Ended(..) => StreamState::Stopping,
+        }
+    }
+
+    /// A state an `ensure` waiter answers on.
+    fn settled(&self) -> bool {
+        matches!(self, State::Ready | State::Failed(_) | State::Ended(..))
+    }
+}
+
+/// What `status` shows besides the state.
+#[derive(Default)]
+struct Info {
+    pid: Option<u32>,
+    started: u64,
+    restarts: u32,
+    reason: Option<String>,
+    source: Option<String>,
+    /// Stream keys were written to Redis and must be cleared.
+    keys_written: bool,
 }
 
 pub struct Channel {
@@ -39,13 +76,16 @@ pub struct Channel {
     last_watched: Mutex<Instant>,
     stop: Notify,
     stop_reason: Mutex<Option<String>>,
-    pid: Mutex<Option<u32>>,
-    started: Mutex<u64>,
+    info: Mutex<Info>,
 }
 
 impl Channel {
     fn touch(&self) {
         *self.last_watched.lock().unwrap() = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_watched.lock().unwrap().elapsed()
     }
 
     fn request_stop(&self, why: &str) {
@@ -55,13 +95,42 @@ impl Channel {
             .get_or_insert_with(|| why.to_string());
         self.stop.notify_one();
     }
+
+    fn stopped(&self) -> State {
+        let why = self.stop_reason.lock().unwrap().clone().unwrap_or_default();
+        State::Ended(
+            ErrorCode::NotRunning,
+            format!("channel {} stopped: {why}", self.id),
+        )
+    }
+
+    fn set_state(&self, new: State) {
+        let name = new.public().as_str();
+        self.state.send_replace(new);
+        debug!(channel = %self.id, state = name, "state");
+    }
+}
+
+/// What one ffmpeg run came to.
+enum Outcome {
+    /// Stopped on purpose (idle, operator, shutdown): the channel ends.
+    Ended(State),
+    /// ffmpeg exited, stalled or never produced a segment.
+    Failed(String),
+}
+
+/// What a channel's record asks for.
+struct Plan {
+    input: Input,
+    quality: Quality,
 }
 
 pub struct Streams {
     cfg: Arc<Cli>,
     store: Arc<Store>,
     map: Mutex<HashMap<String, Arc<Channel>>>,
-    shutting_down: std::sync::atomic::AtomicBool,
+    shutting_down: AtomicBool,
+    policy: Policy,
 }
 
 /// The answer to `ensure`.
@@ -78,11 +147,18 @@ fn unix_now() -> u64 {
 
 impl Streams {
     pub fn new(cfg: Arc<Cli>, store: Arc<Store>) -> Arc<Streams> {
+        let policy = Policy {
+            base: cfg.restart_delay,
+            cap: cfg.restart_max_delay,
+            max_failures: cfg.max_failures,
+            window: cfg.failure_window,
+        };
         Arc::new(Streams {
             cfg,
             store,
             map: Mutex::new(HashMap::new()),
             shutting_down: false.into(),
+            policy,
         })
     }
 
@@ -91,7 +167,8 @@ impl Streams {
     }
 
     /// Starts the channel if it is not running and waits up to `wait` for
-    /// it to be ready. Concurrent callers share one ffmpeg.
+    /// it to be ready. Concurrent callers share one ffmpeg. A failed channel
+    /// answers at once.
     pub async fn ensure(self: &Arc<Self>, id: &str, wait: Duration) -> Ensured {
         if let Err(e) = channel_id::validate(id.as_bytes()) {
             return Ensured::Error(ErrorCode::InvalidChannel, e.to_string());
@@ -99,28 +176,38 @@ impl Streams {
         let deadline = tokio::time::Instant::now() + wait;
         // A channel may end (idle stop) just as we find it: then start anew.
         for _ in 0..2 {
-            if self.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.shutting_down.load(Ordering::SeqCst) {
                 return Ensured::Error(
                     ErrorCode::ShuttingDown,
                     "supervisor is shutting down".into(),
                 );
             }
-            let ch = self.get_or_start(id);
+            let ch = match self.get_or_start(id) {
+                Ok(ch) => ch,
+                Err(e) => return e,
+            };
             ch.touch();
             let mut rx = ch.state.subscribe();
-            let waited =
-                tokio::time::timeout_at(deadline, rx.wait_for(|s| *s != State::Starting)).await;
+            let waited = tokio::time::timeout_at(deadline, rx.wait_for(State::settled)).await;
             let state = match waited {
                 Ok(Ok(s)) => s.clone(),
                 Ok(Err(_)) => State::Ended(ErrorCode::Internal, "channel task vanished".into()),
                 Err(_) => {
+                    let last = ch
+                        .info
+                        .lock()
+                        .unwrap()
+                        .reason
+                        .as_ref()
+                        .map(|r| format!(" (last failure: {r})"))
+                        .unwrap_or_default();
                     return Ensured::Error(
                         ErrorCode::Timeout,
                         format!(
-                            "channel {id} has no segment after {} ms; ffmpeg is still trying",
+                            "channel {id} has no segment after {} ms; ffmpeg is still trying{last}",
                             wait.as_millis()
                         ),
-                    )
+                    );
                 }
             };
             match state {
@@ -129,9 +216,10 @@ impl Streams {
                         playlist: ffmpeg_args::playlist_path(&self.cfg.hls_dir, id),
                     }
                 }
+                State::Failed(msg) => return Ensured::Error(ErrorCode::Failed, msg),
                 State::Ended(ErrorCode::NotRunning, _) => continue,
                 State::Ended(code, msg) => return Ensured::Error(code, msg),
-                State::Starting => unreachable!(),
+                State::Starting | State::Restarting => unreachable!(),
             }
         }
         Ensured::Error(
@@ -140,10 +228,48 @@ impl Streams {
         )
     }
 
-    fn get_or_start(self: &Arc<Self>, id: &str) -> Arc<Channel> {
+    /// Operator start: a failed channel is retried now, not after its
+    /// cool-down.
+    pub async fn start(self: &Arc<Self>, id: &str, wait: Duration) -> Ensured {
+        let failed = self
+            .map
+            .lock()
+            .unwrap()
+            .get(id)
+            .is_some_and(|ch| matches!(*ch.state.borrow(), State::Failed(_)));
+        if failed {
+            self.stop(id, "operator start").await;
+        }
+        self.ensure(id, wait).await
+    }
+
+    /// Operator restart: stop if running, start afresh.
+    pub async fn restart(self: &Arc<Self>, id: &str, wait: Duration) -> Ensured {
+        self.stop(id, "operator restart").await;
+        self.ensure(id, wait).await
+    }
+
+    fn get_or_start(self: &Arc<Self>, id: &str) -> Result<Arc<Channel>, Ensured> {
         let mut map = self.map.lock().unwrap();
         if let Some(ch) = map.get(id) {
-            return ch.clone();
+            return Ok(ch.clone());
+        }
+        let max = self.cfg.max_streams;
+        if max > 0 {
+            // Failed channels run nothing; they only remember why.
+            let running = map
+                .values()
+                .filter(|ch| !matches!(*ch.state.borrow(), State::Failed(_)))
+                .count();
+            if running >= max {
+                warn!(channel = %id, running, max, "at capacity, not starting");
+                return Err(Ensured::Error(
+                    ErrorCode::Capacity,
+                    format!(
+                        "{running} streams are running, the most allowed (--max-streams {max})"
+                    ),
+                ));
+            }
         }
         let ch = Arc::new(Channel {
             id: id.to_string(),
@@ -151,14 +277,13 @@ impl Streams {
             last_watched: Mutex::new(Instant::now()),
             stop: Notify::new(),
             stop_reason: Mutex::new(None),
-            pid: Mutex::new(None),
-            started: Mutex::new(0),
+            info: Mutex::new(Info::default()),
         });
         map.insert(id.to_string(), ch.clone());
         let this = self.clone();
         let task_ch = ch.clone();
         tokio::spawn(async move { this.run_channel(task_ch).await });
-        ch
+        Ok(ch)
     }
 
     /// A viewer watched a running channel.
@@ -184,8 +309,7 @@ impl Streams {
 
     /// Stops everything (shutdown).
     pub async fn stop_all(&self) {
-        self.shutting_down
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shutting_down.store(true, Ordering::SeqCst);
         let channels: Vec<Arc<Channel>> = self.map.lock().unwrap().values().cloned().collect();
         let mut waits = Vec::new();
         for ch in &channels {
@@ -202,17 +326,19 @@ impl Streams {
         let mut out: Vec<StreamInfo> = map
             .values()
             .filter(|ch| id.is_none_or(|id| ch.id == id))
-            .map(|ch| StreamInfo {
-                channel: ch.id.clone(),
-                state: match &*ch.state.borrow() {
-                    State::Starting => StreamState::Starting,
-                    State::Ready => StreamState::Ready,
-                    State::Ended(..) => StreamState::Stopping,
-                },
-                pid: *ch.pid.lock().unwrap(),
-                started: *ch.started.lock().unwrap(),
-                idle_secs: ch.last_watched.lock().unwrap().elapsed().as_secs(),
-                segments: hls_files::segment_count(&self.cfg.hls_dir, &ch.id),
+            .map(|ch| {
+                let info = ch.info.lock().unwrap();
+                StreamInfo {
+                    channel: ch.id.clone(),
+                    state: ch.state.borrow().public(),
+                    pid: info.pid,
+                    started: info.started,
+                    idle_secs: ch.idle_for().as_secs(),
+                    segments: hls_files::segment_count(&self.cfg.hls_dir, &ch.id),
+                    restarts: info.restarts,
+                    reason: info.reason.clone(),
+                    source: info.source.clone(),
+                }
             })
             .collect();
         out.sort_by(|a, b| a.channel.cmp(&b.channel));
@@ -223,58 +349,145 @@ impl Streams {
         let end = self.drive(&ch).await;
         // Clean up before anyone can see the channel as gone, so a later
         // viewer never gets this run's files.
-        if let Err(e) = hls_files::remove_channel_files(&self.cfg.hls_dir, &ch.id) {
-            warn!(channel = %ch.id, error = %e, "cannot remove HLS files");
-        }
-        if ch.pid.lock().unwrap().take().is_some() {
-            if let Err(e) = self.store.clear_stream_keys(&ch.id).await {
-                warn!(channel = %ch.id, error = %e, "cannot clear stream keys");
-            }
-        }
+        self.clean_up(&ch).await;
         {
             let mut map = self.map.lock().unwrap();
             if map.get(&ch.id).is_some_and(|c| Arc::ptr_eq(c, &ch)) {
                 map.remove(&ch.id);
             }
         }
-        ch.state.send_replace(end);
+        ch.set_state(end);
     }
 
-    /// Runs the channel until it ends; returns the final state.
-    async fn drive(&self, ch: &Channel) -> State {
-        let id = &ch.id;
+    /// Removes the channel's files and stream keys (idempotent).
+    async fn clean_up(&self, ch: &Channel) {
+        if let Err(e) = hls_files::remove_channel_files(&self.cfg.hls_dir, &ch.id) {
+            warn!(channel = %ch.id, error = %e, "cannot remove HLS files");
+        }
+        let written = std::mem::take(&mut ch.info.lock().unwrap().keys_written);
+        if written {
+            if let Err(e) = self.store.clear_stream_keys(&ch.id).await {
+                warn!(channel = %ch.id, error = %e, "cannot clear stream keys");
+            }
+        }
+    }
+
+    /// Reads the channel's record; an unusable one ends the channel.
+    async fn plan(&self, id: &str) -> Result<Plan, State> {
         let record = match self.store.get(&format!("channel:{id}")).await {
             Ok(Some(json)) => json,
             Ok(None) => {
                 info!(channel = %id, "unknown channel");
-                return State::Ended(
+                return Err(State::Ended(
                     ErrorCode::UnknownChannel,
                     format!(
                         "no channel {id}: Redis has no {} key",
                         self.store.key(&format!("channel:{id}"))
                     ),
-                );
+                ));
             }
-            Err(e) => return State::Ended(ErrorCode::Unavailable, e.to_string()),
+            Err(e) => return Err(State::Ended(ErrorCode::Unavailable, e.to_string())),
         };
         let plan = channel_record::parse(&record).and_then(|rec| {
             let url = rec.primary_source()?;
             let quality = Quality::parse(rec.quality.as_deref())?;
-            Ok((rec, url, quality))
+            Ok(Plan {
+                input: Input {
+                    url,
+                    user_agent: rec.user_agent.clone(),
+                    referer: rec.referer.clone(),
+                    headers: rec.headers.clone().into_iter().collect(),
+                },
+                quality,
+            })
         });
-        let (rec, url, quality) = match plan {
+        plan.map_err(|e| {
+            warn!(channel = %id, error = %e, "unusable channel record");
+            State::Ended(ErrorCode::BadChannel, format!("channel {id}: {e}"))
+        })
+    }
+
+    /// Runs the channel until it ends; returns the final state.
+    async fn drive(&self, ch: &Channel) -> State {
+        let id = &ch.id;
+        let plan = match self.plan(id).await {
             Ok(p) => p,
-            Err(e) => {
-                warn!(channel = %id, error = %e, "unusable channel record");
-                return State::Ended(ErrorCode::BadChannel, format!("channel {id}: {e}"));
+            Err(end) => return end,
+        };
+        ch.info.lock().unwrap().source = Some(plan.input.url.clone());
+        // Leftovers of an earlier run must not count as this run's segments.
+        let _ = hls_files::remove_channel_files(&self.cfg.hls_dir, id);
+        let mut failures = Failures::default();
+        let mut jitter = Jitter::seeded();
+        let mut resume = false;
+        loop {
+            let reason = match self.run_ffmpeg(ch, &plan, resume).await {
+                Outcome::Ended(end) => return end,
+                Outcome::Failed(reason) => reason,
+            };
+            {
+                let mut info = ch.info.lock().unwrap();
+                info.restarts += 1;
+                info.reason = Some(reason.clone());
+                info.pid = None;
+                info.started = 0;
             }
-        };
-        let input = Input {
-            url,
-            user_agent: rec.user_agent.clone(),
-            referer: rec.referer.clone(),
-            headers: rec.headers.clone().into_iter().collect(),
-        };
+            match failures.record(&self.policy, Instant::now(), jitter.next()) {
+                Verdict::Retry(delay) => {
+                    warn!(
+                        channel = %id,
+                        %reason,
+                        failures = failures.recent(),
+                        delay_ms = delay.as_millis() as u64,
+                        state = "restarting",
+                        "ffmpeg failed, restarting"
+                    );
+                    ch.set_state(State::Restarting);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = ch.stop.notified() => return ch.stopped(),
+                    }
+                    if ch.idle_for() >= self.cfg.idle_timeout {
+                        info!(channel = %id, "idle while restarting, stopped");
+                        return State::Ended(
+                            ErrorCode::NotRunning,
+                            format!("channel {id} stopped: idle"),
+                        );
+                    }
+                    // Continue the playlist players already have, so its
+                    // media sequence moves on instead of starting over.
+                    resume = hls_files::progress(&self.cfg.hls_dir, id).is_some();
+                }
+                Verdict::GiveUp => {
+                    let n = failures.recent();
+                    let cool = self.cfg.failed_cooldown;
+                    let msg = format!(
+                        "channel {id} failed {n} times within {} s, last: {reason}; retried after {} s or on `stream-supervisor start {id}`",
+                        self.policy.window.as_secs(),
+                        cool.as_secs()
+                    );
+                    error!(channel = %id, %reason, failures = n, state = "failed", "giving up for {} s", cool.as_secs());
+                    self.clean_up(ch).await;
+                    ch.set_state(State::Failed(msg));
+                    tokio::select! {
+                        _ = tokio::time::sleep(cool) => {
+                            info!(channel = %id, "failed channel's cool-down over");
+                            return State::Ended(
+                                ErrorCode::NotRunning,
+                                format!("channel {id} cool-down over"),
+                            );
+                        }
+                        _ = ch.stop.notified() => return ch.stopped(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// One ffmpeg run: start, wait for the first (new) segment, watch it
+    /// advance, until it fails or is stopped.
+    async fn run_ffmpeg(&self, ch: &Channel, plan: &Plan, resume: bool) -> Outcome {
+        let id = &ch.id;
         let seg = self.cfg.segment_duration.as_secs_f64().max(0.5);
         let out = HlsOutput {
             dir: self.cfg.hls_dir.clone(),
@@ -282,33 +495,32 @@ impl Streams {
             segment_secs: seg,
             init_secs: 1.0_f64.min(seg),
             list_size: 6,
+            resume,
         };
-        // Leftovers of an earlier run must not count as this run's segments.
-        let _ = hls_files::remove_channel_files(&self.cfg.hls_dir, id);
-        let args = ffmpeg_args::build(&input, quality, &out);
-        let mut child = match Command::new(&self.cfg.ffmpeg)
-            .args(&args)
+        let args = ffmpeg_args::build(&plan.input, plan.quality, &out);
+        let mut cmd = Command::new(&self.cfg.ffmpeg);
+        cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0)
-            .spawn()
-        {
+            .stderr(Stdio::piped());
+        process::guard(&mut cmd, &self.cfg.hls_dir, id);
+        let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                let msg = format!("cannot run {}: {e}", self.cfg.ffmpeg.display());
-                warn!(channel = %id, error = %msg, "ffmpeg did not start");
-                return State::Ended(ErrorCode::Failed, msg);
+                return Outcome::Failed(format!("cannot run {}: {e}", self.cfg.ffmpeg.display()))
             }
         };
         let pid = child.id().unwrap_or(0);
         let started = unix_now();
-        *ch.pid.lock().unwrap() = Some(pid);
-        *ch.started.lock().unwrap() = started;
-        info!(channel = %id, pid, source = %input.url, ?quality, "ffmpeg started");
-        if let Err(e) = self.store.set_stream_keys(id, pid, started).await {
-            warn!(channel = %id, error = %e, "cannot record stream keys");
+        {
+            let mut info = ch.info.lock().unwrap();
+            info.pid = Some(pid);
+            info.started = started;
+        }
+        info!(channel = %id, pid, source = %plan.input.url, quality = ?plan.quality, resume, "ffmpeg started");
+        match self.store.set_stream_keys(id, pid, started).await {
+            Ok(()) => ch.info.lock().unwrap().keys_written = true,
+            Err(e) => warn!(channel = %id, error = %e, "cannot record stream keys"),
         }
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
         if let Some(stderr) = child.stderr.take() {
@@ -317,7 +529,7 @@ impl Streams {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    debug!(channel = %id, "ffmpeg: {line}");
+                    debug!(channel = %id, pid, "ffmpeg: {line}");
                     let mut t = tail.lock().unwrap();
                     if t.len() == STDERR_TAIL {
                         t.pop_front();
@@ -328,10 +540,18 @@ impl Streams {
         }
         let begun = Instant::now();
         let playlist_path = out.playlist_path();
+        // A resumed run is ready once it has added a segment of its own.
+        let baseline = if resume {
+            hls_files::progress(&self.cfg.hls_dir, id)
+        } else {
+            None
+        };
+        let stall_after = self.cfg.stall_timeout();
         let mut ready = false;
+        let mut last_progress = (None, Instant::now());
         loop {
             let tick = if ready {
-                Duration::from_secs(1)
+                Duration::from_millis(500)
             } else {
                 Duration::from_millis(50)
             };
@@ -339,28 +559,30 @@ impl Streams {
                 status = child.wait() => {
                     // Let the stderr reader drain the last lines.
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    let exit = match status {
-                        Ok(s) => describe_exit(s),
-                        Err(e) => format!("could not be waited for ({e})"),
-                    };
                     let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
-                    let reason = ffmpeg_reason::reason(&lines, &exit);
+                    let reason = match status {
+                        Ok(s) => exit_reason(s, &lines),
+                        Err(e) => format!("ffmpeg could not be waited for ({e})"),
+                    };
                     warn!(channel = %id, pid, %reason, ready, "ffmpeg exited");
-                    return State::Ended(ErrorCode::Failed, reason);
+                    return Outcome::Failed(reason);
                 }
                 _ = ch.stop.notified() => {
-                    let why = ch.stop_reason.lock().unwrap().clone().unwrap_or_default();
                     kill(&mut child).await;
-                    info!(channel = %id, pid, reason = %why, "stopped");
-                    return State::Ended(ErrorCode::NotRunning, format!("channel {id} stopped: {why}"));
+                    let end = ch.stopped();
+                    info!(channel = %id, pid, reason = ?ch.stop_reason.lock().unwrap(), "stopped");
+                    return Outcome::Ended(end);
                 }
                 _ = tokio::time::sleep(tick) => {}
             }
+            let progress = hls_files::progress(&self.cfg.hls_dir, id);
             if !ready {
-                if playlist::read_ready(&playlist_path).is_ok() {
+                let advanced = baseline.is_none() || progress > baseline;
+                if advanced && playlist::read_ready(&playlist_path).is_ok() {
                     ready = true;
-                    ch.state.send_replace(State::Ready);
-                    info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, "ready");
+                    last_progress = (progress, Instant::now());
+                    ch.set_state(State::Ready);
+                    info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready", "ready");
                 } else if begun.elapsed() > self.cfg.start_timeout {
                     kill(&mut child).await;
                     let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
@@ -373,25 +595,54 @@ impl Streams {
                         self.cfg.start_timeout.as_secs()
                     );
                     warn!(channel = %id, pid, %reason, "start timed out");
-                    return State::Ended(ErrorCode::Failed, reason);
+                    return Outcome::Failed(reason);
                 }
+            } else if progress != last_progress.0 {
+                last_progress = (progress, Instant::now());
+            } else if last_progress.1.elapsed() >= stall_after {
+                kill(&mut child).await;
+                let reason = format!(
+                    "stalled: no new segment for {} s (source sends no data?)",
+                    stall_after.as_secs()
+                );
+                warn!(channel = %id, pid, %reason, "ffmpeg stalled");
+                return Outcome::Failed(reason);
             }
-            let idle = ch.last_watched.lock().unwrap().elapsed();
+            let idle = ch.idle_for();
             if idle >= self.cfg.idle_timeout {
                 kill(&mut child).await;
                 info!(channel = %id, pid, idle_secs = idle.as_secs(), "idle, stopped");
-                return State::Ended(ErrorCode::NotRunning, format!("channel {id} stopped: idle"));
+                return Outcome::Ended(State::Ended(
+                    ErrorCode::NotRunning,
+                    format!("channel {id} stopped: idle"),
+                ));
             }
         }
     }
 }
 
-fn describe_exit(s: std::process::ExitStatus) -> String {
+/// Why ffmpeg ended: a signal speaks for itself (its last stderr lines are
+/// about something else); otherwise the stderr tail says why.
+fn exit_reason(s: std::process::ExitStatus, lines: &[String]) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (s.code(), s.signal()) {
-        (Some(c), _) => format!("exited with status {c}"),
-        (None, Some(sig)) => format!("was killed by signal {sig}"),
-        _ => "exited".into(),
+        (None, Some(sig)) => format!("ffmpeg was killed by signal {sig} ({})", signal_name(sig)),
+        (Some(c), _) => ffmpeg_reason::reason(lines, &format!("exited with status {c}")),
+        _ => ffmpeg_reason::reason(lines, "exited"),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGHUP => "SIGHUP",
+        _ => "another signal",
     }
 }
 

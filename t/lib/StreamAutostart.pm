@@ -14,7 +14,7 @@ use strict;
 
 use base qw/ Exporter /;
 our @EXPORT = qw/ start_stack start_supervisor redis supervisor_call
-	ffmpeg_pids wait_until /;
+	supervisor_ctl ffmpeg_pids wait_until media_sequence /;
 
 use FindBin;
 use IO::Socket::UNIX;
@@ -28,10 +28,12 @@ our $ORIGIN = $ENV{TEST_ORIGIN_BINARY} || "$bin/test-origin";
 my %redis_port;
 
 # Starts redis, the origin and the supervisor for $t. Options:
-#   idle_timeout, segment (supervisor flags), supervisor => 0 to skip it,
+#   idle_timeout, segment (supervisor flags), args => [more flags],
+#   supervisor => 0 to skip it,
 #   channels => { id => json }, users => { id => json },
 #   tokens => { token => user }.
-# Returns a hash with socket, hls, redis_port, origin_url.
+# Returns a hash with socket, hls, redis_port, origin_url and origin (the
+# origin's base URL, for its /status/<code>/ and /stall/<secs>/ paths).
 sub start_stack {
 	my ($t, %o) = @_;
 	my $d = $t->testdir();
@@ -59,6 +61,7 @@ sub start_stack {
 		hls => "$d/hls",
 		redis_port => $rport,
 		origin_url => "http://127.0.0.1:$oport/live.ts",
+		origin => "http://127.0.0.1:$oport",
 	);
 
 	foreach my $id (keys %{$o{channels} || {}}) {
@@ -91,10 +94,12 @@ sub start_supervisor {
 			'--idle-timeout', $o{idle_timeout} || '60s',
 			'--segment-duration', $o{segment} || '2s',
 			'--log', 'debug',
+			@{$o{args} || []},
 		) or die "cannot exec $SUPERVISOR: $!\n";
 	});
-	$t->waitforfile($s->{socket}) or die "supervisor did not start: "
-		. $t->read_file('supervisor.log');
+	# A socket file alone may be a dead supervisor's: wait for a listener.
+	wait_until(10, sub { IO::Socket::UNIX->new(Peer => $s->{socket}) })
+		or die "supervisor did not start: " . $t->read_file('supervisor.log');
 	$s->{supervisor_pid} = $pid;
 
 	return $pid;
@@ -110,6 +115,23 @@ sub redis {
 	close $fh;
 	$out =~ s/\n\z//;
 	return $out;
+}
+
+# Runs an operator command of the supervisor binary against the test's
+# socket; returns (exit status, stdout).
+sub supervisor_ctl {
+	my ($s, @args) = @_;
+	open my $fh, '-|', $SUPERVISOR, '--socket', $s->{socket}, @args
+		or die "cannot run $SUPERVISOR: $!\n";
+	my $out = do { local $/; <$fh> } // '';
+	close $fh;
+	return ($? >> 8, $out);
+}
+
+# The EXT-X-MEDIA-SEQUENCE of a playlist response (or file text).
+sub media_sequence {
+	my ($text) = @_;
+	return $text =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)/m ? $1 : undef;
 }
 
 # Sends raw lines to the supervisor socket and returns the reply lines.
