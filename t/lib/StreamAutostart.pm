@@ -118,14 +118,23 @@ sub redis {
 }
 
 # Runs an operator command of the supervisor binary against the test's
-# socket; returns (exit status, stdout).
+# socket; returns (exit status, stdout, stderr).
 sub supervisor_ctl {
 	my ($s, @args) = @_;
-	open my $fh, '-|', $SUPERVISOR, '--socket', $s->{socket}, @args
-		or die "cannot run $SUPERVISOR: $!\n";
+	my $errfile = "$s->{socket}.ctl-stderr";
+	open my $saved, '>&', \*STDERR or die "dup stderr: $!\n";
+	open STDERR, '>', $errfile or die "$errfile: $!\n";
+	my $ok = open my $fh, '-|', $SUPERVISOR, '--socket', $s->{socket}, @args;
+	open STDERR, '>&', $saved or die "restore stderr: $!\n";
+	die "cannot run $SUPERVISOR: $!\n" unless $ok;
 	my $out = do { local $/; <$fh> } // '';
 	close $fh;
-	return ($? >> 8, $out);
+	my $rc = $? >> 8;
+	open my $ef, '<', $errfile or die "$errfile: $!\n";
+	my $err = do { local $/; <$ef> } // '';
+	close $ef;
+	unlink $errfile;
+	return ($rc, $out, $err);
 }
 
 # The EXT-X-MEDIA-SEQUENCE of a playlist response (or file text).
