@@ -87,6 +87,7 @@ sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
 "$stage/sbin/nginx" -p "$run/nginx/" -c "$run/nginx/nginx.conf" -e "$run/nginx/error.log"
 
 echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
+echo "demo: channel state: $stage/bin/stream-supervisor --socket $run/supervisor/supervisor.sock status" >&2
 echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
 
 # Run until told to stop; `wait` returns early on a trapped signal.

@@ -25,7 +25,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->has_daemon('sleep')->plan(19)
+	->has_daemon('ffmpeg')->has_daemon('sleep')->plan(21)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -139,5 +139,10 @@ is(join(' ', grep { /stream_/ } map { s!.*/!!r } glob("$hls/*")), '',
 	'SIGTERM: no HLS files left');
 is(redis($t, 'KEYS', 'stream:*'), '', 'SIGTERM: no stream keys left');
 ok(!-e $s->{socket}, 'SIGTERM: socket removed');
+
+my ($rc, undef, $err) = supervisor_ctl($s, 'status');
+is($rc, 2, 'status without a supervisor: exit 2');
+like($err, qr/cannot reach the supervisor at \S+supervisor\.sock/,
+	'and says which socket');
 
 ###############################################################################
