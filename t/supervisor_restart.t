@@ -100,7 +100,10 @@ cmp_ok(media_sequence($after), '>=', media_sequence($before),
 	'media sequence does not go back');
 like($after, qr/^#EXT-X-DISCONTINUITY\r?$/m, 'the join is a discontinuity');
 
-my ($rc, $out) = supervisor_ctl($s, 'status', '7');
+# The supervisor polls the playlist; give it a moment to see the segment.
+my ($rc, $out);
+wait_until(5, sub {
+	($rc, $out) = supervisor_ctl($s, 'status', '7'); $out =~ /^7\s+ready/m });
 is($rc, 0, 'status exit code');
 like($out, qr/^7\s+ready\s+\d+\s+\S+\s+1\s/m, 'status: ready, one restart');
 like($out, qr/killed by signal 9 \(SIGKILL\)/, 'status: the reason');
