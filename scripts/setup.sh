@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-dev libssl-dev libpcre2-dev
-zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates"
+zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates
+tinyproxy-bin microsocks"
 
 missing=""
 for p in $PACKAGES; do

@@ -81,6 +81,9 @@ async fn serve(cli: Cli) -> Result<(), String> {
     // the directory marked in their environment.
     cli.hls_dir = std::fs::canonicalize(&cli.hls_dir)
         .map_err(|e| format!("HLS directory {}: {e}", cli.hls_dir.display()))?;
+    if let Some(p) = &cli.proxy {
+        supervisor::proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
+    }
     let store = Arc::new(Store::new(&cli.redis_url, &cli.key_prefix)?);
     let cli = Arc::new(cli);
     // Refuse to start beside a live supervisor before touching anything.

@@ -198,9 +198,22 @@ pub struct StreamInfo {
     /// The last failure's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The source ffmpeg reads.
+    /// The source ffmpeg reads (or last read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The proxy requests go through (credentials removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Other sources of the channel that failed, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedSource>,
+}
+
+/// A failover source that was given up on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedSource {
+    pub source: String,
+    pub reason: String,
 }
 
 /// One reply line. Result fields are present only for the ops that have them.

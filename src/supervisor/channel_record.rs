@@ -1,7 +1,9 @@
 //! `channel:<id>` records: JSON with at least `source_url` (or `sources`),
-//! plus optional `quality`, `name`, `group`, `logo`, `user_agent`,
-//! `referer` and `headers`. Unknown fields are kept out of the way, since
-//! other tools of the deployment write these records too.
+//! plus optional `quality`, `name`, `group`, `logo`, and the request
+//! options `user_agent`, `referer`, `headers`, `cookies`, `proxy`,
+//! `connect_timeout`, `read_timeout`, `reconnect`. Unknown fields are kept
+//! out of the way, since other tools of the deployment write these records
+//! too.
 
 use std::collections::BTreeMap;
 
@@ -23,11 +25,47 @@ pub struct ChannelRecord {
     pub referer: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// A `Cookie` header value (`"a=1; b=2"`) or an object of name/value.
+    #[serde(default)]
+    pub cookies: Option<Value>,
+    /// Missing: the supervisor's default; `null`, `""`, `"none"`,
+    /// `"direct"`: no proxy; otherwise a proxy URL.
+    #[serde(default, deserialize_with = "present")]
+    pub proxy: Option<Value>,
+    /// Seconds (number) or nginx time syntax (`"5s"`).
+    #[serde(default)]
+    pub connect_timeout: Option<Value>,
+    #[serde(default)]
+    pub read_timeout: Option<Value>,
+    #[serde(default)]
+    pub reconnect: Option<bool>,
 }
 
-/// Source schemes a channel may use; anything else could make ffmpeg read
-/// local files or run other protocols.
-pub const ALLOWED_SCHEMES: &[&str] = &["http", "https"];
+/// Keeps an explicit `null` as `Some(Value::Null)`, apart from a missing
+/// field (`None`): "no proxy" differs from "the default proxy".
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The request options of a channel, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestOptions {
+    pub user_agent: Option<String>,
+    pub referer: Option<String>,
+    /// Extra header lines, cookies included, in order.
+    pub headers: Vec<(String, String)>,
+    pub connect_timeout: Option<std::time::Duration>,
+    pub read_timeout: Option<std::time::Duration>,
+    pub reconnect: Option<bool>,
+}
+
+/// A channel's proxy choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyChoice {
+    Default,
+    Direct,
+    Url(String),
+}
 
 pub fn parse(json: &str) -> Result<ChannelRecord, String> {
     let v: Value = serde_json::from_str(json).map_err(|e| format!("record is not JSON: {e}"))?;
@@ -59,31 +97,151 @@ impl ChannelRecord {
         out
     }
 
-    /// The first usable source, or why there is none.
-    pub fn primary_source(&self) -> Result<String, String> {
+    /// Every source, checked against the allowed schemes; the record is
+    /// refused as a whole if any is not allowed.
+    pub fn sources(&self, allowed: &[String]) -> Result<Vec<String>, String> {
         let list = self.source_list();
-        let first = list.first().ok_or("record has no source_url")?;
-        check_source(first)?;
-        Ok(first.clone())
+        if list.is_empty() {
+            return Err("record has no source_url".into());
+        }
+        for url in &list {
+            check_source(url, allowed)?;
+        }
+        Ok(list)
+    }
+
+    pub fn proxy_choice(&self) -> Result<ProxyChoice, String> {
+        match &self.proxy {
+            None => Ok(ProxyChoice::Default),
+            Some(Value::Null) => Ok(ProxyChoice::Direct),
+            Some(Value::String(s)) => {
+                let t = s.trim();
+                if t.is_empty()
+                    || t.eq_ignore_ascii_case("none")
+                    || t.eq_ignore_ascii_case("direct")
+                {
+                    Ok(ProxyChoice::Direct)
+                } else {
+                    Ok(ProxyChoice::Url(t.to_string()))
+                }
+            }
+            Some(_) => Err("\"proxy\" must be a URL string or null".into()),
+        }
+    }
+
+    /// User-Agent, Referer, headers and cookies, timeouts: checked so that
+    /// nothing can smuggle extra header lines into ffmpeg's requests.
+    pub fn request_options(&self) -> Result<RequestOptions, String> {
+        let mut o = RequestOptions {
+            user_agent: self.user_agent.clone().filter(|s| !s.is_empty()),
+            referer: self.referer.clone().filter(|s| !s.is_empty()),
+            reconnect: self.reconnect,
+            ..RequestOptions::default()
+        };
+        if let Some(ua) = &o.user_agent {
+            check_header_value("user_agent", ua)?;
+        }
+        if let Some(r) = &o.referer {
+            check_header_value("referer", r)?;
+        }
+        for (name, value) in &self.headers {
+            check_header_name(name)?;
+            check_header_value(name, value)?;
+            let lower = name.to_ascii_lowercase();
+            if ["host", "content-length", "transfer-encoding", "connection"]
+                .contains(&lower.as_str())
+            {
+                return Err(format!("header \"{name}\" cannot be set on a channel"));
+            }
+            o.headers.push((name.clone(), value.clone()));
+        }
+        match &self.cookies {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(Value::String(s)) => {
+                check_header_value("cookies", s)?;
+                o.headers.push(("Cookie".into(), s.clone()));
+            }
+            Some(Value::Object(map)) => {
+                let mut parts = Vec::new();
+                for (k, v) in map {
+                    let v = v.as_str().ok_or("cookie values must be strings")?;
+                    if k.is_empty() || k.contains(['=', ';', ' ']) || v.contains(';') {
+                        return Err(format!("cookie \"{k}\" has a name or value it cannot have"));
+                    }
+                    check_header_value("cookies", v)?;
+                    parts.push(format!("{k}={v}"));
+                }
+                if !parts.is_empty() {
+                    o.headers.push(("Cookie".into(), parts.join("; ")));
+                }
+            }
+            Some(_) => return Err("\"cookies\" must be a string or an object".into()),
+        }
+        o.connect_timeout = seconds("connect_timeout", self.connect_timeout.as_ref())?;
+        o.read_timeout = seconds("read_timeout", self.read_timeout.as_ref())?;
+        Ok(o)
     }
 }
 
-/// Refuses sources ffmpeg must not open: other schemes, control bytes.
-pub fn check_source(url: &str) -> Result<(), String> {
+fn seconds(field: &str, v: Option<&Value>) -> Result<Option<std::time::Duration>, String> {
+    let d = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|s| *s > 0.0 && *s <= 3600.0)
+            .map(std::time::Duration::from_secs_f64),
+        Some(Value::String(s)) => crate::duration::parse_msec(s)
+            .ok()
+            .filter(|ms| *ms > 0 && *ms <= 3_600_000)
+            .map(std::time::Duration::from_millis),
+        Some(_) => None,
+    };
+    d.map(Some)
+        .ok_or_else(|| format!("\"{field}\" must be seconds (1 to 3600) or a time such as \"5s\""))
+}
+
+fn check_header_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "header name {name:?} is not a valid HTTP field name"
+        ))
+    }
+}
+
+fn check_header_value(field: &str, value: &str) -> Result<(), String> {
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        Err(format!(
+            "{field} contains a line break or control character"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses sources ffmpeg must not open (schemes the operator did not
+/// allow: `file:`, `pipe:`, `concat:` never can be) and control bytes.
+pub fn check_source(url: &str, allowed: &[String]) -> Result<(), String> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let shown: String = url.chars().take(80).collect();
     match scheme {
-        Some(s) if ALLOWED_SCHEMES.contains(&s.as_str()) => {}
+        Some(s) if allowed.contains(&s) => {}
         Some(s) => {
             return Err(format!(
                 "source scheme \"{s}\" is not allowed (allowed: {})",
-                ALLOWED_SCHEMES.join(", ")
+                allowed.join(", ")
             ))
         }
         None => {
             return Err(format!(
-                "source \"{}\" is not a URL (allowed schemes: {})",
-                url.chars().take(80).collect::<String>(),
-                ALLOWED_SCHEMES.join(", ")
+                "source \"{shown}\" is not a network URL (allowed schemes: {})",
+                allowed.join(", ")
             ))
         }
     }
@@ -97,12 +255,16 @@ pub fn check_source(url: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn web() -> Vec<String> {
+        vec!["http".to_string(), "https".to_string()]
+    }
+
     #[test]
     fn minimal_and_full_records() {
         let r =
             parse(r#"{"source_url":"http://127.0.0.1:9/live.ts","quality":"medium","extra":1}"#)
                 .unwrap();
-        assert_eq!(r.primary_source().unwrap(), "http://127.0.0.1:9/live.ts");
+        assert_eq!(r.sources(&web()).unwrap()[0], "http://127.0.0.1:9/live.ts");
         assert_eq!(r.quality.as_deref(), Some("medium"));
         let r = parse(
             r#"{"sources":["http://a/1.ts",{"url":"https://b/2.m3u8"}],"headers":{"X-A":"1"},"user_agent":"UA"}"#,
@@ -121,9 +283,74 @@ mod tests {
             .contains("wrong type"));
         assert!(parse("{}")
             .unwrap()
-            .primary_source()
+            .sources(&web())
             .unwrap_err()
             .contains("no source_url"));
+    }
+
+    #[test]
+    fn request_options() {
+        let r = parse(
+            r#"{"source_url":"http://a/","user_agent":"UA/1","referer":"http://r/","headers":{"X-Token":"t"},"cookies":{"sid":"42","lang":"en"},"read_timeout":"15s","connect_timeout":3,"reconnect":false}"#,
+        )
+        .unwrap();
+        let o = r.request_options().unwrap();
+        assert_eq!(o.user_agent.as_deref(), Some("UA/1"));
+        assert_eq!(
+            o.headers,
+            [
+                ("X-Token".to_string(), "t".to_string()),
+                ("Cookie".to_string(), "lang=en; sid=42".to_string())
+            ]
+        );
+        assert_eq!(o.read_timeout, Some(std::time::Duration::from_secs(15)));
+        assert_eq!(o.connect_timeout, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(o.reconnect, Some(false));
+        let r = parse(r#"{"cookies":"a=1; b=2"}"#).unwrap();
+        assert_eq!(r.request_options().unwrap().headers[0].1, "a=1; b=2");
+    }
+
+    #[test]
+    fn header_injection_is_refused() {
+        for bad in [
+            r#"{"user_agent":"UA\r\nX-Evil: 1"}"#,
+            r#"{"headers":{"X-A":"1\nX-B: 2"}}"#,
+            r#"{"headers":{"Bad Name":"1"}}"#,
+            r#"{"headers":{"Host":"other"}}"#,
+            r#"{"cookies":{"a":"1; b=2"}}"#,
+            r#"{"cookies":5}"#,
+            r#"{"read_timeout":"soon"}"#,
+            r#"{"connect_timeout":0}"#,
+        ] {
+            assert!(parse(bad).unwrap().request_options().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxy_choices() {
+        let choice = |j: &str| parse(j).unwrap().proxy_choice();
+        assert_eq!(choice("{}"), Ok(ProxyChoice::Default));
+        assert_eq!(choice(r#"{"proxy":null}"#), Ok(ProxyChoice::Direct));
+        assert_eq!(choice(r#"{"proxy":"none"}"#), Ok(ProxyChoice::Direct));
+        assert_eq!(
+            choice(r#"{"proxy":"socks5h://127.0.0.1:1080"}"#),
+            Ok(ProxyChoice::Url("socks5h://127.0.0.1:1080".into()))
+        );
+        assert!(choice(r#"{"proxy":1}"#).is_err());
+    }
+
+    #[test]
+    fn every_source_is_checked() {
+        let r = parse(r#"{"sources":["http://a/1.ts","file:///etc/passwd"]}"#).unwrap();
+        let allowed = vec!["http".to_string(), "https".to_string()];
+        assert!(r
+            .sources(&allowed)
+            .unwrap_err()
+            .contains("\"file\" is not allowed"));
+        let r = parse(r#"{"source_url":"rtmp://a/live"}"#).unwrap();
+        assert!(r.sources(&allowed).is_err());
+        let with_rtmp = vec!["http".to_string(), "rtmp".to_string()];
+        assert_eq!(r.sources(&with_rtmp).unwrap(), ["rtmp://a/live"]);
     }
 
     #[test]
@@ -136,9 +363,9 @@ mod tests {
             "FILE:///x",
             "rtmp://x/y",
         ] {
-            assert!(check_source(bad).is_err(), "{bad}");
+            assert!(check_source(bad, &web()).is_err(), "{bad}");
         }
-        assert!(check_source("http://x/a b").is_err());
-        assert!(check_source("HTTPS://example.invalid/live.m3u8").is_ok());
+        assert!(check_source("http://x/a b", &web()).is_err());
+        assert!(check_source("HTTPS://example.invalid/live.m3u8", &web()).is_ok());
     }
 }

@@ -88,6 +88,29 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_STALL_TIMEOUT", value_parser = parse_duration)]
     pub stall_timeout: Option<Duration>,
 
+    /// Proxy for every channel without its own `proxy`: http://, socks5://
+    /// or socks5h:// URL, with optional user:password@.
+    #[arg(long, env = "SUPERVISOR_PROXY")]
+    pub proxy: Option<String>,
+
+    /// User-Agent for channels without their own `user_agent`.
+    #[arg(long, env = "SUPERVISOR_USER_AGENT")]
+    pub user_agent: Option<String>,
+
+    /// Connecting to an upstream through a SOCKS proxy gives up after this.
+    #[arg(long, env = "SUPERVISOR_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// ffmpeg gives up on an upstream silent for this long (its socket
+    /// timeout, which bounds connecting too).
+    #[arg(long, env = "SUPERVISOR_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub read_timeout: Duration,
+
+    /// Source URL schemes channels may use, comma-separated; only network
+    /// protocols can be enabled.
+    #[arg(long, env = "SUPERVISOR_SOURCE_SCHEMES", default_value = "http,https", value_parser = parse_schemes)]
+    pub source_schemes: Schemes,
+
     /// Log level or filter (RUST_LOG, if set, wins).
     #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
     pub log: String,
@@ -155,6 +178,37 @@ pub struct Output {
     pub json: bool,
 }
 
+/// Network protocols of ffmpeg a source may be allowed to use. Never file,
+/// pipe, concat, data, subfile and the like: they read local things.
+pub const NETWORK_SCHEMES: &[&str] = &[
+    "http", "https", "rtmp", "rtmps", "rtsp", "srt", "udp", "rtp", "tcp",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schemes(pub Vec<String>);
+
+fn parse_schemes(s: &str) -> Result<Schemes, String> {
+    let mut out = Vec::new();
+    for name in s.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+        if name.is_empty() {
+            continue;
+        }
+        if !NETWORK_SCHEMES.contains(&name.as_str()) {
+            return Err(format!(
+                "\"{name}\" cannot be allowed (network protocols only: {})",
+                NETWORK_SCHEMES.join(", ")
+            ));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    if out.is_empty() {
+        return Err("allow at least one source scheme".into());
+    }
+    Ok(Schemes(out))
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse_msec(s).map(Duration::from_millis)
 }
@@ -209,6 +263,19 @@ mod tests {
         assert_eq!(cli.stall_timeout(), Duration::from_secs(12));
         let cli = Cli::parse_from(["stream-supervisor", "--segment-duration", "1s"]);
         assert_eq!(cli.stall_timeout(), Duration::from_secs(6));
+    }
+
+    #[test]
+    fn source_schemes() {
+        assert_eq!(
+            parse_schemes("http, HTTPS,http").unwrap().0,
+            ["http", "https"]
+        );
+        assert!(parse_schemes("http,file").unwrap_err().contains("\"file\""));
+        assert!(parse_schemes("pipe").is_err());
+        assert!(parse_schemes(" , ").is_err());
+        let cli = Cli::parse_from(["stream-supervisor"]);
+        assert_eq!(cli.source_schemes.0, ["http", "https"]);
     }
 
     #[test]

@@ -110,6 +110,9 @@ fn call(socket: &Path, op: Op, timeout: Duration) -> Result<Reply, String> {
 /// The text an operator reads for a successful reply.
 fn human(op: &str, reply: &Reply, now: u64) -> String {
     match &reply.streams {
+        Some(list) if op == "status" && list.len() == 1 && reply.state.is_some() => {
+            table(list, now) + &details(&list[0])
+        }
         Some(list) => table(list, now),
         None => match op {
             "start" | "restart" => format!(
@@ -122,6 +125,22 @@ fn human(op: &str, reply: &Reply, now: u64) -> String {
             _ => "ok\n".to_string(),
         },
     }
+}
+
+/// Where a channel's stream comes from: the live source, its proxy, and
+/// the failover sources given up on.
+pub fn details(s: &StreamInfo) -> String {
+    let mut out = String::new();
+    if let Some(src) = &s.source {
+        out += &format!("source: {src}\n");
+    }
+    if let Some(p) = &s.proxy {
+        out += &format!("proxy: {p}\n");
+    }
+    for k in &s.skipped {
+        out += &format!("skipped: {} ({})\n", k.source, k.reason);
+    }
+    out
 }
 
 /// `3725` -> `1h02m`, `75` -> `1m15s`.
@@ -211,6 +230,8 @@ mod tests {
                 restarts: 1,
                 reason: Some("ffmpeg was killed by signal 9 (SIGKILL)".into()),
                 source: None,
+                proxy: None,
+                skipped: Vec::new(),
             },
             StreamInfo {
                 channel: "news-hd".into(),
@@ -222,6 +243,8 @@ mod tests {
                 restarts: 3,
                 reason: Some("upstream answered HTTP 403 Forbidden".into()),
                 source: None,
+                proxy: None,
+                skipped: Vec::new(),
             },
         ];
         let t = table(&list, 1075);

@@ -3,8 +3,6 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::channel_record::ALLOWED_SCHEMES;
-
 /// Output encoding. `Copy` remuxes; the others re-encode to H.264/AAC with
 /// keyframes forced on segment boundaries, so every segment starts with one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +37,37 @@ impl Quality {
     }
 }
 
-/// What to read.
-#[derive(Debug, Clone, Default)]
+/// What to read, and how to ask for it.
+#[derive(Debug, Clone)]
 pub struct Input {
     pub url: String,
     pub user_agent: Option<String>,
     pub referer: Option<String>,
+    /// Extra header lines (cookies included).
     pub headers: Vec<(String, String)>,
+    /// `-http_proxy`: an HTTP proxy, or the supervisor's SOCKS bridge.
+    pub http_proxy: Option<String>,
+    /// ffmpeg's socket timeout (connect and each read).
+    pub read_timeout: std::time::Duration,
+    /// Reconnect when a live HTTP stream drops.
+    pub reconnect: bool,
+    /// Source schemes allowed (the protocol whitelist adds what they need).
+    pub schemes: Vec<String>,
+}
+
+impl Default for Input {
+    fn default() -> Input {
+        Input {
+            url: String::new(),
+            user_agent: None,
+            referer: None,
+            headers: Vec::new(),
+            http_proxy: None,
+            read_timeout: std::time::Duration::from_secs(10),
+            reconnect: true,
+            schemes: vec!["http".into(), "https".into()],
+        }
+    }
 }
 
 /// Where and how to write HLS.
@@ -85,8 +107,12 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
         push(s);
     }
     // Only network protocols: a channel record must never reach local files.
-    let mut protocols: Vec<&str> = ALLOWED_SCHEMES.to_vec();
-    protocols.extend(["tcp", "tls", "crypto", "httpproxy"]);
+    let mut protocols: Vec<&str> = input.schemes.iter().map(String::as_str).collect();
+    for p in ["tcp", "tls", "crypto", "httpproxy"] {
+        if !protocols.contains(&p) {
+            protocols.push(p);
+        }
+    }
     push("-protocol_whitelist");
     push(&protocols.join(","));
     if let Some(ua) = &input.user_agent {
@@ -106,9 +132,34 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
         push("-headers");
         push(&block);
     }
-    // Give up on an upstream that stops sending for 10 s (microseconds).
+    if let Some(proxy) = &input.http_proxy {
+        push("-http_proxy");
+        push(proxy);
+    }
+    let is_http = input.url.starts_with("http://") || input.url.starts_with("https://");
+    if input.reconnect && is_http {
+        // A live stream that drops mid-way is picked up again by ffmpeg
+        // itself; a refused connection or an HTTP error still fails.
+        for s in [
+            "-reconnect",
+            "1",
+            "-reconnect_streamed",
+            "1",
+            "-reconnect_delay_max",
+            "4",
+        ] {
+            push(s);
+        }
+    }
+    // Give up on an upstream that stops sending (microseconds).
     push("-rw_timeout");
-    push("10000000");
+    push(
+        &input
+            .read_timeout
+            .as_micros()
+            .min(i32::MAX as u128)
+            .to_string(),
+    );
     // Probe 1 s of input, not the default 5 s: a live source's streams are
     // known after its first keyframe, and every probed second delays the
     // first segment (measured: 5.3 s -> 2.0 s to the first segment).
@@ -252,7 +303,7 @@ mod tests {
         );
         assert_eq!(v.last().unwrap(), "/var/www/hls/stream_71386.m3u8");
         let wl = after(&v, "-protocol_whitelist");
-        assert!(!wl.contains("file") && wl.contains("https"), "{wl}");
+        assert_eq!(wl, "http,https,tcp,tls,crypto,httpproxy");
         // The whitelist and headers are input options: they precede -i.
         let i = v.iter().position(|s| s == "-i").unwrap();
         assert!(v.iter().position(|s| s == "-protocol_whitelist").unwrap() < i);
@@ -264,12 +315,27 @@ mod tests {
             url: "https://origin.invalid/x.m3u8".into(),
             user_agent: Some("Player/1.0".into()),
             referer: Some("https://portal.invalid/".into()),
-            headers: vec![("X-Key".into(), "v".into())],
+            headers: vec![
+                ("X-Key".into(), "v".into()),
+                ("Cookie".into(), "a=1".into()),
+            ],
+            http_proxy: Some("http://127.0.0.1:3128/".into()),
+            read_timeout: std::time::Duration::from_millis(2500),
+            ..Input::default()
         };
         let v = strs(&build(&input, Quality::Copy, &out()));
         assert_eq!(after(&v, "-user_agent"), "Player/1.0");
         assert_eq!(after(&v, "-referer"), "https://portal.invalid/");
-        assert_eq!(after(&v, "-headers"), "X-Key: v\r\n");
+        assert_eq!(after(&v, "-headers"), "X-Key: v\r\nCookie: a=1\r\n");
+        assert_eq!(after(&v, "-http_proxy"), "http://127.0.0.1:3128/");
+        assert_eq!(after(&v, "-rw_timeout"), "2500000");
+        assert_eq!(after(&v, "-reconnect_streamed"), "1");
+        let quiet = Input {
+            reconnect: false,
+            ..input
+        };
+        let v = strs(&build(&quiet, Quality::Copy, &out()));
+        assert!(!v.iter().any(|s| s == "-reconnect"));
     }
 
     #[test]

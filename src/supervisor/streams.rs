@@ -15,17 +15,19 @@ use tokio::process::{Child, Command};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, error, info, warn};
 
-use super::channel_record;
+use super::channel_record::{self, ProxyChoice, RequestOptions};
 use super::config::Cli;
 use super::ffmpeg_args::{self, HlsOutput, Input, Quality};
 use super::ffmpeg_reason;
 use super::hls_files;
 use super::process;
+use super::proxy::{self, Proxy};
 use super::restart_policy::{Failures, Jitter, Policy, Verdict};
+use super::socks_bridge::Bridge;
 use super::store::Store;
 use crate::channel_id;
 use crate::playlist;
-use crate::protocol::{ErrorCode, StreamInfo, StreamState};
+use crate::protocol::{ErrorCode, SkippedSource, StreamInfo, StreamState};
 
 /// stderr lines kept per channel for failure reasons.
 const STDERR_TAIL: usize = 30;
@@ -66,6 +68,9 @@ struct Info {
     restarts: u32,
     reason: Option<String>,
     source: Option<String>,
+    proxy: Option<String>,
+    /// Failover sources given up on: (source, reason).
+    skipped: Vec<(String, String)>,
     /// Stream keys were written to Redis and must be cleared.
     keys_written: bool,
 }
@@ -115,14 +120,17 @@ impl Channel {
 enum Outcome {
     /// Stopped on purpose (idle, operator, shutdown): the channel ends.
     Ended(State),
-    /// ffmpeg exited, stalled or never produced a segment.
-    Failed(String),
+    /// ffmpeg exited, stalled or never produced a segment; whether this run
+    /// had been ready.
+    Failed { reason: String, was_ready: bool },
 }
 
 /// What a channel's record asks for.
 struct Plan {
-    input: Input,
+    sources: Vec<String>,
     quality: Quality,
+    options: RequestOptions,
+    proxy: Option<Proxy>,
 }
 
 pub struct Streams {
@@ -338,6 +346,15 @@ impl Streams {
                     restarts: info.restarts,
                     reason: info.reason.clone(),
                     source: info.source.clone(),
+                    proxy: info.proxy.clone(),
+                    skipped: info
+                        .skipped
+                        .iter()
+                        .map(|(source, reason)| SkippedSource {
+                            source: source.clone(),
+                            reason: reason.clone(),
+                        })
+                        .collect(),
                 }
             })
             .collect();
@@ -389,16 +406,19 @@ impl Streams {
             Err(e) => return Err(State::Ended(ErrorCode::Unavailable, e.to_string())),
         };
         let plan = channel_record::parse(&record).and_then(|rec| {
-            let url = rec.primary_source()?;
-            let quality = Quality::parse(rec.quality.as_deref())?;
-            Ok(Plan {
-                input: Input {
-                    url,
-                    user_agent: rec.user_agent.clone(),
-                    referer: rec.referer.clone(),
-                    headers: rec.headers.clone().into_iter().collect(),
+            let proxy = match rec.proxy_choice()? {
+                ProxyChoice::Default => match &self.cfg.proxy {
+                    Some(url) => proxy::parse(url).map_err(|e| format!("--proxy: {e}"))?,
+                    None => None,
                 },
-                quality,
+                ProxyChoice::Direct => None,
+                ProxyChoice::Url(url) => proxy::parse(&url)?,
+            };
+            Ok(Plan {
+                sources: rec.sources(&self.cfg.source_schemes.0)?,
+                quality: Quality::parse(rec.quality.as_deref())?,
+                options: rec.request_options()?,
+                proxy,
             })
         });
         plan.map_err(|e| {
@@ -414,17 +434,56 @@ impl Streams {
             Ok(p) => p,
             Err(end) => return end,
         };
-        ch.info.lock().unwrap().source = Some(plan.input.url.clone());
+        ch.info.lock().unwrap().proxy = plan.proxy.as_ref().map(Proxy::display);
         // Leftovers of an earlier run must not count as this run's segments.
         let _ = hls_files::remove_channel_files(&self.cfg.hls_dir, id);
         let mut failures = Failures::default();
         let mut jitter = Jitter::seeded();
         let mut resume = false;
+        let n = plan.sources.len();
+        let mut idx = 0;
+        // Sources tried since the last one that worked, this one included.
+        let mut tried = 1;
         loop {
-            let reason = match self.run_ffmpeg(ch, &plan, resume).await {
+            let source = &plan.sources[idx];
+            ch.info.lock().unwrap().source = Some(source.clone());
+            let (reason, was_ready) = match self.run_ffmpeg(ch, &plan, source, resume).await {
                 Outcome::Ended(end) => return end,
-                Outcome::Failed(reason) => reason,
+                Outcome::Failed { reason, was_ready } => (reason, was_ready),
             };
+            if was_ready {
+                tried = 1;
+            }
+            if n > 1 {
+                let mut info = ch.info.lock().unwrap();
+                info.skipped.retain(|(s, _)| s != source);
+                info.skipped.push((source.clone(), reason.clone()));
+            }
+            resume = hls_files::progress(&self.cfg.hls_dir, id).is_some();
+            if tried < n {
+                // Failover: the next source at once; a whole round of
+                // failed sources counts as one failure below.
+                let next = (idx + 1) % n;
+                warn!(channel = %id, %source, %reason, next = %plan.sources[next], "source failed, trying the next");
+                {
+                    let mut info = ch.info.lock().unwrap();
+                    info.pid = None;
+                    info.started = 0;
+                    info.reason = Some(reason.clone());
+                }
+                idx = next;
+                tried += 1;
+                if ch.idle_for() >= self.cfg.idle_timeout {
+                    return State::Ended(
+                        ErrorCode::NotRunning,
+                        format!("channel {id} stopped: idle"),
+                    );
+                }
+                continue;
+            }
+            // Every source failed: start over from the first after back-off.
+            idx = 0;
+            tried = 1;
             {
                 let mut info = ch.info.lock().unwrap();
                 info.restarts += 1;
@@ -454,9 +513,6 @@ impl Streams {
                             format!("channel {id} stopped: idle"),
                         );
                     }
-                    // Continue the playlist players already have, so its
-                    // media sequence moves on instead of starting over.
-                    resume = hls_files::progress(&self.cfg.hls_dir, id).is_some();
                 }
                 Verdict::GiveUp => {
                     let n = failures.recent();
@@ -486,8 +542,49 @@ impl Streams {
 
     /// One ffmpeg run: start, wait for the first (new) segment, watch it
     /// advance, until it fails or is stopped.
-    async fn run_ffmpeg(&self, ch: &Channel, plan: &Plan, resume: bool) -> Outcome {
+    async fn run_ffmpeg(&self, ch: &Channel, plan: &Plan, source: &str, resume: bool) -> Outcome {
         let id = &ch.id;
+        // ffmpeg speaks HTTP proxy; SOCKS goes through our bridge.
+        let mut bridge = None;
+        let http_proxy = match &plan.proxy {
+            None => None,
+            Some(Proxy::Http { url }) => Some(url.clone()),
+            Some(socks @ Proxy::Socks5 { .. }) => {
+                let timeout = plan
+                    .options
+                    .connect_timeout
+                    .unwrap_or(self.cfg.connect_timeout);
+                match Bridge::start(socks, timeout, id).await {
+                    Ok(b) => {
+                        let url = b.proxy_url();
+                        bridge = Some(b);
+                        Some(url)
+                    }
+                    Err(e) => {
+                        return Outcome::Failed {
+                            reason: format!("cannot start the SOCKS bridge: {e}"),
+                            was_ready: false,
+                        }
+                    }
+                }
+            }
+        };
+        let via = plan
+            .proxy
+            .as_ref()
+            .map(|p| format!(" (via {})", p.display()))
+            .unwrap_or_default();
+        let o = &plan.options;
+        let input = Input {
+            url: source.to_string(),
+            user_agent: o.user_agent.clone().or_else(|| self.cfg.user_agent.clone()),
+            referer: o.referer.clone(),
+            headers: o.headers.clone(),
+            http_proxy,
+            read_timeout: o.read_timeout.unwrap_or(self.cfg.read_timeout),
+            reconnect: o.reconnect.unwrap_or(true),
+            schemes: self.cfg.source_schemes.0.clone(),
+        };
         let seg = self.cfg.segment_duration.as_secs_f64().max(0.5);
         let out = HlsOutput {
             dir: self.cfg.hls_dir.clone(),
@@ -497,7 +594,7 @@ impl Streams {
             list_size: 6,
             resume,
         };
-        let args = ffmpeg_args::build(&plan.input, plan.quality, &out);
+        let args = ffmpeg_args::build(&input, plan.quality, &out);
         let mut cmd = Command::new(&self.cfg.ffmpeg);
         cmd.args(&args)
             .stdin(Stdio::null())
@@ -507,7 +604,10 @@ impl Streams {
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                return Outcome::Failed(format!("cannot run {}: {e}", self.cfg.ffmpeg.display()))
+                return Outcome::Failed {
+                    reason: format!("cannot run {}: {e}", self.cfg.ffmpeg.display()),
+                    was_ready: false,
+                }
             }
         };
         let pid = child.id().unwrap_or(0);
@@ -517,7 +617,7 @@ impl Streams {
             info.pid = Some(pid);
             info.started = started;
         }
-        info!(channel = %id, pid, source = %plan.input.url, quality = ?plan.quality, resume, "ffmpeg started");
+        info!(channel = %id, pid, source = %input.url, proxy = ?plan.proxy.as_ref().map(Proxy::display), quality = ?plan.quality, resume, "ffmpeg started");
         match self.store.set_stream_keys(id, pid, started).await {
             Ok(()) => ch.info.lock().unwrap().keys_written = true,
             Err(e) => warn!(channel = %id, error = %e, "cannot record stream keys"),
@@ -560,12 +660,15 @@ impl Streams {
                     // Let the stderr reader drain the last lines.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
-                    let reason = match status {
-                        Ok(s) => exit_reason(s, &lines),
-                        Err(e) => format!("ffmpeg could not be waited for ({e})"),
+                    let reason = match (status, bridge.as_ref().and_then(Bridge::last_error)) {
+                        // The proxy could not reach the upstream: ffmpeg
+                        // only saw the bridge's 502.
+                        (Ok(s), Some(e)) if s.code().is_some() => e,
+                        (Ok(s), _) => exit_reason(s, &lines) + &via,
+                        (Err(e), _) => format!("ffmpeg could not be waited for ({e})"),
                     };
                     warn!(channel = %id, pid, %reason, ready, "ffmpeg exited");
-                    return Outcome::Failed(reason);
+                    return Outcome::Failed { reason, was_ready: ready };
                 }
                 _ = ch.stop.notified() => {
                     kill(&mut child).await;
@@ -582,6 +685,8 @@ impl Streams {
                     ready = true;
                     last_progress = (progress, Instant::now());
                     ch.set_state(State::Ready);
+                    // A source that works is no longer one that was skipped.
+                    ch.info.lock().unwrap().skipped.retain(|(s, _)| s != source);
                     info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready", "ready");
                 } else if begun.elapsed() > self.cfg.start_timeout {
                     kill(&mut child).await;
@@ -591,22 +696,28 @@ impl Streams {
                         .map(|l| format!(" (ffmpeg: {l})"))
                         .unwrap_or_default();
                     let reason = format!(
-                        "no segment within {} s{last}",
+                        "no segment within {} s{last}{via}",
                         self.cfg.start_timeout.as_secs()
                     );
                     warn!(channel = %id, pid, %reason, "start timed out");
-                    return Outcome::Failed(reason);
+                    return Outcome::Failed {
+                        reason,
+                        was_ready: false,
+                    };
                 }
             } else if progress != last_progress.0 {
                 last_progress = (progress, Instant::now());
             } else if last_progress.1.elapsed() >= stall_after {
                 kill(&mut child).await;
                 let reason = format!(
-                    "stalled: no new segment for {} s (source sends no data?)",
+                    "stalled: no new segment for {} s (source sends no data?){via}",
                     stall_after.as_secs()
                 );
                 warn!(channel = %id, pid, %reason, "ffmpeg stalled");
-                return Outcome::Failed(reason);
+                return Outcome::Failed {
+                    reason,
+                    was_ready: true,
+                };
             }
             let idle = ch.idle_for();
             if idle >= self.cfg.idle_timeout {
