@@ -100,6 +100,21 @@ fn secs(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// Where the encoder must put keyframes: on every segment boundary. The
+/// first `list_size` segments are `init_secs` long (a quick cold start),
+/// the rest `segment_secs`; a keyframe anywhere else would be wasted bits.
+pub fn keyframe_expr(out: &HlsOutput) -> String {
+    let seg = secs(out.segment_secs);
+    if out.init_secs > 0.0 && out.init_secs < out.segment_secs && !out.resume {
+        let init = secs(out.init_secs);
+        let n = out.list_size;
+        let end = secs(out.init_secs * f64::from(n));
+        format!("expr:if(lt(t,{end}),gte(t,n_forced*{init}),gte(t,{end}+(n_forced-{n})*{seg}))")
+    } else {
+        format!("expr:gte(t,n_forced*{seg})")
+    }
+}
+
 pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |s: &str| a.push(s.into());
@@ -176,9 +191,8 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
             push("copy");
         }
         Some((height, vk, ak)) => {
-            let seg = secs(out.segment_secs);
             let vf = format!("scale=-2:{height}");
-            let force = format!("expr:gte(t,n_forced*{seg})");
+            let force = keyframe_expr(out);
             let (b, max, buf) = (
                 format!("{vk}k"),
                 format!("{}k", vk * 11 / 10),
@@ -223,7 +237,8 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
             .to_string_lossy()
             .into_owned()
     };
-    let init = if out.init_secs > 0.0 && out.init_secs < out.segment_secs {
+    // A resumed run (restart, failover) keeps the list's segment length.
+    let init = if out.init_secs > 0.0 && out.init_secs < out.segment_secs && !out.resume {
         Some(secs(out.init_secs))
     } else {
         None
@@ -347,8 +362,18 @@ mod tests {
         let v = strs(&build(&input, Quality::Low, &out()));
         assert_eq!(after(&v, "-c:v"), "libx264");
         assert_eq!(after(&v, "-vf"), "scale=-2:360");
-        assert_eq!(after(&v, "-force_key_frames"), "expr:gte(t,n_forced*4)");
+        assert_eq!(
+            after(&v, "-force_key_frames"),
+            "expr:if(lt(t,6),gte(t,n_forced*1),gte(t,6+(n_forced-6)*4))"
+        );
         assert_eq!(after(&v, "-sc_threshold"), "0");
+        let resumed = HlsOutput {
+            resume: true,
+            ..out()
+        };
+        let v = strs(&build(&input, Quality::Low, &resumed));
+        assert_eq!(after(&v, "-force_key_frames"), "expr:gte(t,n_forced*4)");
+        assert!(!v.iter().any(|s| s == "-hls_init_time"));
     }
 
     #[test]
