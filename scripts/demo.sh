@@ -8,7 +8,14 @@
 #   DEMO_PORT        nginx port (default 8080)
 #   DEMO_REDIS_PORT  private Redis port (default 16379)
 #   DEMO_ORIGIN_PORT test origin port (default 18090)
+#   DEMO_PICKY_PORT  port of the origin behind 403 + SOCKS5 (default 18091)
+#   DEMO_SOCKS_PORT  port of the SOCKS5 proxy (default 11080)
 #   DEMO_IDLE        supervisor idle timeout (default 60s)
+#
+# Channel 1 reads the test origin directly. Channel 2 reads an origin that
+# answers 403 unless the request has the right User-Agent and Referer and
+# comes through the SOCKS5 proxy the demo starts (microsocks, binding its
+# outgoing connections to 127.0.0.2, the only address that origin allows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -16,6 +23,8 @@ root=$(pwd)
 PORT=${DEMO_PORT:-8080}
 REDIS_PORT=${DEMO_REDIS_PORT:-16379}
 ORIGIN_PORT=${DEMO_ORIGIN_PORT:-18090}
+PICKY_PORT=${DEMO_PICKY_PORT:-18091}
+SOCKS_PORT=${DEMO_SOCKS_PORT:-11080}
 IDLE=${DEMO_IDLE:-60s}
 
 sh scripts/setup.sh
@@ -23,14 +32,16 @@ stage=$(sh scripts/build.sh | tail -n 1)
 
 run=$(mktemp -d /tmp/stream-autostart-demo.XXXXXX)
 chmod 755 "$run"
-mkdir -p "$run/hls" "$run/nginx" "$run/supervisor"
+mkdir -p "$run/hls" "$run/nginx" "$run/supervisor" "$run/origin"
 chmod 755 "$run/hls"
 
 pids=""
 cleanup() {
     trap - INT TERM EXIT
     echo "demo: stopping" >&2
-    [ -f "$run/nginx/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx/nginx.pid")" 2>/dev/null || true
+    for n in nginx origin; do
+        [ -f "$run/$n/nginx.pid" ] && kill -QUIT "$(cat "$run/$n/nginx.pid")" 2>/dev/null || true
+    done
     for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
     for p in $pids; do
         i=0
@@ -38,7 +49,9 @@ cleanup() {
         kill -KILL "$p" 2>/dev/null || true
     done
     i=0
-    while [ -f "$run/nginx/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    while { [ -f "$run/nginx/nginx.pid" ] || [ -f "$run/origin/nginx.pid" ]; } && [ $i -lt 50 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
     rm -rf "$run"
     echo "demo: stopped" >&2
 }
@@ -57,12 +70,23 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
 pids="$pids $!"
 "$stage/bin/test-origin" --listen "127.0.0.1:$ORIGIN_PORT" 2>"$run/origin.log" &
 pids="$pids $!"
+microsocks -i 127.0.0.1 -p "$SOCKS_PORT" -b 127.0.0.2 >"$run/socks.log" 2>&1 &
+pids="$pids $!"
 wait_port "$REDIS_PORT"
 wait_port "$ORIGIN_PORT"
+wait_port "$SOCKS_PORT"
+
+# The picky origin: a second nginx (the same binary, no module needed).
+sed -e "s|@PREFIX@|$run/origin|g" -e "s|@LISTEN@|127.0.0.1:$PICKY_PORT|" \
+    -e "s|@UPSTREAM@|127.0.0.1:$ORIGIN_PORT|" \
+    nginx-conf/demo-origin.conf >"$run/origin/nginx.conf"
+"$stage/sbin/nginx" -p "$run/origin/" -c "$run/origin/nginx.conf" -e "$run/origin/error.log"
+wait_port "$PICKY_PORT"
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@" >/dev/null; }
 token=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 rcli SET channel:1 "{\"source_url\":\"http://127.0.0.1:$ORIGIN_PORT/live.ts\",\"quality\":\"copy\",\"name\":\"Test pattern\"}"
+rcli SET channel:2 "{\"source_url\":\"http://127.0.0.1:$PICKY_PORT/live.ts\",\"quality\":\"copy\",\"name\":\"Behind 403 and SOCKS5\",\"user_agent\":\"DemoPlayer/1.0\",\"referer\":\"http://portal.demo/\",\"proxy\":\"socks5h://127.0.0.1:$SOCKS_PORT\"}"
 rcli SET user:demo '{"active":true,"expires_at":null}'
 rcli SET "token:$token" demo
 
@@ -89,6 +113,7 @@ sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
 echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
 echo "demo: channel state: $stage/bin/stream-supervisor --socket $run/supervisor/supervisor.sock status" >&2
 echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
+echo "PLAY http://127.0.0.1:$PORT/live/stream_2.m3u8?token=$token"
 
 # Run until told to stop; `wait` returns early on a trapped signal.
 while :; do
