@@ -130,6 +130,7 @@ $t->run_daemon(sub {
 
 start_supervisor($t, $s, segment => '1s',
 	args => [ '--proxy', "socks5h://127.0.0.1:$socks",
+		'--referer', 'http://portal.test/',
 		'--max-failures', '1', '--failed-cooldown', '60s' ]);
 
 $t->run();
@@ -152,7 +153,7 @@ my %channels = (
 		"proxy":"socks5://viewer:s3cret\@127.0.0.1:$socks_auth"),
 	badauth => qq("source_url":"$origin/live.ts",$hdrs,
 		"proxy":"socks5://viewer:wrong\@127.0.0.1:$socks_auth"),
-	global => qq("source_url":"$origin/live.ts",$hdrs),
+	global => qq("source_url":"$origin/live.ts","user_agent":"TestAgent/1.0"),
 	hls => qq("source_url":"$origin/hls/index.m3u8",$hdrs),
 	failover => qq("sources":["http://127.0.0.1:) . port(8085)
 		. qq(/gone.ts","$origin/live.ts"],$hdrs),
@@ -183,7 +184,7 @@ like(get('socksname'), qr!^HTTP/1\.1 200 !,
 like(get('sockslocal'), qr!^HTTP/1\.1 200 !,
 	'socks5 with user and password: plays');
 like(get('global'), qr!^HTTP/1\.1 200 !,
-	'the supervisor\'s default proxy: plays');
+	'the supervisor\'s default proxy and Referer: plays');
 like(get('hls'), qr!^HTTP/1\.1 200 !, 'HLS upstream through SOCKS5: plays');
 
 like(get('badauth'), qr!^HTTP/1\.1 502 !, 'wrong proxy password: 502');

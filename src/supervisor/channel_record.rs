@@ -184,6 +184,22 @@ impl ChannelRecord {
     }
 }
 
+/// The supervisor's default headers (and cookies), then the channel's; a
+/// channel's header replaces a default of the same name.
+pub fn merge_headers(
+    defaults: &[(String, String)],
+    default_cookies: Option<&str>,
+    channel: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = defaults.to_vec();
+    if let Some(c) = default_cookies.filter(|c| !c.is_empty()) {
+        out.push(("Cookie".into(), c.to_string()));
+    }
+    out.retain(|(n, _)| !channel.iter().any(|(cn, _)| cn.eq_ignore_ascii_case(n)));
+    out.extend(channel.iter().cloned());
+    out
+}
+
 fn seconds(field: &str, v: Option<&Value>) -> Result<Option<std::time::Duration>, String> {
     let d = match v {
         None | Some(Value::Null) => return Ok(None),
@@ -324,6 +340,19 @@ mod tests {
         ] {
             assert!(parse(bad).unwrap().request_options().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn defaults_and_channel_headers_merge() {
+        let d = vec![("X-A".to_string(), "0".to_string())];
+        let ch = vec![
+            ("x-a".to_string(), "1".to_string()),
+            ("Cookie".to_string(), "c=2".to_string()),
+        ];
+        assert_eq!(merge_headers(&d, Some("g=1"), &ch), ch);
+        let got = merge_headers(&d, Some("g=1"), &[]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1], ("Cookie".to_string(), "g=1".to_string()));
     }
 
     #[test]

@@ -94,8 +94,26 @@ pub struct Cli {
     pub proxy: Option<String>,
 
     /// User-Agent for channels without their own `user_agent`.
-    #[arg(long, env = "SUPERVISOR_USER_AGENT")]
+    #[arg(long, env = "SUPERVISOR_USER_AGENT", value_parser = header_value)]
     pub user_agent: Option<String>,
+
+    /// Referer for channels without their own `referer`.
+    #[arg(long, env = "SUPERVISOR_REFERER", value_parser = header_value)]
+    pub referer: Option<String>,
+
+    /// Extra request header for every channel, "Name: value"; repeatable.
+    /// A channel's own header of the same name wins.
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Cookie header value for channels without their own `cookies`.
+    #[arg(long, env = "SUPERVISOR_COOKIES", value_parser = header_value)]
+    pub cookies: Option<String>,
+
+    /// Whether ffmpeg reconnects a dropped live stream by itself, for
+    /// channels that do not say.
+    #[arg(long, env = "SUPERVISOR_RECONNECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub reconnect: bool,
 
     /// Connecting to an upstream through a SOCKS proxy gives up after this.
     #[arg(long, env = "SUPERVISOR_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
@@ -209,6 +227,29 @@ fn parse_schemes(s: &str) -> Result<Schemes, String> {
     Ok(Schemes(out))
 }
 
+fn header_value(s: &str) -> Result<String, String> {
+    if s.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        Err("contains a line break or control character".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("header \"{s}\" is not \"Name: value\""))?;
+    let (name, value) = (name.trim(), value.trim());
+    let mut probe = std::collections::BTreeMap::new();
+    probe.insert(name.to_string(), value.to_string());
+    super::channel_record::ChannelRecord {
+        headers: probe,
+        ..Default::default()
+    }
+    .request_options()?;
+    Ok((name.to_string(), value.to_string()))
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::duration::parse_msec(s).map(Duration::from_millis)
 }
@@ -276,6 +317,31 @@ mod tests {
         assert!(parse_schemes(" , ").is_err());
         let cli = Cli::parse_from(["stream-supervisor"]);
         assert_eq!(cli.source_schemes.0, ["http", "https"]);
+    }
+
+    #[test]
+    fn request_defaults() {
+        let cli = Cli::parse_from([
+            "stream-supervisor",
+            "--header",
+            "X-A: 1",
+            "--header",
+            "X-B:two words",
+            "--reconnect",
+            "false",
+        ]);
+        assert_eq!(
+            cli.headers,
+            [
+                ("X-A".to_string(), "1".to_string()),
+                ("X-B".to_string(), "two words".to_string())
+            ]
+        );
+        assert!(!cli.reconnect);
+        assert!(Cli::try_parse_from(["stream-supervisor", "--header", "nocolon"]).is_err());
+        assert!(Cli::try_parse_from(["stream-supervisor", "--header", "Host: x"]).is_err());
+        assert!(Cli::parse_from(["stream-supervisor"]).reconnect);
+        assert!(Cli::try_parse_from(["stream-supervisor", "--referer", "a\r\nX: y"]).is_err());
     }
 
     #[test]

@@ -578,11 +578,15 @@ impl Streams {
         let input = Input {
             url: source.to_string(),
             user_agent: o.user_agent.clone().or_else(|| self.cfg.user_agent.clone()),
-            referer: o.referer.clone(),
-            headers: o.headers.clone(),
+            referer: o.referer.clone().or_else(|| self.cfg.referer.clone()),
+            headers: channel_record::merge_headers(
+                &self.cfg.headers,
+                self.cfg.cookies.as_deref(),
+                &o.headers,
+            ),
             http_proxy,
             read_timeout: o.read_timeout.unwrap_or(self.cfg.read_timeout),
-            reconnect: o.reconnect.unwrap_or(true),
+            reconnect: o.reconnect.unwrap_or(self.cfg.reconnect),
             schemes: self.cfg.source_schemes.0.clone(),
         };
         let seg = self.cfg.segment_duration.as_secs_f64().max(0.5);
