@@ -113,9 +113,16 @@ $t->run_daemon(sub {
 	open STDOUT, '>>', "$d/tinyproxy.log";
 	exec('tinyproxy', '-d', '-c', "$d/tinyproxy.conf");
 });
-$t->run_daemon('microsocks', '-i', '127.0.0.1', '-p', $socks, '-b', '127.0.0.2');
-$t->run_daemon('microsocks', '-i', '127.0.0.1', '-p', $socks_auth,
-	'-b', '127.0.0.2', '-u', 'viewer', '-P', 's3cret');
+sub socks {
+	my (@args) = @_;
+	$t->run_daemon(sub {
+		open STDOUT, '>>', "$d/microsocks.log";
+		open STDERR, '>>', "$d/microsocks.log";
+		exec('microsocks', '-i', '127.0.0.1', '-b', '127.0.0.2', @args);
+	});
+}
+socks('-p', $socks);
+socks('-p', $socks_auth, '-u', 'viewer', '-P', 's3cret');
 
 # The origin's HLS rendition of the live test stream.
 mkdir "$d/origin-hls";
