@@ -10,6 +10,7 @@
 pub mod channel_id;
 pub mod duration;
 pub mod playlist;
+pub mod playlist_rewrite;
 pub mod protocol;
 pub mod supervisor_addr;
 pub mod token;

@@ -233,6 +233,14 @@ pub struct Reply {
     /// `ensure`: where the supervisor writes the playlist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playlist: Option<String>,
+    /// `ensure`: this request started the channel (rather than joining a
+    /// start under way, or finding it running).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<bool>,
+    /// `ensure`, `touch`: how often viewers' requests should be reported
+    /// with `touch` to keep the channel from idling out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touch_ms: Option<u64>,
     /// `ensure`, `status <id>`: the channel's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StreamState>,

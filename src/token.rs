@@ -45,6 +45,36 @@ pub fn masked(token: &[u8]) -> String {
     format!("{head}...({} bytes)", token.len())
 }
 
+/// The request line (`GET /path?token=SECRET HTTP/1.1`) with the value of
+/// query argument `arg` cut to its first four bytes and `...`, for nginx's
+/// logs (`$request`, the error log's request context). `None` when there
+/// is nothing to mask.
+pub fn mask_request_line(line: &[u8], arg: &[u8]) -> Option<Vec<u8>> {
+    let q = line.iter().position(|&b| b == b'?')?;
+    let end = line[q..]
+        .iter()
+        .position(|&b| b == b' ')
+        .map_or(line.len(), |i| q + i);
+    let mut out = line[..=q].to_vec();
+    let mut changed = false;
+    for (i, pair) in line[q + 1..end].split(|&b| b == b'&').enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        match pair.strip_prefix(arg).and_then(|v| v.strip_prefix(b"=")) {
+            Some(value) if value.len() > 4 => {
+                out.extend_from_slice(&pair[..arg.len() + 1]);
+                out.extend_from_slice(&value[..4]);
+                out.extend_from_slice(b"...");
+                changed = true;
+            }
+            _ => out.extend_from_slice(pair),
+        }
+    }
+    out.extend_from_slice(&line[end..]);
+    changed.then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +86,24 @@ mod tests {
         assert_eq!(percent_decode(b"a+b"), Some(b"a+b".to_vec()));
         assert_eq!(percent_decode(b"a%2"), None);
         assert_eq!(percent_decode(b"a%zz"), None);
+    }
+
+    #[test]
+    fn request_lines() {
+        let m = |l: &str| {
+            mask_request_line(l.as_bytes(), b"token").map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(
+            m("GET /live/stream_1.m3u8?token=0123456789abcdef HTTP/1.1").as_deref(),
+            Some("GET /live/stream_1.m3u8?token=0123... HTTP/1.1")
+        );
+        assert_eq!(
+            m("GET /a?x=1&token=secretvalue&mytoken=keep HTTP/1.0").as_deref(),
+            Some("GET /a?x=1&token=secr...&mytoken=keep HTTP/1.0")
+        );
+        assert_eq!(m("GET /a?x=1 HTTP/1.1"), None);
+        assert_eq!(m("GET /a HTTP/1.1"), None);
+        assert_eq!(m("GET /a?token=abc HTTP/1.1"), None);
     }
 
     #[test]

@@ -96,10 +96,10 @@ like($r, qr!^HTTP/1\.1 200 !, 'cold start 200');
 like($r, qr!^Content-Type: application/vnd\.apple\.mpegurl\r?$!mi,
 	'playlist content type');
 like($r, qr!^Cache-Control: no-cache\r?$!mi, 'playlist not cached');
-my ($segment) = $r =~ m!^(stream_1_\d+\.ts)\r?$!m;
-ok($segment, 'playlist lists a segment');
+my ($segment) = $r =~ m!^(stream_1_\d+\.ts\?token=good)\r?$!m;
+ok($segment, 'playlist lists a segment, with the token');
 
-my $seg = http_get('/live/' . ($segment // 'none.ts'));
+my $seg = http_get('/live/' . ($segment // 'none.ts?token=good'));
 like($seg, qr!^HTTP/1\.1 200 .*^Content-Type: video/mp2t!ms, 'segment 200');
 my ($body) = ($seg // '') =~ /\r\n\r\n(.*)\z/s;
 $t->write_file('segment.ts', $body // '');
@@ -143,7 +143,7 @@ like(http_get('/live/stream_404.m3u8?token=good'), qr!^HTTP/1\.1 404 !,
 
 $t->write_file('hls/stream_2.m3u8', '');
 $r = http_get('/live/stream_2.m3u8?token=good');
-like($r, qr!^HTTP/1\.1 200 .*\nstream_2_\d+\.ts\r?$!ms,
+like($r, qr!^HTTP/1\.1 200 .*\nstream_2_\d+\.ts\?token=good\r?$!ms,
 	'empty playlist on disk: started, segments served');
 
 # Many first viewers at once share one ffmpeg.

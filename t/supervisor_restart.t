@@ -68,7 +68,7 @@ my $playlist = "$s->{hls}/stream_7.m3u8";
 
 sub last_segment {
 	my ($text) = @_;
-	my @n = ($text // '') =~ /^stream_7_(\d+)\.ts$/mg;
+	my @n = ($text // '') =~ /^stream_7_(\d+)\.ts(?:\?token=tk)?$/mg;
 	return @n ? $n[-1] + 0 : -1;
 }
 

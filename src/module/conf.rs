@@ -9,7 +9,7 @@ use ngx::ffi::{
     ngx_http_compile_complex_value_t, ngx_http_complex_value_t, ngx_http_conf_ctx_t,
     ngx_http_core_loc_conf_t, ngx_http_core_main_conf_t, ngx_http_core_module, ngx_http_handler_pt,
     ngx_http_module_t, ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_int_t, ngx_module_t, ngx_msec_t,
-    ngx_pcalloc, ngx_str_t, ngx_uint_t, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
+    ngx_pcalloc, ngx_str_t, ngx_uint_t, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_HTTP_LOC_CONF,
     NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF,
     NGX_LOG_EMERG,
 };
@@ -24,6 +24,10 @@ use crate::supervisor_addr::SupervisorAddr;
 /// otherwise; the supervisor's own default is the same path.
 pub const DEFAULT_SOCKET: &str = "/run/stream-supervisor/supervisor.sock";
 pub const DEFAULT_WAIT_MS: ngx_msec_t = 15_000;
+/// How long a worker trusts a granted token, and a refused one: a revoked
+/// token keeps working for at most the first.
+pub const DEFAULT_GRANT_MS: ngx_msec_t = 30_000;
+pub const DEFAULT_DENY_MS: ngx_msec_t = 5_000;
 const UNSET_MSEC: ngx_msec_t = ngx_msec_t::MAX;
 
 /// Per-location configuration.
@@ -37,6 +41,15 @@ pub struct LocConf {
     pub supervisor: *const SupervisorAddr,
     /// `stream_autostart_wait`.
     pub wait_ms: ngx_msec_t,
+    /// `stream_autostart_segment <channel>`: segment locations (token
+    /// checked, counted as watching, never starts a stream).
+    pub segment: *mut ngx_http_complex_value_t,
+    /// `stream_autostart_token_arg`: the query argument segment URIs get
+    /// the token in; `Some(empty)` is `off`; `None` unset (`token`).
+    pub token_arg: Option<&'static [u8]>,
+    /// `stream_autostart_token_cache`.
+    pub grant_ms: ngx_msec_t,
+    pub deny_ms: ngx_msec_t,
 }
 
 impl LocConf {
@@ -46,6 +59,30 @@ impl LocConf {
             token: ptr::null_mut(),
             supervisor: ptr::null(),
             wait_ms: UNSET_MSEC,
+            segment: ptr::null_mut(),
+            token_arg: None,
+            grant_ms: UNSET_MSEC,
+            deny_ms: UNSET_MSEC,
+        }
+    }
+
+    /// The channel expression and whether this is a segment location.
+    pub fn channel_expr(&self) -> Option<(*mut ngx_http_complex_value_t, bool)> {
+        if !self.channel.is_null() {
+            Some((self.channel, false))
+        } else if !self.segment.is_null() {
+            Some((self.segment, true))
+        } else {
+            None
+        }
+    }
+
+    /// The query argument name tokens travel in (`None`: `off`).
+    pub fn token_arg(&self) -> Option<&[u8]> {
+        match self.token_arg {
+            None => Some(b"token"),
+            Some([]) => None,
+            Some(a) => Some(a),
         }
     }
 
@@ -55,7 +92,7 @@ impl LocConf {
     }
 }
 
-static mut COMMANDS: [ngx_command_t; 5] = [
+static mut COMMANDS: [ngx_command_t; 8] = [
     ngx_command_t {
         name: ngx_string!("stream_autostart"),
         type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
@@ -91,11 +128,37 @@ static mut COMMANDS: [ngx_command_t; 5] = [
         offset: 0,
         post: ptr::null_mut(),
     },
+    ngx_command_t {
+        name: ngx_string!("stream_autostart_segment"),
+        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        set: Some(set_segment),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("stream_autostart_token_arg"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1)
+            as ngx_uint_t,
+        set: Some(set_token_arg),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("stream_autostart_token_cache"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE12)
+            as ngx_uint_t,
+        set: Some(set_token_cache),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
     ngx_command_t::empty(),
 ];
 
 static MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
-    preconfiguration: None,
+    preconfiguration: Some(super::variables::add_variables),
     postconfiguration: Some(postconfiguration),
     create_main_conf: None,
     init_main_conf: None,
@@ -191,6 +254,93 @@ extern "C" fn set_channel(
         let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
         let clcf = *(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t;
         (*clcf).handler = Some(handler::content_handler);
+    }
+    CONF_OK
+}
+
+extern "C" fn set_segment(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: as in set_channel.
+    unsafe {
+        let lc = &mut *(conf as *mut LocConf);
+        if !lc.segment.is_null() || !lc.channel.is_null() {
+            return c"is duplicate (or combined with stream_autostart)".as_ptr() as *mut c_char;
+        }
+        // Segments stay nginx's static files (sendfile); only the access
+        // phase is ours.
+        match compile_value(cf) {
+            Some(cv) => lc.segment = cv,
+            None => return CONF_ERROR,
+        }
+    }
+    CONF_OK
+}
+
+extern "C" fn set_token_arg(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: as in set_channel; the argument lives in the conf pool, as
+    // long as the configuration.
+    unsafe {
+        let lc = &mut *(conf as *mut LocConf);
+        if lc.token_arg.is_some() {
+            return c"is duplicate".as_ptr() as *mut c_char;
+        }
+        let a: &'static [u8] = core::mem::transmute::<&[u8], &'static [u8]>(arg(cf, 1));
+        if a == b"off" {
+            lc.token_arg = Some(&[]);
+        } else if !a.is_empty()
+            && a.iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(b))
+        {
+            lc.token_arg = Some(a);
+        } else {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "stream_autostart_token_arg \"{}\" is not a query argument name (letters, digits, _ and -) or off",
+                a.escape_ascii()
+            );
+            return CONF_ERROR;
+        }
+    }
+    CONF_OK
+}
+
+extern "C" fn set_token_cache(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: as in set_channel.
+    unsafe {
+        let lc = &mut *(conf as *mut LocConf);
+        if lc.grant_ms != UNSET_MSEC {
+            return c"is duplicate".as_ptr() as *mut c_char;
+        }
+        let nargs = (*(*cf).args).nelts;
+        let mut times = [DEFAULT_GRANT_MS, DEFAULT_DENY_MS];
+        for (i, t) in times.iter_mut().enumerate().take(nargs - 1) {
+            let text = String::from_utf8_lossy(arg(cf, i + 1)).into_owned();
+            match duration::parse_msec(&text) {
+                Ok(ms) => *t = ms as ngx_msec_t,
+                Err(e) => {
+                    ngx_conf_log_error!(NGX_LOG_EMERG, cf, "stream_autostart_token_cache: {}", e);
+                    return CONF_ERROR;
+                }
+            }
+        }
+        if nargs == 2 {
+            // One time given: refusals are not trusted longer than grants.
+            times[1] = times[1].min(times[0]);
+        }
+        lc.grant_ms = times[0];
+        lc.deny_ms = times[1];
     }
     CONF_OK
 }
@@ -322,6 +472,16 @@ extern "C" fn merge_loc_conf(
                 }
             }
             conf.supervisor = prev.supervisor;
+        }
+        if conf.token_arg.is_none() {
+            conf.token_arg = prev.token_arg;
+        }
+        if conf.grant_ms == UNSET_MSEC {
+            (conf.grant_ms, conf.deny_ms) = if prev.grant_ms == UNSET_MSEC {
+                (DEFAULT_GRANT_MS, DEFAULT_DENY_MS)
+            } else {
+                (prev.grant_ms, prev.deny_ms)
+            };
         }
         if conf.wait_ms == UNSET_MSEC {
             conf.wait_ms = if prev.wait_ms == UNSET_MSEC {

@@ -23,22 +23,21 @@ use ngx::ngx_log_error;
 
 use super::client::{call, CallError};
 use super::conf::{module, LocConf};
+use super::variables::Field;
 use crate::channel_id;
 use crate::playlist;
+use crate::playlist_rewrite;
 use crate::protocol::{ErrorCode, Op, Reply};
-use crate::token::{masked, percent_decode};
+use crate::token::{mask_request_line, masked, percent_decode};
 use crate::token_cache::{TokenCache, Verdict};
 use crate::touch_limiter::TouchLimiter;
 
-/// How long a grant is trusted without asking again (bounds how long a
-/// revoked token keeps working), and a refusal.
-const GRANT_TTL_MS: u64 = 30_000;
-const DENY_TTL_MS: u64 = 5_000;
 /// Deadline for an `authorize` round trip.
 const AUTHORIZE_TIMEOUT_MS: u64 = 5_000;
 /// Extra time beyond `stream_autostart_wait` for the supervisor's reply.
 const ENSURE_SLACK_MS: u64 = 3_000;
-/// How often a worker tells the supervisor a ready channel is watched.
+/// How often a worker tells the supervisor a ready channel is watched,
+/// until the supervisor says (a third of its idle timeout).
 const TOUCH_INTERVAL_MS: u64 = 10_000;
 const TOUCH_TIMEOUT_MS: u64 = 2_000;
 const RETRY_AFTER_SECS: &str = "5";
@@ -46,6 +45,7 @@ const RETRY_AFTER_SECS: &str = "5";
 thread_local! {
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::default());
     static TOUCHES: RefCell<TouchLimiter> = RefCell::new(TouchLimiter::default());
+    static TOUCH_MS: Cell<u64> = const { Cell::new(TOUCH_INTERVAL_MS) };
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -74,6 +74,10 @@ struct Ctx {
     event: UnsafeCell<ngx_event_t>,
     playlist_path: RefCell<PathBuf>,
     waited_since: u64,
+    /// For the log variables.
+    status: Cell<&'static str>,
+    user: RefCell<String>,
+    wait_ms: Cell<Option<u64>>,
 }
 
 impl Drop for Ctx {
@@ -119,6 +123,7 @@ unsafe fn create_ctx<'a>(
     r: *mut ngx_http_request_t,
     channel: &str,
     token: &[u8],
+    stage: Stage,
 ) -> Option<&'a Ctx> {
     // SAFETY: ngx_pool_cleanup_add allocates `size` bytes for cln->data in
     // the request pool; we move the Ctx there and register its destructor,
@@ -133,12 +138,15 @@ unsafe fn create_ctx<'a>(
             request: r,
             channel: channel.to_string(),
             token: token.to_vec(),
-            stage: Cell::new(Stage::Authorizing),
+            stage: Cell::new(stage),
             outcome: RefCell::new(None),
             task: RefCell::new(None),
             event: UnsafeCell::new(core::mem::zeroed()),
             playlist_path: RefCell::new(PathBuf::new()),
             waited_since: now_ms(),
+            status: Cell::new(""),
+            user: RefCell::new(String::new()),
+            wait_ms: Cell::new(None),
         });
         (*cln).handler = Some(drop_ctx);
         let ev = (*p).event.get();
@@ -147,6 +155,63 @@ unsafe fn create_ctx<'a>(
         (*ev).log = (*(*r).connection).log;
         *(*r).ctx.add(module().ctx_index) = p.cast();
         Some(&*p)
+    }
+}
+
+/// The value of a log variable for this request, if the module handled it.
+///
+/// # Safety
+/// `r` is a live request.
+pub(super) unsafe fn log_field(r: *mut ngx_http_request_t, field: Field) -> Option<Vec<u8>> {
+    // SAFETY: per the contract.
+    let ctx = unsafe { get_ctx(r)? };
+    Some(match field {
+        Field::Channel => ctx.channel.clone().into_bytes(),
+        Field::User => ctx.user.borrow().clone().into_bytes(),
+        Field::Status => ctx.status.get().as_bytes().to_vec(),
+        Field::WaitMs => ctx.wait_ms.get()?.to_string().into_bytes(),
+        Field::Token if ctx.token.is_empty() => return None,
+        Field::Token => masked(&ctx.token).into_bytes(),
+    })
+}
+
+/// The request's Ctx, created (already authorized) if it has none.
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn ctx_for<'a>(r: *mut ngx_http_request_t, channel: &str, token: &[u8]) -> Option<&'a Ctx> {
+    // SAFETY: per the contract.
+    unsafe {
+        match get_ctx(r) {
+            Some(ctx) => Some(ctx),
+            None => create_ctx(r, channel, token, Stage::Authorized),
+        }
+    }
+}
+
+/// Replaces the token in the request line (what `$request` and the error
+/// log's request context show) by its first four characters.
+///
+/// # Safety
+/// `r` is a live request.
+unsafe fn mask_token_in_logs(r: *mut ngx_http_request_t, lc: &LocConf) {
+    let Some(arg) = lc.token_arg() else { return };
+    // SAFETY: request_line points into the request's buffers; the masked
+    // copy goes to the request pool, which outlives every log line.
+    unsafe {
+        let line = str_bytes(&(*r).request_line);
+        let Some(masked_line) = mask_request_line(line, arg) else {
+            return;
+        };
+        let p = ngx::ffi::ngx_pnalloc((*r).pool, masked_line.len()) as *mut u8;
+        if p.is_null() {
+            return;
+        }
+        ptr::copy_nonoverlapping(masked_line.as_ptr(), p, masked_line.len());
+        (*r).request_line = ngx_str_t {
+            len: masked_line.len(),
+            data: p,
+        };
     }
 }
 
@@ -247,14 +312,17 @@ unsafe extern "C" fn check_broken_connection(r: *mut ngx_http_request_t) {
 ///
 /// # Safety
 /// `r` is a live request in a location with `stream_autostart`.
-unsafe fn eval_channel(r: *mut ngx_http_request_t, lc: &LocConf) -> Result<String, ngx_int_t> {
-    // SAFETY: lc.channel was compiled at configuration time.
+unsafe fn eval_channel(
+    r: *mut ngx_http_request_t,
+    cv: *mut ngx::ffi::ngx_http_complex_value_t,
+) -> Result<String, ngx_int_t> {
+    // SAFETY: cv was compiled at configuration time.
     unsafe {
         let mut v = ngx_str_t {
             len: 0,
             data: ptr::null_mut(),
         };
-        if ngx_http_complex_value(r, lc.channel, &mut v) != NGX_OK as ngx_int_t {
+        if ngx_http_complex_value(r, cv, &mut v) != NGX_OK as ngx_int_t {
             return Err(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
         }
         let bytes = str_bytes(&v);
@@ -352,17 +420,18 @@ unsafe fn unavailable(r: *mut ngx_http_request_t) -> ngx_int_t {
 }
 
 /// Access phase: channel id, then token (cache, else ask the supervisor).
+/// In segment locations a valid token also counts as watching.
 pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls phase handlers with a live request.
     unsafe {
         let lc = loc_conf(r);
-        if lc.channel.is_null() {
+        let Some((cv, segment)) = lc.channel_expr() else {
             return NGX_DECLINED as ngx_int_t;
-        }
+        };
         if let Some(ctx) = get_ctx(r) {
             let outcome = ctx.outcome.borrow_mut().take();
             return match outcome {
-                Some(Outcome::Authorize(result)) => finish_authorize(r, ctx, result),
+                Some(Outcome::Authorize(result)) => finish_authorize(r, ctx, result, segment),
                 Some(other) => {
                     *ctx.outcome.borrow_mut() = Some(other);
                     NGX_AGAIN as ngx_int_t
@@ -371,8 +440,9 @@ pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t
                 None => NGX_OK as ngx_int_t,
             };
         }
+        mask_token_in_logs(r, lc);
         let log = (*(*r).connection).log;
-        let channel = match eval_channel(r, lc) {
+        let channel = match eval_channel(r, cv) {
             Ok(c) => c,
             Err(rc) => return rc,
         };
@@ -383,11 +453,24 @@ pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t
                 "stream_autostart: no token in the request for channel \"{}\" (401)",
                 channel
             );
+            if let Some(ctx) = create_ctx(r, &channel, &[], Stage::Finished) {
+                ctx.status.set("no_token");
+            }
             return NGX_HTTP_UNAUTHORIZED as ngx_int_t;
         };
         let cached = TOKENS.with(|t| t.borrow_mut().get(&token, now_ms()).cloned());
         match cached {
-            Some(Verdict::Granted { .. }) => return NGX_OK as ngx_int_t,
+            Some(Verdict::Granted { user }) => {
+                let Some(ctx) = ctx_for(r, &channel, &token) else {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+                };
+                *ctx.user.borrow_mut() = user;
+                if segment {
+                    ctx.status.set("segment");
+                    touch_if_due(lc, &channel);
+                }
+                return NGX_OK as ngx_int_t;
+            }
             Some(Verdict::Denied { reason }) => {
                 ngx_log_error!(
                     NGX_LOG_ERR,
@@ -397,11 +480,14 @@ pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t
                     channel,
                     reason
                 );
+                if let Some(ctx) = create_ctx(r, &channel, &token, Stage::Finished) {
+                    ctx.status.set("denied");
+                }
                 return NGX_HTTP_FORBIDDEN as ngx_int_t;
             }
             None => {}
         }
-        let Some(ctx) = create_ctx(r, &channel, &token) else {
+        let Some(ctx) = create_ctx(r, &channel, &token, Stage::Authorizing) else {
             return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
         };
         (*r).read_event_handler = Some(check_broken_connection);
@@ -424,6 +510,7 @@ unsafe fn finish_authorize(
     r: *mut ngx_http_request_t,
     ctx: &Ctx,
     result: Result<Reply, CallError>,
+    segment: bool,
 ) -> ngx_int_t {
     // SAFETY: per the contract.
     unsafe {
@@ -434,15 +521,21 @@ unsafe fn finish_authorize(
         let token = &ctx.token;
         match result {
             Ok(reply) if reply.ok => {
+                let grant = lc.grant_ms as u64;
                 let ttl = reply
                     .ttl_secs
-                    .map_or(GRANT_TTL_MS, |s| (s * 1000).min(GRANT_TTL_MS));
+                    .map_or(grant, |s| s.saturating_mul(1000).min(grant));
                 let user = reply.user.unwrap_or_default();
+                *ctx.user.borrow_mut() = user.clone();
                 TOKENS.with(|t| {
                     t.borrow_mut()
                         .insert(token, Verdict::Granted { user }, now_ms(), ttl)
                 });
                 ctx.stage.set(Stage::Authorized);
+                if segment {
+                    ctx.status.set("segment");
+                    touch_if_due(lc, &ctx.channel);
+                }
                 NGX_OK as ngx_int_t
             }
             Ok(reply) if reply.code() == Some(ErrorCode::Denied) => {
@@ -456,14 +549,20 @@ unsafe fn finish_authorize(
                     reason
                 );
                 TOKENS.with(|t| {
-                    t.borrow_mut()
-                        .insert(token, Verdict::Denied { reason }, now_ms(), DENY_TTL_MS)
+                    t.borrow_mut().insert(
+                        token,
+                        Verdict::Denied { reason },
+                        now_ms(),
+                        lc.deny_ms as u64,
+                    )
                 });
                 ctx.stage.set(Stage::Finished);
+                ctx.status.set("denied");
                 NGX_HTTP_FORBIDDEN as ngx_int_t
             }
             Ok(reply) => {
                 ctx.stage.set(Stage::Finished);
+                ctx.status.set("unavailable");
                 let code = reply.code().map_or("?", ErrorCode::as_str);
                 ngx_log_error!(
                     NGX_LOG_ERR,
@@ -477,6 +576,7 @@ unsafe fn finish_authorize(
             }
             Err(e) => {
                 ctx.stage.set(Stage::Finished);
+                ctx.status.set("unavailable");
                 ngx_log_error!(
                     NGX_LOG_ERR,
                     log,
@@ -504,7 +604,7 @@ pub unsafe extern "C" fn content_handler(r: *mut ngx_http_request_t) -> ngx_int_
             return rc;
         }
         let lc = loc_conf(r);
-        let channel = match eval_channel(r, lc) {
+        let channel = match eval_channel(r, lc.channel) {
             Ok(c) => c,
             Err(rc) => return rc,
         };
@@ -514,7 +614,14 @@ pub unsafe extern "C" fn content_handler(r: *mut ngx_http_request_t) -> ngx_int_
         match playlist::read_ready(&path) {
             Ok((bytes, _)) => {
                 touch_if_due(lc, &channel);
-                send_playlist(r, &bytes)
+                let token = match get_ctx(r) {
+                    Some(ctx) => {
+                        ctx.status.set("hit");
+                        ctx.token.clone()
+                    }
+                    None => Vec::new(),
+                };
+                send_playlist(r, lc, &bytes, &token)
             }
             Err(why) => {
                 ngx_log_error!(
@@ -525,12 +632,8 @@ pub unsafe extern "C" fn content_handler(r: *mut ngx_http_request_t) -> ngx_int_
                     path.display(),
                     why
                 );
-                let ctx = match get_ctx(r) {
-                    Some(ctx) => ctx,
-                    None => match create_ctx(r, &channel, &[]) {
-                        Some(ctx) => ctx,
-                        None => return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
-                    },
+                let Some(ctx) = ctx_for(r, &channel, &[]) else {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
                 };
                 ctx.stage.set(Stage::Ensuring);
                 *ctx.playlist_path.borrow_mut() = path;
@@ -590,12 +693,33 @@ unsafe fn finish_ensure(
         let lc = loc_conf(r);
         let ch = &ctx.channel;
         let waited = now_ms().saturating_sub(ctx.waited_since);
+        ctx.wait_ms.set(Some(waited));
+        ctx.status.set(match &result {
+            Ok(reply) if reply.ok && reply.started == Some(false) => "waited",
+            Ok(reply) if reply.ok => "started",
+            Ok(reply) => match reply.code() {
+                Some(ErrorCode::UnknownChannel) => "unknown",
+                Some(ErrorCode::Timeout) => "timeout",
+                Some(ErrorCode::InvalidChannel) => "invalid",
+                Some(ErrorCode::Capacity | ErrorCode::Unavailable | ErrorCode::ShuttingDown) => {
+                    "unavailable"
+                }
+                _ => "failed",
+            },
+            Err(CallError::Timeout) => "timeout",
+            Err(CallError::Unreachable(_)) => "unavailable",
+            Err(_) => "failed",
+        });
         match result {
             Ok(reply) if reply.ok => {
                 let path = ctx.playlist_path.borrow().clone();
                 match playlist::read_ready(&path) {
                     Ok((bytes, _)) => {
-                        TOUCHES.with(|t| t.borrow_mut().due(ch, now_ms(), TOUCH_INTERVAL_MS));
+                        if let Some(ms) = reply.touch_ms {
+                            TOUCH_MS.with(|t| t.set(ms.clamp(500, TOUCH_INTERVAL_MS)));
+                        }
+                        let every = TOUCH_MS.with(Cell::get);
+                        TOUCHES.with(|t| t.borrow_mut().due(ch, now_ms(), every));
                         ngx_log_error!(
                             NGX_LOG_INFO,
                             log,
@@ -603,9 +727,10 @@ unsafe fn finish_ensure(
                             ch,
                             waited
                         );
-                        send_playlist(r, &bytes)
+                        send_playlist(r, lc, &bytes, &ctx.token)
                     }
                     Err(why) => {
+                        ctx.status.set("failed");
                         ngx_log_error!(
                             NGX_LOG_ERR,
                             log,
@@ -695,10 +820,10 @@ unsafe fn finish_ensure(
     }
 }
 
-/// Tells the supervisor, at most every TOUCH_INTERVAL_MS per worker and
-/// channel, that a ready channel is being watched. Fire and forget.
+/// Tells the supervisor, at most every TOUCH_MS per worker and channel, that a ready channel is being watched. Fire and forget.
 fn touch_if_due(lc: &LocConf, channel: &str) {
-    if !TOUCHES.with(|t| t.borrow_mut().due(channel, now_ms(), TOUCH_INTERVAL_MS)) {
+    let every = TOUCH_MS.with(Cell::get);
+    if !TOUCHES.with(|t| t.borrow_mut().due(channel, now_ms(), every)) {
         return;
     }
     let addr = lc.supervisor().clone();
@@ -708,6 +833,12 @@ fn touch_if_due(lc: &LocConf, channel: &str) {
             channel: channel.clone(),
         };
         let result = call(&addr, op, TOUCH_TIMEOUT_MS).await;
+        if let Ok(Reply {
+            touch_ms: Some(ms), ..
+        }) = &result
+        {
+            TOUCH_MS.with(|t| t.set((*ms).clamp(500, TOUCH_INTERVAL_MS)));
+        }
         let problem = match result {
             Ok(reply) if reply.ok => None,
             Ok(reply) => Some(reply.message().to_string()),
@@ -728,12 +859,31 @@ fn touch_if_due(lc: &LocConf, channel: &str) {
     .detach();
 }
 
-/// Sends a playlist with its HLS headers.
+/// Sends a playlist with its HLS headers, the viewer's token added to
+/// every segment URI (unless `stream_autostart_token_arg off`).
 ///
 /// # Safety
 /// `r` is a live request that has not sent its header.
-unsafe fn send_playlist(r: *mut ngx_http_request_t, bytes: &[u8]) -> ngx_int_t {
+unsafe fn send_playlist(
+    r: *mut ngx_http_request_t,
+    lc: &LocConf,
+    bytes: &[u8],
+    token: &[u8],
+) -> ngx_int_t {
     const CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
+    let rewritten;
+    let bytes = match lc.token_arg() {
+        Some(arg) if !token.is_empty() => {
+            // Argument names are checked ASCII at configuration time.
+            rewritten = playlist_rewrite::with_token(
+                bytes,
+                std::str::from_utf8(arg).unwrap_or("token"),
+                token,
+            );
+            &rewritten[..]
+        }
+        _ => bytes,
+    };
     // SAFETY: per the contract; the buffer is pool memory sized for bytes.
     unsafe {
         (*r).headers_out.status = 200;

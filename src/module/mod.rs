@@ -4,5 +4,6 @@ mod client;
 mod conf;
 mod handler;
 mod peer;
+mod variables;
 
 pub use conf::ngx_http_stream_autostart_module;

@@ -179,7 +179,10 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
         },
         Op::Ensure { channel, wait_ms } => {
             let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
-            ensured(id, streams.ensure(&channel, wait).await)
+            Reply {
+                touch_ms: Some(streams.touch_interval_ms()),
+                ..ensured(id, streams.ensure(&channel, wait).await)
+            }
         }
         Op::Start { channel, wait_ms } => {
             info!(channel = %channel, "operator start");
@@ -195,7 +198,10 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             streams: Some(streams.status(None)),
             ..Reply::ok(id)
         },
-        Op::Touch { channel } => ok_if_running(id, &channel, streams.touch(&channel)),
+        Op::Touch { channel } => Reply {
+            touch_ms: Some(streams.touch_interval_ms()),
+            ..ok_if_running(id, &channel, streams.touch(&channel))
+        },
         Op::Stop { channel } => {
             let stopped = streams.stop(&channel, "operator request").await;
             ok_if_running(id, &channel, stopped)
@@ -220,8 +226,9 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
 
 fn ensured(id: u64, e: Ensured) -> Reply {
     match e {
-        Ensured::Ready { playlist } => Reply {
+        Ensured::Ready { playlist, started } => Reply {
             state: Some(StreamState::Ready),
+            started: Some(started),
             playlist: Some(playlist.to_string_lossy().into_owned()),
             ..Reply::ok(id)
         },

@@ -143,7 +143,11 @@ pub struct Streams {
 
 /// The answer to `ensure`.
 pub enum Ensured {
-    Ready { playlist: PathBuf },
+    /// `started`: this call started the channel.
+    Ready {
+        playlist: PathBuf,
+        started: bool,
+    },
     Error(ErrorCode, String),
 }
 
@@ -183,6 +187,7 @@ impl Streams {
         }
         let deadline = tokio::time::Instant::now() + wait;
         // A channel may end (idle stop) just as we find it: then start anew.
+        let mut started = false;
         for _ in 0..2 {
             if self.shutting_down.load(Ordering::SeqCst) {
                 return Ensured::Error(
@@ -191,7 +196,10 @@ impl Streams {
                 );
             }
             let ch = match self.get_or_start(id) {
-                Ok(ch) => ch,
+                Ok((ch, created)) => {
+                    started |= created;
+                    ch
+                }
                 Err(e) => return e,
             };
             ch.touch();
@@ -222,6 +230,7 @@ impl Streams {
                 State::Ready => {
                     return Ensured::Ready {
                         playlist: ffmpeg_args::playlist_path(&self.cfg.hls_dir, id),
+                        started,
                     }
                 }
                 State::Failed(msg) => return Ensured::Error(ErrorCode::Failed, msg),
@@ -257,10 +266,10 @@ impl Streams {
         self.ensure(id, wait).await
     }
 
-    fn get_or_start(self: &Arc<Self>, id: &str) -> Result<Arc<Channel>, Ensured> {
+    fn get_or_start(self: &Arc<Self>, id: &str) -> Result<(Arc<Channel>, bool), Ensured> {
         let mut map = self.map.lock().unwrap();
         if let Some(ch) = map.get(id) {
-            return Ok(ch.clone());
+            return Ok((ch.clone(), false));
         }
         let max = self.cfg.max_streams;
         if max > 0 {
@@ -291,7 +300,13 @@ impl Streams {
         let this = self.clone();
         let task_ch = ch.clone();
         tokio::spawn(async move { this.run_channel(task_ch).await });
-        Ok(ch)
+        Ok((ch, true))
+    }
+
+    /// How often the module should report viewers: a third of the idle
+    /// timeout, between 1 and 10 s, so a watched channel never idles out.
+    pub fn touch_interval_ms(&self) -> u64 {
+        (self.cfg.idle_timeout.as_millis() as u64 / 3).clamp(1_000, 10_000)
     }
 
     /// A viewer watched a running channel.
