@@ -9,6 +9,7 @@
 
 pub mod channel_id;
 pub mod duration;
+pub mod m3u_render;
 pub mod playlist;
 pub mod playlist_rewrite;
 pub mod protocol;

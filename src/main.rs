@@ -32,6 +32,9 @@ fn main() -> std::process::ExitCode {
             init_logging(&cli);
             run(cli)
         }
+        cmd @ (Command::Channels { .. } | Command::Users { .. } | Command::Tokens { .. }) => {
+            supervisor::data::run(&cli, &cmd)
+        }
         cmd => supervisor::ctl::run(&cli, &cmd),
     }
 }

@@ -14,6 +14,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest line either side accepts, newline excluded.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// Longest reply line the module accepts: the channel catalog of a large
+/// deployment (thousands of channels) is one line.
+pub const MAX_REPLY_LINE: usize = 16 * 1024 * 1024;
+
 /// Longest `wait_ms` the supervisor honours for `ensure`.
 pub const MAX_WAIT_MS: u64 = 120_000;
 
@@ -27,6 +31,7 @@ const OP_NAMES: &[&str] = &[
     "list",
     "start",
     "restart",
+    "channels",
 ];
 
 /// One request line.
@@ -69,6 +74,8 @@ pub enum Op {
     Start { channel: String, wait_ms: u64 },
     /// Operator: stop the channel if it runs, then start it afresh.
     Restart { channel: String, wait_ms: u64 },
+    /// Every configured channel with its catalog fields (for the M3U).
+    Channels,
 }
 
 impl Op {
@@ -82,6 +89,7 @@ impl Op {
             Op::List => "list",
             Op::Start { .. } => "start",
             Op::Restart { .. } => "restart",
+            Op::Channels => "channels",
         }
     }
 }
@@ -209,6 +217,18 @@ pub struct StreamInfo {
     pub skipped: Vec<SkippedSource>,
 }
 
+/// A configured channel as the M3U lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChannelEntry {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
+}
+
 /// A failover source that was given up on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedSource {
@@ -247,6 +267,9 @@ pub struct Reply {
     /// `status`: running channels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streams: Option<Vec<StreamInfo>>,
+    /// `channels`: the catalog, sorted by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<ChannelEntry>>,
 }
 
 impl Reply {
@@ -347,8 +370,8 @@ fn bad(id: u64, code: ErrorCode, message: impl Into<String>) -> Box<Reply> {
 
 /// Parses one reply line (without its newline).
 pub fn decode_reply(line: &[u8]) -> Result<Reply, String> {
-    if line.len() > MAX_LINE {
-        return Err(format!("reply longer than {MAX_LINE} bytes"));
+    if line.len() > MAX_REPLY_LINE {
+        return Err(format!("reply longer than {MAX_REPLY_LINE} bytes"));
     }
     serde_json::from_slice(line).map_err(|e| format!("invalid reply from supervisor: {e}"))
 }

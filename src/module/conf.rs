@@ -50,6 +50,16 @@ pub struct LocConf {
     /// `stream_autostart_token_cache`.
     pub grant_ms: ngx_msec_t,
     pub deny_ms: ngx_msec_t,
+    /// `stream_autostart_m3u <url>`: the channel catalog location; the
+    /// playback URL template, with `{channel}` where the id goes.
+    pub m3u: *mut ngx_http_complex_value_t,
+}
+
+/// What a location with the module's directives does.
+pub enum Mode {
+    Playlist(*mut ngx_http_complex_value_t),
+    Segment(*mut ngx_http_complex_value_t),
+    Catalog,
 }
 
 impl LocConf {
@@ -63,15 +73,18 @@ impl LocConf {
             token_arg: None,
             grant_ms: UNSET_MSEC,
             deny_ms: UNSET_MSEC,
+            m3u: ptr::null_mut(),
         }
     }
 
-    /// The channel expression and whether this is a segment location.
-    pub fn channel_expr(&self) -> Option<(*mut ngx_http_complex_value_t, bool)> {
+    /// `None` in locations the module does not handle.
+    pub fn mode(&self) -> Option<Mode> {
         if !self.channel.is_null() {
-            Some((self.channel, false))
+            Some(Mode::Playlist(self.channel))
         } else if !self.segment.is_null() {
-            Some((self.segment, true))
+            Some(Mode::Segment(self.segment))
+        } else if !self.m3u.is_null() {
+            Some(Mode::Catalog)
         } else {
             None
         }
@@ -92,7 +105,7 @@ impl LocConf {
     }
 }
 
-static mut COMMANDS: [ngx_command_t; 8] = [
+static mut COMMANDS: [ngx_command_t; 9] = [
     ngx_command_t {
         name: ngx_string!("stream_autostart"),
         type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
@@ -150,6 +163,14 @@ static mut COMMANDS: [ngx_command_t; 8] = [
         type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE12)
             as ngx_uint_t,
         set: Some(set_token_cache),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("stream_autostart_m3u"),
+        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        set: Some(set_m3u),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
         post: ptr::null_mut(),
@@ -275,6 +296,38 @@ extern "C" fn set_segment(
             Some(cv) => lc.segment = cv,
             None => return CONF_ERROR,
         }
+    }
+    CONF_OK
+}
+
+extern "C" fn set_m3u(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: as in set_channel.
+    unsafe {
+        let lc = &mut *(conf as *mut LocConf);
+        if !lc.m3u.is_null() || !lc.channel.is_null() || !lc.segment.is_null() {
+            return c"is duplicate (or combined with another stream_autostart directive)".as_ptr()
+                as *mut c_char;
+        }
+        if !arg(cf, 1).windows(9).any(|w| w == b"{channel}") {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "stream_autostart_m3u needs a playback URL with {{channel}} where the channel id goes, such as \"http://$host/live/stream_{{channel}}.m3u8\""
+            );
+            return CONF_ERROR;
+        }
+        match compile_value(cf) {
+            Some(cv) => lc.m3u = cv,
+            None => return CONF_ERROR,
+        }
+        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
+        let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
+        let clcf = *(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t;
+        (*clcf).handler = Some(handler::m3u_handler);
     }
     CONF_OK
 }

@@ -22,11 +22,13 @@ use ngx::ffi::{
 use ngx::ngx_log_error;
 
 use super::client::{call, CallError};
-use super::conf::{module, LocConf};
+use super::conf::{module, LocConf, Mode};
 use super::variables::Field;
 use crate::channel_id;
+use crate::m3u_render;
 use crate::playlist;
 use crate::playlist_rewrite;
+use crate::protocol::ChannelEntry;
 use crate::protocol::{ErrorCode, Op, Reply};
 use crate::token::{mask_request_line, masked, percent_decode};
 use crate::token_cache::{TokenCache, Verdict};
@@ -41,11 +43,16 @@ const ENSURE_SLACK_MS: u64 = 3_000;
 const TOUCH_INTERVAL_MS: u64 = 10_000;
 const TOUCH_TIMEOUT_MS: u64 = 2_000;
 const RETRY_AFTER_SECS: &str = "5";
+/// How long a worker reuses the channel catalog for the M3U.
+const CATALOG_TTL_MS: u64 = 5_000;
+const CATALOG_TIMEOUT_MS: u64 = 10_000;
 
 thread_local! {
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::default());
     static TOUCHES: RefCell<TouchLimiter> = RefCell::new(TouchLimiter::default());
     static TOUCH_MS: Cell<u64> = const { Cell::new(TOUCH_INTERVAL_MS) };
+    /// The channel catalog, per worker, with when it was fetched.
+    static CATALOG: RefCell<Option<(u64, std::rc::Rc<Vec<ChannelEntry>>)>> = const { RefCell::new(None) };
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -59,6 +66,7 @@ enum Stage {
 enum Outcome {
     Authorize(Result<Reply, CallError>),
     Ensure(Result<Reply, CallError>),
+    Catalog(Result<Reply, CallError>),
 }
 
 /// Per-request state while a request waits on the supervisor. Lives in the
@@ -257,14 +265,19 @@ unsafe extern "C" fn resume_handler(ev: *mut ngx_event_t) {
         let ctx = &*((*ev).data as *const Ctx);
         let r = ctx.request;
         let c = (*r).connection;
-        let ensuring = matches!(*ctx.outcome.borrow(), Some(Outcome::Ensure(_)));
-        if ensuring {
-            let Some(Outcome::Ensure(result)) = ctx.outcome.borrow_mut().take() else {
-                return;
-            };
+        let content = matches!(
+            *ctx.outcome.borrow(),
+            Some(Outcome::Ensure(_) | Outcome::Catalog(_))
+        );
+        if content {
+            let outcome = ctx.outcome.borrow_mut().take();
             ctx.stage.set(Stage::Finished);
             (*r).read_event_handler = Some(ngx_http_block_reading);
-            let rc = finish_ensure(r, ctx, result);
+            let rc = match outcome {
+                Some(Outcome::Ensure(result)) => finish_ensure(r, ctx, result),
+                Some(Outcome::Catalog(result)) => finish_catalog(r, ctx, result),
+                _ => return,
+            };
             ngx_http_finalize_request(r, rc);
         } else {
             // The access handler picks the outcome up.
@@ -425,8 +438,11 @@ pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t
     // SAFETY: nginx calls phase handlers with a live request.
     unsafe {
         let lc = loc_conf(r);
-        let Some((cv, segment)) = lc.channel_expr() else {
-            return NGX_DECLINED as ngx_int_t;
+        let (cv, segment) = match lc.mode() {
+            None => return NGX_DECLINED as ngx_int_t,
+            Some(Mode::Playlist(cv)) => (Some(cv), false),
+            Some(Mode::Segment(cv)) => (Some(cv), true),
+            Some(Mode::Catalog) => (None, false),
         };
         if let Some(ctx) = get_ctx(r) {
             let outcome = ctx.outcome.borrow_mut().take();
@@ -442,9 +458,12 @@ pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t
         }
         mask_token_in_logs(r, lc);
         let log = (*(*r).connection).log;
-        let channel = match eval_channel(r, cv) {
-            Ok(c) => c,
-            Err(rc) => return rc,
+        let channel = match cv {
+            Some(cv) => match eval_channel(r, cv) {
+                Ok(c) => c,
+                Err(rc) => return rc,
+            },
+            None => String::new(),
         };
         let Some(token) = eval_token(r, lc) else {
             ngx_log_error!(
@@ -820,6 +839,120 @@ unsafe fn finish_ensure(
     }
 }
 
+/// Content handler of `stream_autostart_m3u` locations: the channel
+/// catalog as an M3U with the viewer's token in every playback URL.
+pub unsafe extern "C" fn m3u_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls content handlers with a live request.
+    unsafe {
+        if (*r).method as u32 & (NGX_HTTP_GET | NGX_HTTP_HEAD) == 0 {
+            return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
+        }
+        let rc = ngx_http_discard_request_body(r);
+        if rc != NGX_OK as ngx_int_t {
+            return rc;
+        }
+        let Some(ctx) = ctx_for(r, "", &[]) else {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+        };
+        let fresh = CATALOG.with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|(at, _)| now_ms().saturating_sub(*at) < CATALOG_TTL_MS)
+                .map(|(_, list)| list.clone())
+        });
+        if let Some(list) = fresh {
+            ctx.status.set("hit");
+            return send_m3u(r, ctx, &list);
+        }
+        let lc = loc_conf(r);
+        ctx.stage.set(Stage::Ensuring);
+        (*(*r).main).set_count((*(*r).main).count() + 1);
+        (*r).read_event_handler = Some(check_broken_connection);
+        start_call(ctx, lc, Op::Channels, CATALOG_TIMEOUT_MS, Outcome::Catalog);
+        NGX_DONE as ngx_int_t
+    }
+}
+
+/// # Safety
+/// `r` is the live request owning `ctx`.
+unsafe fn finish_catalog(
+    r: *mut ngx_http_request_t,
+    ctx: &Ctx,
+    result: Result<Reply, CallError>,
+) -> ngx_int_t {
+    // SAFETY: per the contract.
+    unsafe {
+        drop(ctx.task.borrow_mut().take());
+        let log = (*(*r).connection).log;
+        let lc = loc_conf(r);
+        match result {
+            Ok(Reply {
+                ok: true,
+                channels: Some(list),
+                ..
+            }) => {
+                let list = std::rc::Rc::new(list);
+                CATALOG.with(|c| *c.borrow_mut() = Some((now_ms(), list.clone())));
+                ctx.status.set("fetched");
+                send_m3u(r, ctx, &list)
+            }
+            Ok(reply) => {
+                ctx.status.set("unavailable");
+                ngx_log_error!(
+                    NGX_LOG_ERR,
+                    log,
+                    "stream_autostart: supervisor {} cannot list channels ({}: {}) (503)",
+                    lc.supervisor().text,
+                    reply
+                        .code()
+                        .map_or("no channels in reply", ErrorCode::as_str),
+                    reply.message()
+                );
+                unavailable(r)
+            }
+            Err(e) => {
+                ctx.status.set("unavailable");
+                ngx_log_error!(
+                    NGX_LOG_ERR,
+                    log,
+                    "stream_autostart: supervisor {} {} while listing channels (503)",
+                    lc.supervisor().text,
+                    e
+                );
+                unavailable(r)
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `r` is a live request that has not sent its header.
+unsafe fn send_m3u(r: *mut ngx_http_request_t, ctx: &Ctx, list: &[ChannelEntry]) -> ngx_int_t {
+    // SAFETY: per the contract; lc.m3u was compiled at configuration time.
+    unsafe {
+        let lc = loc_conf(r);
+        let mut v = ngx_str_t {
+            len: 0,
+            data: ptr::null_mut(),
+        };
+        if ngx_http_complex_value(r, lc.m3u, &mut v) != NGX_OK as ngx_int_t {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+        }
+        let url = String::from_utf8_lossy(str_bytes(&v)).into_owned();
+        let (before, after) = url.split_once("{channel}").unwrap_or((&url, ""));
+        let pair = match lc.token_arg() {
+            Some(arg) if !ctx.token.is_empty() => Some(format!(
+                "{}={}",
+                String::from_utf8_lossy(arg),
+                playlist_rewrite::encode_component(&ctx.token)
+            )),
+            _ => None,
+        };
+        let body = m3u_render::render(list, before, after, pair.as_deref());
+        send_body(r, "audio/x-mpegurl", &body)
+    }
+}
+
 /// Tells the supervisor, at most every TOUCH_MS per worker and channel, that a ready channel is being watched. Fire and forget.
 fn touch_if_due(lc: &LocConf, channel: &str) {
     let every = TOUCH_MS.with(Cell::get);
@@ -884,15 +1017,28 @@ unsafe fn send_playlist(
         }
         _ => bytes,
     };
+    // SAFETY: per the contract.
+    unsafe { send_body(r, CONTENT_TYPE, bytes) }
+}
+
+/// Sends a whole body with `Cache-Control: no-cache`.
+///
+/// # Safety
+/// `r` is a live request that has not sent its header.
+unsafe fn send_body(
+    r: *mut ngx_http_request_t,
+    content_type: &'static str,
+    bytes: &[u8],
+) -> ngx_int_t {
     // SAFETY: per the contract; the buffer is pool memory sized for bytes.
     unsafe {
         (*r).headers_out.status = 200;
         (*r).headers_out.content_length_n = bytes.len() as i64;
         (*r).headers_out.content_type = ngx_str_t {
-            len: CONTENT_TYPE.len(),
-            data: CONTENT_TYPE.as_ptr() as *mut u8,
+            len: content_type.len(),
+            data: content_type.as_ptr() as *mut u8,
         };
-        (*r).headers_out.content_type_len = CONTENT_TYPE.len();
+        (*r).headers_out.content_type_len = content_type.len();
         (*r).headers_out.content_type_lowcase = ptr::null_mut();
         if !add_header(r, "Cache-Control", "no-cache") {
             return NGX_ERROR as ngx_int_t;

@@ -14,7 +14,7 @@ use ngx::ffi::{
     ngx_msec_t, ngx_palloc, ngx_peer_connection_t, ngx_pool_t, ngx_str_t, NGX_AGAIN, NGX_OK,
 };
 
-use crate::protocol::MAX_LINE;
+use crate::protocol::MAX_REPLY_LINE;
 use crate::supervisor_addr::SupervisorAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,16 +248,18 @@ impl Peer {
     /// Reads up to and excluding the first newline.
     pub async fn read_line(&mut self) -> Result<Vec<u8>, PeerError> {
         let mut acc = Vec::with_capacity(256);
-        poll_fn(|cx| self.poll_read_line(cx, &mut acc)).await
+        let mut scanned = 0;
+        poll_fn(|cx| self.poll_read_line(cx, &mut acc, &mut scanned)).await
     }
 
     fn poll_read_line(
         &mut self,
         cx: &mut Context<'_>,
         acc: &mut Vec<u8>,
+        scanned: &mut usize,
     ) -> Poll<Result<Vec<u8>, PeerError>> {
         let c = self.conn();
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; 16384];
         // SAFETY: the connection is live while pc.connection is set; recv is
         // always set by ngx_event_connect_peer.
         unsafe {
@@ -266,7 +268,12 @@ impl Peer {
                 return Poll::Ready(Err(PeerError::Timeout));
             }
             loop {
-                if let Some(pos) = acc.iter().position(|&b| b == b'\n') {
+                // Only the new bytes: a large reply arrives in many reads.
+                if let Some(pos) = acc[*scanned..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map(|i| *scanned + i)
+                {
                     if (*rev).timer_set() != 0 {
                         ngx_del_timer(rev);
                     }
@@ -274,7 +281,8 @@ impl Peer {
                     line.truncate(pos);
                     return Poll::Ready(Ok(line));
                 }
-                if acc.len() > MAX_LINE {
+                *scanned = acc.len();
+                if acc.len() > MAX_REPLY_LINE {
                     return Poll::Ready(Err(PeerError::TooLong));
                 }
                 let recv = (*c).recv.unwrap_unchecked();

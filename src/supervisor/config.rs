@@ -178,6 +178,21 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Channel records in Redis.
+    Channels {
+        #[command(subcommand)]
+        cmd: ChannelCmd,
+    },
+    /// Users in Redis.
+    Users {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Viewer tokens in Redis.
+    Tokens {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
     /// Stop a channel if it runs, then start it afresh.
     Restart {
         channel: String,
@@ -186,6 +201,99 @@ pub enum Command {
         /// How long to wait for the first segment.
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         wait: Duration,
+    },
+}
+
+/// `channels ...`: the `channel:<id>` records.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ChannelCmd {
+    /// List channels (id, name, group, quality, source).
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Add a channel (refused if it exists).
+    Add {
+        id: String,
+        #[command(flatten)]
+        fields: ChannelFields,
+    },
+    /// Change fields of an existing channel.
+    Edit {
+        id: String,
+        #[command(flatten)]
+        fields: ChannelFields,
+    },
+    /// Remove a channel.
+    Remove { id: String },
+    /// Import channels from an M3U file (#EXTINF attributes kept).
+    Import {
+        file: PathBuf,
+        /// Quality preset for the imported channels.
+        #[arg(long)]
+        quality: Option<String>,
+        /// Replace channels that exist (default: keep them).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ChannelFields {
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub quality: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub group: Option<String>,
+    #[arg(long)]
+    pub logo: Option<String>,
+    #[arg(long = "user-agent")]
+    pub user_agent: Option<String>,
+    #[arg(long)]
+    pub referer: Option<String>,
+    /// Proxy URL, or "none" for no proxy.
+    #[arg(long)]
+    pub proxy: Option<String>,
+}
+
+/// `users ...`: the `user:<id>` records.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCmd {
+    /// Add an active user.
+    Add {
+        id: String,
+        /// Expiry: Unix seconds, ISO 8601, or "never".
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Make a user inactive (their tokens stop working).
+    Disable { id: String },
+    /// Make a user active again.
+    Enable { id: String },
+    /// Set when a user expires (Unix seconds, ISO 8601, or "never").
+    Expire { id: String, when: String },
+    /// List users.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `tokens ...`: the `token:<token>` keys.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCmd {
+    /// Issue a new random token for a user; prints it.
+    Issue { user: String },
+    /// Revoke a token.
+    Revoke { token: String },
+    /// List a user's tokens.
+    List {
+        user: String,
+        #[command(flatten)]
+        out: Output,
     },
 }
 

@@ -16,7 +16,10 @@ use crate::protocol::{decode_reply, encode_line, Op, Reply, Request, StreamInfo}
 pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
     let ms = |d: &Duration| d.as_millis() as u64;
     let (op, json, wait) = match cmd {
-        Command::Run => unreachable!("run is not an operator command"),
+        Command::Run
+        | Command::Channels { .. }
+        | Command::Users { .. }
+        | Command::Tokens { .. } => unreachable!("not an operator command"),
         Command::Status { channel, out } => (
             Op::Status {
                 channel: channel.clone(),

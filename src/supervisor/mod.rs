@@ -1,11 +1,14 @@
 //! The stream supervisor: socket server, Redis store, channel tasks.
 
+pub mod catalog;
 pub mod channel_record;
 pub mod config;
 pub mod ctl;
+pub mod data;
 pub mod ffmpeg_args;
 pub mod ffmpeg_reason;
 pub mod hls_files;
+pub mod m3u_import;
 pub mod process;
 pub mod proxy;
 pub mod reconcile;

@@ -194,6 +194,16 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
             ensured(id, streams.restart(&channel, wait).await)
         }
+        Op::Channels => match streams.catalog.get(streams.store()).await {
+            Ok(list) => Reply {
+                channels: Some(list.as_ref().clone()),
+                ..Reply::ok(id)
+            },
+            Err(e) => {
+                warn!(error = %e, "cannot read the channel catalog");
+                Reply::error(id, ErrorCode::Unavailable, e.to_string())
+            }
+        },
         Op::List => Reply {
             streams: Some(streams.status(None)),
             ..Reply::ok(id)

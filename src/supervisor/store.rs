@@ -126,6 +126,84 @@ impl Store {
             .map_err(|e| StoreError(format!("Redis SET {kp}: {e}")))
     }
 
+    /// Every key matching `<prefix><pattern>` (SCAN, never KEYS), without
+    /// the prefix.
+    pub async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn().await?;
+        let full = format!("{}{pattern}", escape_glob(&self.prefix));
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&full)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| StoreError(format!("Redis SCAN {full}: {e}")))?;
+            keys.extend(
+                batch
+                    .into_iter()
+                    .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string)),
+            );
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(keys)
+    }
+
+    /// Values of many keys, in batches (a few round trips, not one per key).
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut c = self.conn().await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let full: Vec<String> = chunk.iter().map(|k| self.key(k)).collect();
+            let vals: Vec<Option<String>> = redis::cmd("MGET")
+                .arg(&full)
+                .query_async(&mut c)
+                .await
+                .map_err(|e| StoreError(format!("Redis MGET: {e}")))?;
+            out.extend(vals);
+        }
+        Ok(out)
+    }
+
+    pub async fn set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let full = self.key(key);
+        c.set::<_, _, ()>(&full, value)
+            .await
+            .map_err(|e| StoreError(format!("Redis SET {full}: {e}")))
+    }
+
+    /// Sets many keys, in batches of MSET.
+    pub async fn set_many(&self, pairs: &[(String, String)]) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        for chunk in pairs.chunks(500) {
+            let mut cmd = redis::cmd("MSET");
+            for (k, v) in chunk {
+                cmd.arg(self.key(k)).arg(v);
+            }
+            cmd.query_async::<()>(&mut c)
+                .await
+                .map_err(|e| StoreError(format!("Redis MSET: {e}")))?;
+        }
+        Ok(())
+    }
+
+    pub async fn del(&self, key: &str) -> Result<bool, StoreError> {
+        let mut c = self.conn().await?;
+        let full = self.key(key);
+        c.del::<_, i64>(&full)
+            .await
+            .map(|n| n > 0)
+            .map_err(|e| StoreError(format!("Redis DEL {full}: {e}")))
+    }
+
     /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
     pub async fn stream_pids(&self) -> Result<Vec<(String, Option<u32>)>, StoreError> {
         let mut c = self.conn().await?;

@@ -139,6 +139,7 @@ pub struct Streams {
     map: Mutex<HashMap<String, Arc<Channel>>>,
     shutting_down: AtomicBool,
     policy: Policy,
+    pub catalog: super::catalog::Catalog,
 }
 
 /// The answer to `ensure`.
@@ -171,6 +172,7 @@ impl Streams {
             map: Mutex::new(HashMap::new()),
             shutting_down: false.into(),
             policy,
+            catalog: Default::default(),
         })
     }
 

@@ -1,0 +1,104 @@
+//! The channel catalog for the M3U: every `channel:<id>` record's id,
+//! name, group and logo, read with SCAN and batched MGET and kept for a
+//! few seconds, so thousands of channels cost a handful of Redis round
+//! trips per refresh, not one per channel per request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::store::{Store, StoreError};
+use crate::channel_id;
+use crate::protocol::ChannelEntry;
+
+const FRESH_FOR: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct Catalog {
+    cached: Mutex<Option<(Instant, Arc<Vec<ChannelEntry>>)>>,
+}
+
+impl Catalog {
+    pub async fn get(&self, store: &Store) -> Result<Arc<Vec<ChannelEntry>>, StoreError> {
+        // Holding the lock while loading: concurrent requests share one load.
+        let mut cached = self.cached.lock().await;
+        if let Some((at, list)) = cached.as_ref() {
+            if at.elapsed() < FRESH_FOR {
+                return Ok(list.clone());
+            }
+        }
+        let keys = store.scan("channel:*").await?;
+        let ids: Vec<String> = keys
+            .iter()
+            .filter_map(|k| k.strip_prefix("channel:"))
+            .filter(|id| channel_id::validate(id.as_bytes()).is_ok())
+            .map(str::to_string)
+            .collect();
+        let full: Vec<String> = ids.iter().map(|id| format!("channel:{id}")).collect();
+        let values = store.get_many(&full).await?;
+        let mut list: Vec<ChannelEntry> = ids
+            .into_iter()
+            .zip(values)
+            .filter_map(|(id, v)| Some(entry(id, &v?)))
+            .collect();
+        list.sort_by(|a, b| id_order(&a.id, &b.id));
+        let list = Arc::new(list);
+        *cached = Some((Instant::now(), list.clone()));
+        Ok(list)
+    }
+}
+
+/// A record's catalog fields; an unreadable record still lists its id.
+pub fn entry(id: String, json: &str) -> ChannelEntry {
+    let v: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+    let field = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| v.get(*n).and_then(Value::as_str))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    ChannelEntry {
+        name: field(&["name", "tvg_name"]),
+        group: field(&["group", "group_title"]),
+        logo: field(&["logo", "tvg_logo"]),
+        id,
+    }
+}
+
+/// Numeric ids in numeric order, before the others in text order.
+pub fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        _ => a.cmp(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries() {
+        let e = entry(
+            "7".into(),
+            r#"{"source_url":"http://x/","name":"News","group":"Info","logo":"http://l/7.png"}"#,
+        );
+        assert_eq!(e.name.as_deref(), Some("News"));
+        assert_eq!(e.group.as_deref(), Some("Info"));
+        assert_eq!(e.logo.as_deref(), Some("http://l/7.png"));
+        let e = entry("8".into(), "not json");
+        assert_eq!((e.id.as_str(), e.name), ("8", None));
+    }
+
+    #[test]
+    fn ordering() {
+        let mut ids = vec!["10", "9", "b", "a", "100"];
+        ids.sort_by(|a, b| id_order(a, b));
+        assert_eq!(ids, ["9", "10", "100", "a", "b"]);
+    }
+}

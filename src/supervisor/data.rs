@@ -1,0 +1,422 @@
+//! Data commands: `channels`, `users` and `tokens` write the documented
+//! Redis keys directly (the supervisor need not run), validating what they
+//! write the way the supervisor will read it.
+
+use std::process::ExitCode;
+
+use serde_json::{json, Map, Value};
+
+use super::catalog::id_order;
+use super::channel_record;
+use super::config::{ChannelCmd, ChannelFields, Cli, Command, TokenCmd, UserCmd};
+use super::ffmpeg_args::Quality;
+use super::m3u_import;
+use super::proxy;
+use super::store::Store;
+use super::users;
+use crate::channel_id;
+
+type Result<T> = std::result::Result<T, String>;
+
+pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stream-supervisor: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(async {
+        let store = Store::new(&cli.redis_url, &cli.key_prefix)?;
+        match cmd {
+            Command::Channels { cmd } => channels(cli, &store, cmd).await,
+            Command::Users { cmd } => users_cmd(&store, cmd).await,
+            Command::Tokens { cmd } => tokens(&store, cmd).await,
+            _ => unreachable!("not a data command"),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stream-supervisor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn valid_id(id: &str) -> Result<()> {
+    channel_id::validate(id.as_bytes())
+        .map(|_| ())
+        .map_err(|e| format!("channel id {id:?}: {e}"))
+}
+
+/// Checks a record the way the supervisor reads it.
+fn check_record(cli: &Cli, rec: &Value) -> Result<()> {
+    let text = rec.to_string();
+    let parsed = channel_record::parse(&text)?;
+    parsed.sources(&cli.source_schemes.0)?;
+    Quality::parse(parsed.quality.as_deref())?;
+    parsed.request_options()?;
+    if let channel_record::ProxyChoice::Url(u) = parsed.proxy_choice()? {
+        proxy::parse(&u)?;
+    }
+    Ok(())
+}
+
+fn apply(rec: &mut Map<String, Value>, f: &ChannelFields) {
+    let mut set = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            rec.insert(k.to_string(), Value::String(v.clone()));
+        }
+    };
+    set("source_url", &f.source);
+    set("quality", &f.quality);
+    set("name", &f.name);
+    set("group", &f.group);
+    set("logo", &f.logo);
+    set("user_agent", &f.user_agent);
+    set("referer", &f.referer);
+    if let Some(p) = &f.proxy {
+        let v = if p.eq_ignore_ascii_case("none") {
+            Value::Null
+        } else {
+            Value::String(p.clone())
+        };
+        rec.insert("proxy".into(), v);
+    }
+}
+
+async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
+    let err = |e: super::store::StoreError| e.to_string();
+    match cmd {
+        ChannelCmd::List { out } => {
+            let mut ids: Vec<String> = store
+                .scan("channel:*")
+                .await
+                .map_err(err)?
+                .into_iter()
+                .filter_map(|k| k.strip_prefix("channel:").map(str::to_string))
+                .collect();
+            ids.sort_by(|a, b| id_order(a, b));
+            let keys: Vec<String> = ids.iter().map(|i| format!("channel:{i}")).collect();
+            let values = store.get_many(&keys).await.map_err(err)?;
+            let mut rows = Vec::new();
+            for (id, v) in ids.iter().zip(values) {
+                let v: Value = v
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Value::Null);
+                rows.push((id.clone(), v));
+            }
+            if out.json {
+                let list: Vec<Value> = rows
+                    .into_iter()
+                    .map(|(id, v)| json!({"id": id, "record": v}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+            } else {
+                for (id, v) in rows {
+                    let f = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+                    println!(
+                        "{id}\t{}\t{}\t{}\t{}",
+                        f("name"),
+                        f("group"),
+                        f("quality"),
+                        f("source_url")
+                    );
+                }
+            }
+            Ok(())
+        }
+        ChannelCmd::Add { id, fields } => {
+            valid_id(id)?;
+            if fields.source.is_none() {
+                return Err("channels add needs --source".into());
+            }
+            let key = format!("channel:{id}");
+            if store.get(&key).await.map_err(err)?.is_some() {
+                return Err(format!("channel {id} exists (use channels edit)"));
+            }
+            let mut rec = Map::new();
+            apply(&mut rec, fields);
+            let rec = Value::Object(rec);
+            check_record(cli, &rec)?;
+            store.set(&key, &rec.to_string()).await.map_err(err)?;
+            println!("added channel {id}");
+            Ok(())
+        }
+        ChannelCmd::Edit { id, fields } => {
+            valid_id(id)?;
+            let key = format!("channel:{id}");
+            let old = store
+                .get(&key)
+                .await
+                .map_err(err)?
+                .ok_or_else(|| format!("no channel {id}"))?;
+            let mut rec = match serde_json::from_str::<Value>(&old) {
+                Ok(Value::Object(m)) => m,
+                _ => {
+                    return Err(format!(
+                        "channel {id}: the stored record is not a JSON object"
+                    ))
+                }
+            };
+            apply(&mut rec, fields);
+            let rec = Value::Object(rec);
+            check_record(cli, &rec)?;
+            store.set(&key, &rec.to_string()).await.map_err(err)?;
+            println!("changed channel {id} (a running stream uses it from its next start)");
+            Ok(())
+        }
+        ChannelCmd::Remove { id } => {
+            valid_id(id)?;
+            if store.del(&format!("channel:{id}")).await.map_err(err)? {
+                println!("removed channel {id}");
+                Ok(())
+            } else {
+                Err(format!("no channel {id}"))
+            }
+        }
+        ChannelCmd::Import {
+            file,
+            quality,
+            replace,
+        } => {
+            if let Some(q) = quality {
+                Quality::parse(Some(q))?;
+            }
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let entries = m3u_import::parse(&text);
+            let existing: std::collections::HashSet<String> = store
+                .scan("channel:*")
+                .await
+                .map_err(err)?
+                .into_iter()
+                .collect();
+            let (mut pairs, mut skipped, mut kept) = (Vec::new(), 0, 0);
+            let mut seen = std::collections::HashSet::new();
+            for (n, e) in entries.iter().enumerate() {
+                let id = e
+                    .tvg_id
+                    .as_deref()
+                    .and_then(m3u_import::id_from)
+                    .unwrap_or_else(|| (n + 1).to_string());
+                if !seen.insert(id.clone()) {
+                    eprintln!("line {}: channel id {id} appears twice; skipped", e.line);
+                    skipped += 1;
+                    continue;
+                }
+                let key = format!("channel:{id}");
+                if existing.contains(&key) && !replace {
+                    kept += 1;
+                    continue;
+                }
+                let mut rec = Map::new();
+                rec.insert("source_url".into(), e.url.clone().into());
+                for (k, v) in [("name", &e.name), ("group", &e.group), ("logo", &e.logo)] {
+                    if let Some(v) = v {
+                        rec.insert(k.into(), v.clone().into());
+                    }
+                }
+                if let Some(q) = quality {
+                    rec.insert("quality".into(), q.clone().into());
+                }
+                let rec = Value::Object(rec);
+                if let Err(why) = check_record(cli, &rec) {
+                    eprintln!("line {}: {why}; skipped", e.line);
+                    skipped += 1;
+                    continue;
+                }
+                pairs.push((key, rec.to_string()));
+            }
+            store.set_many(&pairs).await.map_err(err)?;
+            println!(
+                "imported {} channels, kept {kept} existing, skipped {skipped}",
+                pairs.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn users_cmd(store: &Store, cmd: &UserCmd) -> Result<()> {
+    let err = |e: super::store::StoreError| e.to_string();
+    let when = |s: &str| -> Result<Value> {
+        if s.eq_ignore_ascii_case("never") {
+            Ok(Value::Null)
+        } else {
+            users::parse_time(s)
+                .map(|t| json!(t))
+                .ok_or_else(|| format!("{s:?} is not a time (Unix seconds, ISO 8601, or never)"))
+        }
+    };
+    let load = |id: String| async move {
+        let text = store
+            .get(&format!("user:{id}"))
+            .await
+            .map_err(err)?
+            .ok_or_else(|| format!("no user {id}"))?;
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(format!("user {id}: the stored record is not a JSON object")),
+        }
+    };
+    let save = |id: String, m: Map<String, Value>| async move {
+        store
+            .set(&format!("user:{id}"), &Value::Object(m).to_string())
+            .await
+            .map_err(err)
+    };
+    match cmd {
+        UserCmd::Add { id, expires } => {
+            valid_id(id).map_err(|e| e.replace("channel id", "user id"))?;
+            if store
+                .get(&format!("user:{id}"))
+                .await
+                .map_err(err)?
+                .is_some()
+            {
+                return Err(format!("user {id} exists"));
+            }
+            let mut m = Map::new();
+            m.insert("active".into(), true.into());
+            m.insert(
+                "expires_at".into(),
+                expires.as_deref().map_or(Ok(Value::Null), when)?,
+            );
+            save(id.clone(), m).await?;
+            println!("added user {id}");
+        }
+        UserCmd::Disable { id } | UserCmd::Enable { id } => {
+            let active = matches!(cmd, UserCmd::Enable { .. });
+            let mut m = load(id.clone()).await?;
+            m.insert("active".into(), active.into());
+            save(id.clone(), m).await?;
+            println!(
+                "user {id} {} (workers may trust a cached grant for up to the token cache lifetime)",
+                if active { "enabled" } else { "disabled" }
+            );
+        }
+        UserCmd::Expire { id, when: w } => {
+            let mut m = load(id.clone()).await?;
+            m.insert("expires_at".into(), when(w)?);
+            save(id.clone(), m).await?;
+            println!("user {id} expires {w}");
+        }
+        UserCmd::List { out } => {
+            let mut ids: Vec<String> = store
+                .scan("user:*")
+                .await
+                .map_err(err)?
+                .into_iter()
+                .filter_map(|k| k.strip_prefix("user:").map(str::to_string))
+                .collect();
+            ids.sort();
+            let keys: Vec<String> = ids.iter().map(|i| format!("user:{i}")).collect();
+            let values = store.get_many(&keys).await.map_err(err)?;
+            let rows: Vec<Value> = ids
+                .into_iter()
+                .zip(values)
+                .map(|(id, v)| {
+                    let rec = v.and_then(|t| users::parse_user(&t).ok());
+                    json!({
+                        "id": id,
+                        "active": rec.as_ref().map(|r| r.active),
+                        "expires_at": rec.and_then(|r| r.expires_at).map(users::format_time),
+                    })
+                })
+                .collect();
+            if out.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+            } else {
+                for r in rows {
+                    println!(
+                        "{}\t{}\t{}",
+                        r["id"].as_str().unwrap_or(""),
+                        match r["active"].as_bool() {
+                            Some(true) => "active",
+                            Some(false) => "disabled",
+                            None => "unreadable",
+                        },
+                        r["expires_at"].as_str().unwrap_or("never")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn random_token() -> Result<String> {
+    let mut buf = [0u8; 24];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| e.to_string())?,
+        &mut buf,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+async fn tokens(store: &Store, cmd: &TokenCmd) -> Result<()> {
+    let err = |e: super::store::StoreError| e.to_string();
+    match cmd {
+        TokenCmd::Issue { user } => {
+            if store
+                .get(&format!("user:{user}"))
+                .await
+                .map_err(err)?
+                .is_none()
+            {
+                return Err(format!("no user {user} (add it with users add)"));
+            }
+            let token = random_token()?;
+            store
+                .set(&format!("token:{token}"), user)
+                .await
+                .map_err(err)?;
+            println!("{token}");
+        }
+        TokenCmd::Revoke { token } => {
+            if store.del(&format!("token:{token}")).await.map_err(err)? {
+                println!(
+                    "revoked (workers may trust a cached grant for up to the token cache lifetime)"
+                );
+            } else {
+                return Err("no such token".into());
+            }
+        }
+        TokenCmd::List { user, out } => {
+            let keys = store.scan("token:*").await.map_err(err)?;
+            let values = store.get_many(&keys).await.map_err(err)?;
+            let mut mine: Vec<String> = keys
+                .iter()
+                .zip(values)
+                .filter(|(_, v)| {
+                    v.as_deref().and_then(users::token_user).as_deref() == Some(user.as_str())
+                })
+                .filter_map(|(k, _)| k.strip_prefix("token:").map(str::to_string))
+                .collect();
+            mine.sort();
+            if out.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&mine).unwrap_or_default()
+                );
+            } else {
+                for t in mine {
+                    println!("{t}");
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/perl
+
+# Tests for the viewer's catalog and the operator's data commands: users
+# and tokens made with the supervisor binary, channels imported from an
+# M3U file, the channel M3U (stream_autostart_m3u) for thousands of
+# channels with the token in every URL, and a real player (ffmpeg as an
+# HLS client) decoding 10 s of a channel from that M3U without an error.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use Test::More;
+
+BEGIN { use FindBin; chdir($FindBin::Bin); }
+
+use lib 'lib';
+use Test::Nginx;
+use StreamAutostart;
+use JSON::PP;
+
+###############################################################################
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
+	->has_daemon('ffmpeg')->plan(26)
+	->write_file_expand('nginx.conf', <<'EOF');
+
+%%TEST_GLOBALS%%
+
+daemon off;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    server {
+        listen       127.0.0.1:8080;
+        server_name  localhost;
+
+        stream_autostart_supervisor unix:%%TESTDIR%%/supervisor.sock;
+        stream_autostart_wait 20s;
+        stream_autostart_token_cache 1s;
+
+        location = /playlist.m3u {
+            stream_autostart_m3u "http://$http_host/live/stream_{channel}.m3u8";
+        }
+
+        location ~ ^/live/stream_(?<channel>.*)\.m3u8$ {
+            alias %%TESTDIR%%/hls/stream_$channel.m3u8;
+            stream_autostart $channel;
+        }
+
+        location ~ ^/live/(?<segment>stream_(?<ch>[A-Za-z0-9_-]+)_\d+\.ts)$ {
+            alias %%TESTDIR%%/hls/$segment;
+            stream_autostart_segment $ch;
+        }
+    }
+}
+
+EOF
+
+my $s = start_stack($t, segment => '1s');
+my $d = $t->testdir();
+
+$t->run();
+
+sub data {
+	my (@args) = @_;
+	return supervisor_ctl({ socket => $s->{socket} },
+		'--redis-url', "redis://127.0.0.1:$s->{redis_port}/0", @args);
+}
+
+###############################################################################
+
+# Users and tokens.
+
+my ($rc, $out, $err) = data('users', 'add', 'alice', '--expires', 'never');
+is($rc, 0, 'users add');
+($rc, $out, $err) = data('tokens', 'issue', 'alice');
+my ($token) = $out =~ /^([0-9a-f]{48})$/m;
+ok($token, 'tokens issue prints a token');
+($rc, $out) = data('tokens', 'list', 'alice');
+like($out, qr/^\Q$token\E$/m, 'tokens list shows it');
+($rc, $out, $err) = data('tokens', 'issue', 'nobody');
+like($err, qr/no user nobody/, 'no token for a user that does not exist');
+
+# Channels: import from an M3U file, add, edit, refuse bad input.
+
+$t->write_file('channels.m3u', <<"EOF");
+#EXTM3U
+#EXTINF:-1 tvg-id="news.1" tvg-name="News One" tvg-logo="http://logo.test/n1.png" group-title="News",News One
+$s->{origin_url}
+#EXTINF:-1 group-title="Local",Untagged
+$s->{origin_url}
+#EXTINF:-1 tvg-id="evil" tvg-name="Evil",Evil
+file:///etc/passwd
+EOF
+($rc, $out, $err) = data('channels', 'import', "$d/channels.m3u", '--quality', 'copy');
+like($out, qr/imported 2 channels, kept 0 existing, skipped 1/, 'import counts');
+like($err, qr/line 6: source scheme "file" is not allowed.*; skipped/,
+	'import says why an entry was skipped');
+my $rec = decode_json(redis($t, 'GET', 'channel:news_1') || '{}');
+is(join('|', map { $rec->{$_} // '' } qw/name group logo quality/),
+	'News One|News|http://logo.test/n1.png|copy', 'imported record keeps the attributes');
+ok(redis($t, 'EXISTS', 'channel:2'), 'an entry without tvg-id gets its position as id');
+
+($rc, undef, $err) = data('channels', 'add', 'x', '--source', 'pipe:0');
+is($rc, 1, 'channels add refuses a local source');
+like($err, qr/not allowed|not a network URL/, 'and says why');
+($rc) = data('channels', 'add', 'extra', '--source', $s->{origin_url},
+	'--quality', 'copy', '--name', 'Extra');
+is($rc, 0, 'channels add');
+($rc, undef, $err) = data('channels', 'edit', 'extra', '--quality', 'ultra');
+like($err, qr/unknown quality preset "ultra"/, 'channels edit validates');
+($rc) = data('channels', 'edit', 'extra', '--group', 'Misc');
+is(decode_json(redis($t, 'GET', 'channel:extra'))->{group}, 'Misc', 'channels edit');
+
+# A catalog of thousands: 3931 more channels.
+
+my @mset;
+push @mset, "channel:$_", qq({"source_url":"http://127.0.0.1:9/$_.ts","name":"Channel $_","group":"Bulk"})
+	for 10001 .. 13931;
+redis($t, 'MSET', @mset);
+
+my $r = http_get("/playlist.m3u?token=$token");
+like($r, qr!^HTTP/1\.1 200 !, 'M3U served');
+like($r, qr!^Content-Type: audio/x-mpegurl\r?$!mi, 'M3U content type');
+my ($body) = $r =~ /\r\n\r\n(.*)\z/s;
+my @urls = ($body // '') =~ /^(http\S+)$/mg;
+is(scalar(() = ($body // '') =~ /^#EXTINF:/mg), 3934, 'every channel listed');
+is(scalar(grep { !/\?token=\Q$token\E$/ } @urls), 0, 'every URL carries the token');
+like($body, qr!^#EXTINF:-1 tvg-id="news_1" tvg-name="News One" tvg-logo="http://logo\.test/n1\.png" group-title="News",News One\nhttp://localhost/live/stream_news_1\.m3u8\?token=!m,
+	'attributes and playback URL');
+like($body, qr/\A#EXTM3U\n#EXTINF:-1 tvg-id="2"/, 'numeric ids first, in order');
+
+like(http_get('/playlist.m3u?token=wrong'), qr!^HTTP/1\.1 403 !, 'bad token: 403');
+like(http_get('/playlist.m3u'), qr!^HTTP/1\.1 401 !, 'no token: 401');
+
+# A real player: ffmpeg as an HLS client, from the M3U's URL.
+
+# (http_get sends "Host: localhost": the player needs the port.)
+my ($play) = grep { m!/stream_news_1\.m3u8! } @urls;
+$play =~ s!^http://localhost/!'http://127.0.0.1:' . port(8080) . '/'!e;
+my $log = "$d/player.log";
+system("ffmpeg -nostdin -v error -i '$play' -t 10 -f null - >$log 2>&1");
+is($? >> 8, 0, 'player: ffmpeg exits 0');
+is($t->read_file('player.log'), '', 'player: every frame decoded without an error');
+like($t->read_file('supervisor.log'), qr/ffmpeg started.*channel=news_1/,
+	'the player started the channel');
+
+# A disabled user's M3U stops working within the token cache lifetime (1 s).
+
+($rc) = data('users', 'disable', 'alice');
+is($rc, 0, 'users disable');
+ok(wait_until(4, sub { http_get("/playlist.m3u?token=$token") =~ m!^HTTP/1\.1 403 ! }),
+	'disabled user: 403');
+
+###############################################################################
