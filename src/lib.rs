@@ -7,6 +7,7 @@
 //! playlist checks, caches) are plain modules with unit tests; the nginx
 //! glue is in `module/`.
 
+pub mod api;
 pub mod channel_id;
 pub mod duration;
 pub mod m3u_render;

@@ -70,8 +70,17 @@ pub enum Op {
     /// Every running channel (same as `status` without a channel).
     List,
     /// Operator: like `ensure`, but a failed channel is retried at once
-    /// instead of after its cool-down.
-    Start { channel: String, wait_ms: u64 },
+    /// instead of after its cool-down. `source_url` and `quality` start
+    /// it ad hoc (with no record, or overriding the record's) if it is not
+    /// running.
+    Start {
+        channel: String,
+        wait_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quality: Option<String>,
+    },
     /// Operator: stop the channel if it runs, then start it afresh.
     Restart { channel: String, wait_ms: u64 },
     /// Every configured channel with its catalog fields (for the M3U).

@@ -9,9 +9,9 @@ use ngx::ffi::{
     ngx_http_compile_complex_value_t, ngx_http_complex_value_t, ngx_http_conf_ctx_t,
     ngx_http_core_loc_conf_t, ngx_http_core_main_conf_t, ngx_http_core_module, ngx_http_handler_pt,
     ngx_http_module_t, ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_int_t, ngx_module_t, ngx_msec_t,
-    ngx_pcalloc, ngx_str_t, ngx_uint_t, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF,
-    NGX_LOG_EMERG,
+    ngx_pcalloc, ngx_str_t, ngx_uint_t, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE,
+    NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
 };
 use ngx::{ngx_conf_log_error, ngx_string};
 
@@ -105,7 +105,7 @@ impl LocConf {
     }
 }
 
-static mut COMMANDS: [ngx_command_t; 9] = [
+static mut COMMANDS: [ngx_command_t; 10] = [
     ngx_command_t {
         name: ngx_string!("stream_autostart"),
         type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
@@ -171,6 +171,14 @@ static mut COMMANDS: [ngx_command_t; 9] = [
         name: ngx_string!("stream_autostart_m3u"),
         type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
         set: Some(set_m3u),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("stream_autostart_api"),
+        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
+        set: Some(set_api),
         conf: NGX_HTTP_LOC_CONF_OFFSET,
         offset: 0,
         post: ptr::null_mut(),
@@ -296,6 +304,30 @@ extern "C" fn set_segment(
             Some(cv) => lc.segment = cv,
             None => return CONF_ERROR,
         }
+    }
+    CONF_OK
+}
+
+extern "C" fn set_api(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: as in set_channel.
+    unsafe {
+        let lc = &*(conf as *const LocConf);
+        if lc.mode().is_some() {
+            return c"cannot be combined with another stream_autostart directive".as_ptr()
+                as *mut c_char;
+        }
+        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
+        let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
+        let clcf = *(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t;
+        if (*clcf).handler.is_some() {
+            return c"is duplicate, or the location has another content handler".as_ptr()
+                as *mut c_char;
+        }
+        (*clcf).handler = Some(super::api_handler::api_handler);
     }
     CONF_OK
 }

@@ -13,11 +13,11 @@ use ngx::ffi::{
     ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_map_uri_to_path,
     ngx_http_output_filter, ngx_http_request_t, ngx_http_run_posted_requests, ngx_http_send_header,
     ngx_int_t, ngx_list_push, ngx_post_event, ngx_posted_events, ngx_str_t, ngx_table_elt_t,
-    NGX_AGAIN, NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_BAD_GATEWAY, NGX_HTTP_BAD_REQUEST,
-    NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_FORBIDDEN, NGX_HTTP_GATEWAY_TIME_OUT, NGX_HTTP_GET,
-    NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND,
-    NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_UNAUTHORIZED, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_WARN,
-    NGX_OK,
+    ngx_uint_t, NGX_AGAIN, NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_BAD_GATEWAY,
+    NGX_HTTP_BAD_REQUEST, NGX_HTTP_CLIENT_CLOSED_REQUEST, NGX_HTTP_FORBIDDEN,
+    NGX_HTTP_GATEWAY_TIME_OUT, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR,
+    NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_FOUND, NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_UNAUTHORIZED,
+    NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_WARN, NGX_OK,
 };
 use ngx::ngx_log_error;
 
@@ -37,7 +37,7 @@ use crate::touch_limiter::TouchLimiter;
 /// Deadline for an `authorize` round trip.
 const AUTHORIZE_TIMEOUT_MS: u64 = 5_000;
 /// Extra time beyond `stream_autostart_wait` for the supervisor's reply.
-const ENSURE_SLACK_MS: u64 = 3_000;
+pub(super) const ENSURE_SLACK_MS: u64 = 3_000;
 /// How often a worker tells the supervisor a ready channel is watched,
 /// until the supervisor says (a third of its idle timeout).
 const TOUCH_INTERVAL_MS: u64 = 10_000;
@@ -56,28 +56,28 @@ thread_local! {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Stage {
+pub(super) enum Stage {
     Authorizing,
     Authorized,
     Ensuring,
     Finished,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Authorize(Result<Reply, CallError>),
     Ensure(Result<Reply, CallError>),
     Catalog(Result<Reply, CallError>),
+    Api(Result<Reply, CallError>),
 }
 
 /// Per-request state while a request waits on the supervisor. Lives in the
 /// request pool; the pool cleanup drops it, which cancels the pending call.
-struct Ctx {
+pub(super) struct Ctx {
     request: *mut ngx_http_request_t,
-    channel: String,
+    pub(super) channel: String,
     token: Vec<u8>,
-    stage: Cell<Stage>,
+    pub(super) stage: Cell<Stage>,
     outcome: RefCell<Option<Outcome>>,
-    task: RefCell<Option<Task<()>>>,
     /// Posted when the call completes; its handler resumes the request.
     event: UnsafeCell<ngx_event_t>,
     playlist_path: RefCell<PathBuf>,
@@ -86,6 +86,11 @@ struct Ctx {
     status: Cell<&'static str>,
     user: RefCell<String>,
     wait_ms: Cell<Option<u64>>,
+    /// `stream_autostart_api`: the channel the body named.
+    pub(super) channel_override: RefCell<Option<String>>,
+    /// `stream_autostart_api`: the route being answered.
+    pub(super) api: RefCell<Option<crate::api::Route>>,
+    pub(super) task: RefCell<Option<Task<()>>>,
 }
 
 impl Drop for Ctx {
@@ -104,14 +109,14 @@ impl Drop for Ctx {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     // SAFETY: nginx updates this global on the worker's only thread.
     unsafe { ngx_current_msec as u64 }
 }
 
 /// # Safety
 /// `r` is a live request.
-unsafe fn loc_conf<'a>(r: *mut ngx_http_request_t) -> &'a LocConf {
+pub(super) unsafe fn loc_conf<'a>(r: *mut ngx_http_request_t) -> &'a LocConf {
     // SAFETY: every location has our LocConf at our ctx_index.
     unsafe { &*(*(*r).loc_conf.add(module().ctx_index) as *const LocConf) }
 }
@@ -121,6 +126,13 @@ unsafe fn loc_conf<'a>(r: *mut ngx_http_request_t) -> &'a LocConf {
 unsafe fn get_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a Ctx> {
     // SAFETY: r->ctx has a slot per module; ours holds a Ctx or null.
     unsafe { (*(*r).ctx.add(module().ctx_index) as *const Ctx).as_ref() }
+}
+
+/// # Safety
+/// `r` is a live request.
+pub(super) unsafe fn get_ctx_pub<'a>(r: *mut ngx_http_request_t) -> Option<&'a Ctx> {
+    // SAFETY: per the contract.
+    unsafe { get_ctx(r) }
 }
 
 /// Creates the request's Ctx in its pool, with a cleanup that drops it.
@@ -155,6 +167,8 @@ unsafe fn create_ctx<'a>(
             status: Cell::new(""),
             user: RefCell::new(String::new()),
             wait_ms: Cell::new(None),
+            api: RefCell::new(None),
+            channel_override: RefCell::new(None),
         });
         (*cln).handler = Some(drop_ctx);
         let ev = (*p).event.get();
@@ -187,7 +201,11 @@ pub(super) unsafe fn log_field(r: *mut ngx_http_request_t, field: Field) -> Opti
 ///
 /// # Safety
 /// `r` is a live request.
-unsafe fn ctx_for<'a>(r: *mut ngx_http_request_t, channel: &str, token: &[u8]) -> Option<&'a Ctx> {
+pub(super) unsafe fn ctx_for<'a>(
+    r: *mut ngx_http_request_t,
+    channel: &str,
+    token: &[u8],
+) -> Option<&'a Ctx> {
     // SAFETY: per the contract.
     unsafe {
         match get_ctx(r) {
@@ -229,7 +247,7 @@ unsafe extern "C" fn drop_ctx(data: *mut core::ffi::c_void) {
 }
 
 /// Starts a supervisor call whose result resumes the request.
-fn start_call(
+pub(super) fn start_call(
     ctx: &Ctx,
     lc: &LocConf,
     op: Op,
@@ -267,7 +285,7 @@ unsafe extern "C" fn resume_handler(ev: *mut ngx_event_t) {
         let c = (*r).connection;
         let content = matches!(
             *ctx.outcome.borrow(),
-            Some(Outcome::Ensure(_) | Outcome::Catalog(_))
+            Some(Outcome::Ensure(_) | Outcome::Catalog(_) | Outcome::Api(_))
         );
         if content {
             let outcome = ctx.outcome.borrow_mut().take();
@@ -276,6 +294,7 @@ unsafe extern "C" fn resume_handler(ev: *mut ngx_event_t) {
             let rc = match outcome {
                 Some(Outcome::Ensure(result)) => finish_ensure(r, ctx, result),
                 Some(Outcome::Catalog(result)) => finish_catalog(r, ctx, result),
+                Some(Outcome::Api(result)) => super::api_handler::finish(r, ctx, result),
                 _ => return,
             };
             ngx_http_finalize_request(r, rc);
@@ -289,7 +308,7 @@ unsafe extern "C" fn resume_handler(ev: *mut ngx_event_t) {
 
 /// Read handler while a request waits: notices a client that went away,
 /// cancels the wait and ends the request (499).
-unsafe extern "C" fn check_broken_connection(r: *mut ngx_http_request_t) {
+pub(super) unsafe extern "C" fn check_broken_connection(r: *mut ngx_http_request_t) {
     // SAFETY: nginx calls this with a live request; recv with MSG_PEEK only
     // looks at the socket.
     unsafe {
@@ -355,7 +374,7 @@ unsafe fn eval_channel(
     }
 }
 
-fn str_bytes(v: &ngx_str_t) -> &[u8] {
+pub(super) fn str_bytes(v: &ngx_str_t) -> &[u8] {
     if v.len == 0 || v.data.is_null() {
         &[]
     } else {
@@ -1030,9 +1049,23 @@ unsafe fn send_body(
     content_type: &'static str,
     bytes: &[u8],
 ) -> ngx_int_t {
+    // SAFETY: per the contract.
+    unsafe { send_status_body(r, 200, content_type, bytes) }
+}
+
+/// Sends a whole body with the given status and `Cache-Control: no-cache`.
+///
+/// # Safety
+/// `r` is a live request that has not sent its header.
+pub(super) unsafe fn send_status_body(
+    r: *mut ngx_http_request_t,
+    status: u16,
+    content_type: &'static str,
+    bytes: &[u8],
+) -> ngx_int_t {
     // SAFETY: per the contract; the buffer is pool memory sized for bytes.
     unsafe {
-        (*r).headers_out.status = 200;
+        (*r).headers_out.status = status as ngx_uint_t;
         (*r).headers_out.content_length_n = bytes.len() as i64;
         (*r).headers_out.content_type = ngx_str_t {
             len: content_type.len(),

@@ -1,5 +1,6 @@
 //! The nginx side: every `unsafe` block of the module lives in this folder.
 
+mod api_handler;
 mod client;
 mod conf;
 mod handler;

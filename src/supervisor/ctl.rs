@@ -32,6 +32,8 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             Op::Start {
                 channel: channel.clone(),
                 wait_ms: ms(wait),
+                source_url: None,
+                quality: None,
             },
             out.json,
             *wait,

@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::config::{resolve_group, Cli};
 use super::store::AuthResult;
-use super::streams::{Ensured, Streams};
+use super::streams::{Adhoc, Ensured, Streams};
 use crate::protocol::{
     decode_request, encode_line, ErrorCode, Op, Reply, Request, StreamState, MAX_LINE, MAX_WAIT_MS,
 };
@@ -184,10 +184,16 @@ async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 ..ensured(id, streams.ensure(&channel, wait).await)
             }
         }
-        Op::Start { channel, wait_ms } => {
-            info!(channel = %channel, "operator start");
+        Op::Start {
+            channel,
+            wait_ms,
+            source_url,
+            quality,
+        } => {
+            info!(channel = %channel, adhoc_source = source_url.is_some(), "operator start");
             let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
-            ensured(id, streams.start(&channel, wait).await)
+            let adhoc = source_url.map(|source| Adhoc { source, quality });
+            ensured(id, streams.start(&channel, wait, adhoc).await)
         }
         Op::Restart { channel, wait_ms } => {
             info!(channel = %channel, "operator restart");

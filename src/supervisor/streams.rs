@@ -82,6 +82,7 @@ pub struct Channel {
     stop: Notify,
     stop_reason: Mutex<Option<String>>,
     info: Mutex<Info>,
+    adhoc: Option<Adhoc>,
 }
 
 impl Channel {
@@ -123,6 +124,13 @@ enum Outcome {
     /// ffmpeg exited, stalled or never produced a segment; whether this run
     /// had been ready.
     Failed { reason: String, was_ready: bool },
+}
+
+/// An operator's ad-hoc source (and quality) for a channel start.
+#[derive(Debug, Clone)]
+pub struct Adhoc {
+    pub source: String,
+    pub quality: Option<String>,
 }
 
 /// What a channel's record asks for.
@@ -184,6 +192,15 @@ impl Streams {
     /// it to be ready. Concurrent callers share one ffmpeg. A failed channel
     /// answers at once.
     pub async fn ensure(self: &Arc<Self>, id: &str, wait: Duration) -> Ensured {
+        self.ensure_with(id, wait, None).await
+    }
+
+    async fn ensure_with(
+        self: &Arc<Self>,
+        id: &str,
+        wait: Duration,
+        mut adhoc: Option<Adhoc>,
+    ) -> Ensured {
         if let Err(e) = channel_id::validate(id.as_bytes()) {
             return Ensured::Error(ErrorCode::InvalidChannel, e.to_string());
         }
@@ -197,7 +214,7 @@ impl Streams {
                     "supervisor is shutting down".into(),
                 );
             }
-            let ch = match self.get_or_start(id) {
+            let ch = match self.get_or_start(id, adhoc.take()) {
                 Ok((ch, created)) => {
                     started |= created;
                     ch
@@ -249,7 +266,12 @@ impl Streams {
 
     /// Operator start: a failed channel is retried now, not after its
     /// cool-down.
-    pub async fn start(self: &Arc<Self>, id: &str, wait: Duration) -> Ensured {
+    pub async fn start(
+        self: &Arc<Self>,
+        id: &str,
+        wait: Duration,
+        adhoc: Option<Adhoc>,
+    ) -> Ensured {
         let failed = self
             .map
             .lock()
@@ -259,7 +281,7 @@ impl Streams {
         if failed {
             self.stop(id, "operator start").await;
         }
-        self.ensure(id, wait).await
+        self.ensure_with(id, wait, adhoc).await
     }
 
     /// Operator restart: stop if running, start afresh.
@@ -268,7 +290,11 @@ impl Streams {
         self.ensure(id, wait).await
     }
 
-    fn get_or_start(self: &Arc<Self>, id: &str) -> Result<(Arc<Channel>, bool), Ensured> {
+    fn get_or_start(
+        self: &Arc<Self>,
+        id: &str,
+        adhoc: Option<Adhoc>,
+    ) -> Result<(Arc<Channel>, bool), Ensured> {
         let mut map = self.map.lock().unwrap();
         if let Some(ch) = map.get(id) {
             return Ok((ch.clone(), false));
@@ -297,6 +323,7 @@ impl Streams {
             stop: Notify::new(),
             stop_reason: Mutex::new(None),
             info: Mutex::new(Info::default()),
+            adhoc,
         });
         map.insert(id.to_string(), ch.clone());
         let this = self.clone();
@@ -407,9 +434,11 @@ impl Streams {
     }
 
     /// Reads the channel's record; an unusable one ends the channel.
-    async fn plan(&self, id: &str) -> Result<Plan, State> {
+    async fn plan(&self, id: &str, adhoc: Option<&Adhoc>) -> Result<Plan, State> {
         let record = match self.store.get(&format!("channel:{id}")).await {
             Ok(Some(json)) => json,
+            // An ad-hoc start needs no record.
+            Ok(None) if adhoc.is_some() => "{}".to_string(),
             Ok(None) => {
                 info!(channel = %id, "unknown channel");
                 return Err(State::Ended(
@@ -422,7 +451,14 @@ impl Streams {
             }
             Err(e) => return Err(State::Ended(ErrorCode::Unavailable, e.to_string())),
         };
-        let plan = channel_record::parse(&record).and_then(|rec| {
+        let plan = channel_record::parse(&record).and_then(|mut rec| {
+            if let Some(a) = adhoc {
+                rec.source_url = Some(a.source.clone());
+                rec.sources.clear();
+                if a.quality.is_some() {
+                    rec.quality = a.quality.clone();
+                }
+            }
             let proxy = match rec.proxy_choice()? {
                 ProxyChoice::Default => match &self.cfg.proxy {
                     Some(url) => proxy::parse(url).map_err(|e| format!("--proxy: {e}"))?,
@@ -447,7 +483,7 @@ impl Streams {
     /// Runs the channel until it ends; returns the final state.
     async fn drive(&self, ch: &Channel) -> State {
         let id = &ch.id;
-        let plan = match self.plan(id).await {
+        let plan = match self.plan(id, ch.adhoc.as_ref()).await {
             Ok(p) => p,
             Err(end) => return end,
         };

@@ -1,0 +1,278 @@
+//! The operator API nginx answers with `stream_autostart_api`: routes, the
+//! request bodies, and the JSON replies (the endpoints the old Python API
+//! had, now answered by talking to the supervisor's socket).
+//!
+//! - `POST /api/stream/start`  `{"channel_id", "source_url"?, "quality"?}`
+//! - `POST /api/stream/stop`   `{"channel_id"}`
+//! - `GET  /api/streams/active`
+//! - `GET  /api/streams/<id>`
+//! - `POST|GET /channel/<id>/start`
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::channel_id;
+use crate::protocol::{ErrorCode, Reply};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Start; the channel comes from the body (`None`) or the path.
+    Start(Option<String>),
+    Stop,
+    Active,
+    Stream(String),
+}
+
+impl Route {
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Route::Start(None) | Route::Stop)
+    }
+}
+
+/// An API refusal: HTTP status, machine code, message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn err(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+fn checked_id(id: &str) -> Result<String, ApiError> {
+    channel_id::validate(id.as_bytes())
+        .map(str::to_string)
+        .map_err(|e| err(400, "invalid_channel", e.to_string()))
+}
+
+/// Matches the request on the end of its path, so the API can sit under
+/// any prefix (`/api/...`, `/admin/api/...`).
+pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let path = path.trim_end_matches('/');
+    let post_only = |r: Route| {
+        if method == "POST" {
+            Ok(r)
+        } else {
+            Err(err(405, "method_not_allowed", format!("{path} takes POST")))
+        }
+    };
+    let get_only = |r: Route| {
+        if method == "GET" || method == "HEAD" {
+            Ok(r)
+        } else {
+            Err(err(405, "method_not_allowed", format!("{path} takes GET")))
+        }
+    };
+    if path.ends_with("/stream/start") {
+        return post_only(Route::Start(None));
+    }
+    if path.ends_with("/stream/stop") {
+        return post_only(Route::Stop);
+    }
+    if path.ends_with("/streams/active") {
+        return get_only(Route::Active);
+    }
+    let segs: Vec<&str> = path.rsplit('/').take(3).collect();
+    if let [last, id, kind] = segs[..] {
+        if last == "start" && kind == "channel" {
+            let id = checked_id(id)?;
+            return match method {
+                "GET" | "POST" => Ok(Route::Start(Some(id))),
+                _ => Err(err(
+                    405,
+                    "method_not_allowed",
+                    format!("{path} takes GET or POST"),
+                )),
+            };
+        }
+    }
+    if let [id, kind, ..] = segs[..] {
+        if kind == "streams" {
+            return get_only(Route::Stream(checked_id(id)?));
+        }
+    }
+    Err(err(404, "not_found", format!("no API endpoint {path}")))
+}
+
+/// The body of `POST .../stream/start` and `.../stream/stop`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    pub channel_id: Value,
+    #[serde(default)]
+    pub source_url: Option<String>,
+    #[serde(default)]
+    pub quality: Option<String>,
+}
+
+/// Parses a body; `channel_id` may be a string or a number (the old API
+/// took both).
+pub fn parse_body(
+    bytes: &[u8],
+    route: &Route,
+) -> Result<(String, Option<String>, Option<String>), ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(err(
+            400,
+            "bad_request",
+            "a JSON body with \"channel_id\" is required",
+        ));
+    }
+    let body: Body = serde_json::from_slice(bytes)
+        .map_err(|e| err(400, "bad_request", format!("invalid JSON body: {e}")))?;
+    let id = match &body.channel_id {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_u64() => n.to_string(),
+        _ => {
+            return Err(err(
+                400,
+                "bad_request",
+                "\"channel_id\" must be a string or a number",
+            ))
+        }
+    };
+    let id = checked_id(&id)?;
+    if *route == Route::Stop && (body.source_url.is_some() || body.quality.is_some()) {
+        return Err(err(400, "bad_request", "stop takes only \"channel_id\""));
+    }
+    Ok((id, body.source_url, body.quality))
+}
+
+/// HTTP status for a supervisor error code.
+pub fn status_for(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::BadRequest | ErrorCode::InvalidChannel | ErrorCode::TooLong => 400,
+        ErrorCode::Denied => 403,
+        ErrorCode::UnknownChannel | ErrorCode::NotRunning => 404,
+        ErrorCode::BadChannel => 422,
+        ErrorCode::Failed => 502,
+        ErrorCode::Timeout => 504,
+        ErrorCode::Capacity | ErrorCode::Unavailable | ErrorCode::ShuttingDown => 503,
+        ErrorCode::UnknownOp | ErrorCode::UnsupportedVersion | ErrorCode::Internal => 500,
+    }
+}
+
+/// The JSON an API error answers with.
+pub fn error_json(e: &ApiError) -> Vec<u8> {
+    let v = json!({"ok": false, "error": {"code": e.code, "message": e.message}});
+    let mut out = serde_json::to_vec(&v).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// Status and JSON for a supervisor reply to `route`.
+pub fn reply_json(route: &Route, channel: &str, reply: &Reply) -> (u16, Vec<u8>) {
+    if !reply.ok {
+        let code = reply.code().unwrap_or(ErrorCode::Internal);
+        let e = ApiError {
+            status: status_for(code),
+            code: code.as_str(),
+            message: reply.message().to_string(),
+        };
+        return (e.status, error_json(&e));
+    }
+    let v = match route {
+        Route::Start(_) => json!({
+            "ok": true,
+            "channel_id": channel,
+            "state": "ready",
+            "started": reply.started,
+            "playlist": reply.playlist,
+        }),
+        Route::Stop => json!({"ok": true, "channel_id": channel, "state": "stopped"}),
+        Route::Active => json!({"ok": true, "streams": reply.streams.clone().unwrap_or_default()}),
+        Route::Stream(_) => json!({
+            "ok": true,
+            "stream": reply.streams.as_ref().and_then(|s| s.first()),
+        }),
+    };
+    let mut out = serde_json::to_vec(&v).unwrap_or_default();
+    out.push(b'\n');
+    (200, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("POST", "/api/stream/start"), Ok(Route::Start(None)));
+        assert_eq!(route("POST", "/api/stream/stop/"), Ok(Route::Stop));
+        assert_eq!(route("GET", "/api/streams/active"), Ok(Route::Active));
+        assert_eq!(
+            route("GET", "/api/streams/71386"),
+            Ok(Route::Stream("71386".into()))
+        );
+        assert_eq!(
+            route("GET", "/channel/71386/start"),
+            Ok(Route::Start(Some("71386".into())))
+        );
+        assert_eq!(
+            route("POST", "/channel/71386/start"),
+            Ok(Route::Start(Some("71386".into())))
+        );
+        assert_eq!(route("GET", "/admin/api/streams/active"), Ok(Route::Active));
+        assert_eq!(route("GET", "/api/stream/start").unwrap_err().status, 405);
+        assert_eq!(route("DELETE", "/api/streams/1").unwrap_err().status, 405);
+        assert_eq!(route("GET", "/api/nothing").unwrap_err().status, 404);
+        assert_eq!(route("GET", "/api/streams/a.b").unwrap_err().status, 400);
+        assert_eq!(
+            route("GET", "/channel/..%2f/start").unwrap_err().status,
+            400
+        );
+    }
+
+    #[test]
+    fn bodies() {
+        let start = Route::Start(None);
+        assert_eq!(
+            parse_body(
+                br#"{"channel_id":"7","source_url":"http://x/","quality":"copy"}"#,
+                &start
+            ),
+            Ok(("7".into(), Some("http://x/".into()), Some("copy".into())))
+        );
+        assert_eq!(
+            parse_body(br#"{"channel_id":71386}"#, &start).unwrap().0,
+            "71386"
+        );
+        for bad in [
+            &b""[..],
+            b"{",
+            br#"{"channel_id":true}"#,
+            br#"{"channel_id":"a/b"}"#,
+            br#"{"channel_id":"1","extra":1}"#,
+            br#"[]"#,
+        ] {
+            assert_eq!(parse_body(bad, &start).unwrap_err().status, 400, "{bad:?}");
+        }
+        assert!(parse_body(br#"{"channel_id":"1","quality":"low"}"#, &Route::Stop).is_err());
+    }
+
+    #[test]
+    fn replies() {
+        let (status, body) = reply_json(
+            &Route::Start(None),
+            "7",
+            &Reply::error(1, ErrorCode::Failed, "upstream answered HTTP 403 Forbidden"),
+        );
+        assert_eq!(status, 502);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "failed");
+        let (status, body) = reply_json(&Route::Stop, "7", &Reply::ok(1));
+        assert_eq!(status, 200);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["state"],
+            "stopped"
+        );
+        assert_eq!(status_for(ErrorCode::Capacity), 503);
+        assert_eq!(status_for(ErrorCode::NotRunning), 404);
+    }
+}
