@@ -83,12 +83,15 @@ sed -e "s|@PREFIX@|$run/origin|g" -e "s|@LISTEN@|127.0.0.1:$PICKY_PORT|" \
 "$stage/sbin/nginx" -p "$run/origin/" -c "$run/origin/nginx.conf" -e "$run/origin/error.log"
 wait_port "$PICKY_PORT"
 
-rcli() { redis-cli -p "$REDIS_PORT" "$@" >/dev/null; }
-token=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
-rcli SET channel:1 "{\"source_url\":\"http://127.0.0.1:$ORIGIN_PORT/live.ts\",\"quality\":\"copy\",\"name\":\"Test pattern\"}"
-rcli SET channel:2 "{\"source_url\":\"http://127.0.0.1:$PICKY_PORT/live.ts\",\"quality\":\"copy\",\"name\":\"Behind 403 and SOCKS5\",\"user_agent\":\"DemoPlayer/1.0\",\"referer\":\"http://portal.demo/\",\"proxy\":\"socks5h://127.0.0.1:$SOCKS_PORT\"}"
-rcli SET user:demo '{"active":true,"expires_at":null}'
-rcli SET "token:$token" demo
+# The data commands of the supervisor binary write Redis, checked.
+data() { "$stage/bin/stream-supervisor" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@"; }
+data channels add 1 --source "http://127.0.0.1:$ORIGIN_PORT/live.ts" --quality copy \
+    --name "Test pattern" --group Demo >/dev/null
+data channels add 2 --source "http://127.0.0.1:$PICKY_PORT/live.ts" --quality copy \
+    --name "Behind 403 and SOCKS5" --group Demo --user-agent DemoPlayer/1.0 \
+    --referer http://portal.demo/ --proxy "socks5h://127.0.0.1:$SOCKS_PORT" >/dev/null
+data users add demo >/dev/null
+token=$(data tokens issue demo)
 
 # nginx workers run as nobody/nogroup: give them the socket through its group.
 group=$(id -gn nobody 2>/dev/null || echo nogroup)
@@ -114,6 +117,8 @@ echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
 echo "demo: channel state: $stage/bin/stream-supervisor --socket $run/supervisor/supervisor.sock status" >&2
 echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
 echo "PLAY http://127.0.0.1:$PORT/live/stream_2.m3u8?token=$token"
+echo "M3U http://127.0.0.1:$PORT/playlist.m3u?token=$token"
+echo "API http://127.0.0.1:$PORT/api/streams/active"
 
 # Run until told to stop; `wait` returns early on a trapped signal.
 while :; do
