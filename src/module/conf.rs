@@ -105,84 +105,69 @@ impl LocConf {
     }
 }
 
+/// Directives that may appear in http, server and location blocks.
+const ANY_LEVEL: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+type SetFn = unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
+
+/// A directive whose handler stores into this module's location conf.
+const fn directive(name: ngx_str_t, type_: u32, set: SetFn) -> ngx_command_t {
+    ngx_command_t {
+        name,
+        type_: type_ as ngx_uint_t,
+        set: Some(set),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    }
+}
+
 static mut COMMANDS: [ngx_command_t; 10] = [
-    ngx_command_t {
-        name: ngx_string!("stream_autostart"),
-        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(set_channel),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_token"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1)
-            as ngx_uint_t,
-        set: Some(set_token),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_supervisor"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1)
-            as ngx_uint_t,
-        set: Some(set_supervisor),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_wait"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1)
-            as ngx_uint_t,
-        set: Some(set_wait),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_segment"),
-        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(set_segment),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_token_arg"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1)
-            as ngx_uint_t,
-        set: Some(set_token_arg),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_token_cache"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE12)
-            as ngx_uint_t,
-        set: Some(set_token_cache),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_m3u"),
-        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(set_m3u),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("stream_autostart_api"),
-        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
-        set: Some(set_api),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
+    directive(
+        ngx_string!("stream_autostart"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+        set_channel,
+    ),
+    directive(
+        ngx_string!("stream_autostart_token"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_token,
+    ),
+    directive(
+        ngx_string!("stream_autostart_supervisor"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_supervisor,
+    ),
+    directive(
+        ngx_string!("stream_autostart_wait"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_wait,
+    ),
+    directive(
+        ngx_string!("stream_autostart_segment"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+        set_segment,
+    ),
+    directive(
+        ngx_string!("stream_autostart_token_arg"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_token_arg,
+    ),
+    directive(
+        ngx_string!("stream_autostart_token_cache"),
+        ANY_LEVEL | NGX_CONF_TAKE12,
+        set_token_cache,
+    ),
+    directive(
+        ngx_string!("stream_autostart_m3u"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+        set_m3u,
+    ),
+    directive(
+        ngx_string!("stream_autostart_api"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        set_api,
+    ),
     ngx_command_t::empty(),
 ];
 
@@ -235,6 +220,21 @@ unsafe fn arg<'a>(cf: *mut ngx_conf_t, n: usize) -> &'a [u8] {
     }
 }
 
+/// The core module's configuration of the location being parsed, whose
+/// `handler` a content directive sets.
+///
+/// # Safety
+/// `cf` is the configuration being parsed, inside a location.
+unsafe fn core_loc_conf(cf: *mut ngx_conf_t) -> *mut ngx_http_core_loc_conf_t {
+    // SAFETY: in a location block cf->ctx is an http conf ctx whose
+    // loc_conf array has the core module's entry.
+    unsafe {
+        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
+        let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
+        *(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t
+    }
+}
+
 /// Compiles argument 1 into a complex value allocated in the conf pool.
 ///
 /// # Safety
@@ -279,10 +279,7 @@ extern "C" fn set_channel(
 
         // Playlists are this location's content: install the handler the
         // way proxy_pass or mp4 do.
-        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
-        let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
-        let clcf = *(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t;
-        (*clcf).handler = Some(handler::content_handler);
+        (*core_loc_conf(cf)).handler = Some(handler::content_handler);
     }
     CONF_OK
 }
@@ -320,9 +317,7 @@ extern "C" fn set_api(
             return c"cannot be combined with another stream_autostart directive".as_ptr()
                 as *mut c_char;
         }
-        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
-        let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
-        let clcf = *(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t;
+        let clcf = core_loc_conf(cf);
         if (*clcf).handler.is_some() {
             return c"is duplicate, or the location has another content handler".as_ptr()
                 as *mut c_char;
@@ -356,10 +351,7 @@ extern "C" fn set_m3u(
             Some(cv) => lc.m3u = cv,
             None => return CONF_ERROR,
         }
-        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
-        let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
-        let clcf = *(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t;
-        (*clcf).handler = Some(handler::m3u_handler);
+        (*core_loc_conf(cf)).handler = Some(handler::m3u_handler);
     }
     CONF_OK
 }
