@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-dev libssl-dev libpcre2-dev
 zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates
-tinyproxy-bin microsocks"
+tinyproxy-bin microsocks vlc-bin vlc-plugin-base"
 
 missing=""
 for p in $PACKAGES; do
