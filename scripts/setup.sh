@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-dev libssl-dev libpcre2-dev
 zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates
-tinyproxy-bin microsocks vlc-bin vlc-plugin-base"
+tinyproxy-bin microsocks vlc-bin vlc-plugin-base nginx-core nginx-dev"
 
 missing=""
 for p in $PACKAGES; do
@@ -20,6 +20,13 @@ if [ -n "$missing" ]; then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # Packages with services (nginx, redis-server) must not start them:
+    # the project runs its own, on loopback, and stops them.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -17,3 +17,13 @@ TEST_NGINX_GLOBALS="load_module $stage/modules/ngx_http_stream_autostart_module.
 TEST_SUPERVISOR_BINARY="$stage/bin/stream-supervisor" \
 TEST_ORIGIN_BINARY="$stage/bin/test-origin" \
     prove -j2 t/
+
+# The same suite against the distribution's nginx, with the module built
+# for it (its version and configure arguments, --with-compat).
+system_so=$(bash scripts/build-module.sh --system | tail -n 1)
+echo "== prove t/ (distribution nginx $(nginx -v 2>&1 | sed 's/.*\///'))" >&2
+TEST_NGINX_BINARY="$(command -v nginx)" \
+TEST_NGINX_GLOBALS="load_module $system_so;" \
+TEST_SUPERVISOR_BINARY="$stage/bin/stream-supervisor" \
+TEST_ORIGIN_BINARY="$stage/bin/test-origin" \
+    prove -j2 t/

@@ -232,4 +232,8 @@ unlike($t->read_file('supervisor.log'),
 	qr/ffmpeg started.*channel=(localfile|mixed)/,
 	'no ffmpeg started for them');
 
+# End the live upstream requests before nginx stops (older nginx reports
+# streams still open at exit as alerts).
+supervisor_ctl($s, 'stop', $_) for keys %channels;
+
 ###############################################################################
