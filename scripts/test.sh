@@ -27,3 +27,13 @@ TEST_NGINX_GLOBALS="load_module $system_so;" \
 TEST_SUPERVISOR_BINARY="$stage/bin/stream-supervisor" \
 TEST_ORIGIN_BINARY="$stage/bin/test-origin" \
     prove -j2 t/
+
+# nginx's own build system: configure --add-dynamic-module=. and make, then
+# the playlist test against that nginx and module.
+echo "== nginx --add-dynamic-module build" >&2
+objs=$(bash scripts/check-addon-build.sh | tail -n 1)
+TEST_NGINX_BINARY="$objs/nginx" \
+TEST_NGINX_GLOBALS="load_module $objs/ngx_http_stream_autostart_module.so;" \
+TEST_SUPERVISOR_BINARY="$stage/bin/stream-supervisor" \
+TEST_ORIGIN_BINARY="$stage/bin/test-origin" \
+    prove t/stream_autostart.t
