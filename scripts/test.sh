@@ -28,6 +28,10 @@ TEST_SUPERVISOR_BINARY="$stage/bin/stream-supervisor" \
 TEST_ORIGIN_BINARY="$stage/bin/test-origin" \
     prove -j2 t/
 
+# install.sh in a scratch root, with the module for the distribution's nginx.
+echo "== install.sh" >&2
+bash scripts/check-install.sh "$system_so" "$stage/bin/stream-supervisor"
+
 # nginx's own build system: configure --add-dynamic-module=. and make, then
 # the playlist test against that nginx and module.
 echo "== nginx --add-dynamic-module build" >&2
