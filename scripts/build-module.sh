@@ -43,7 +43,8 @@ vendored)
     ;;
 
 source)
-    src=$(cd "$src" && pwd) || die "no directory $src"
+    abs=$(cd "$src" 2>/dev/null && pwd) || die "no directory $src"
+    src=$abs
     [ -f "$src/src/core/nginx.h" ] || die "$src is not an nginx source tree (no src/core/nginx.h)"
     objs=${NGINX_BUILD_DIR:-$src/objs}
     [ -f "$objs/ngx_auto_config.h" ] || die "$objs has no ngx_auto_config.h: run ./configure --with-compat ... in $src first (or set NGINX_BUILD_DIR)"
