@@ -1,0 +1,290 @@
+#!/bin/bash
+# Benchmarks, side by side in one run, all on 127.0.0.1:
+#   1. warm path: wrk on the same ready playlist and segment through a plain
+#      static location and through the stream_autostart locations
+#   2. cold start: N cold starts of a copy-mode channel (1 s keyframes)
+#   3. herd: many concurrent first requests for one cold channel, with a
+#      static-file probe running meanwhile
+#   4. many channels: supervisor and nginx memory/CPU with N live channels
+#   5. catalog: the channel M3U with 3,931 channels
+#   6. idle reclaim: when a stream really stops after its last viewer
+# Prints a table and writes BENCHMARKS.md and bench/*.png (gnuplot).
+# Numbers only: nothing here passes or fails on a time.
+#
+#   scripts/bench.sh [--quick]     (--quick: fewer runs, a few minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+if [ $quick = 1 ]; then
+    COLD_RUNS=8; HERD=300; CHANNELS=20; WRK_SECS=5; IDLE=20s
+else
+    COLD_RUNS=20; HERD=1000; CHANNELS=200; WRK_SECS=15; IDLE=60s
+fi
+
+sh scripts/setup.sh
+missing=""
+for p in wrk gnuplot-nox; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+stage=$(sh scripts/build.sh | tail -n 1)
+cargo build --release --locked --bin herd >&2
+
+run=$(mktemp -d /tmp/stream-autostart-bench.XXXXXX)
+chmod 755 "$run"
+mkdir -p "$run/hls" "$run/nginx" bench
+chmod 755 "$run/hls"
+pids=""
+cleanup() {
+    trap - INT TERM EXIT
+    [ -f "$run/nginx/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx/nginx.pid")" 2>/dev/null || true
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 2
+    for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+    pkill -KILL -f "$run" 2>/dev/null || true
+    rm -rf "$run"
+}
+trap cleanup INT TERM EXIT
+
+PORT=18480 RPORT=18479 OPORT=18478
+wait_port() {
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+    echo "bench: nothing on port $1" >&2; exit 1
+}
+redis-server --port $RPORT --bind 127.0.0.1 --save '' --appendonly no --dir "$run" \
+    --logfile "$run/redis.log" --maxclients 10000 &
+pids="$pids $!"
+"$stage/bin/test-origin" --listen 127.0.0.1:$OPORT --keyint 1 --size 160x120 2>"$run/origin.log" &
+pids="$pids $!"
+wait_port $RPORT; wait_port $OPORT
+
+sup() { "$stage/bin/stream-supervisor" --socket "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" "$@"; }
+sup channels add 1 --source "http://127.0.0.1:$OPORT/live.ts" --quality copy >/dev/null
+for i in $(seq 2 $((CHANNELS + 10))); do
+    echo "SET channel:$i '{\"source_url\":\"http://127.0.0.1:$OPORT/live.ts\",\"quality\":\"copy\"}'"
+done | redis-cli -p $RPORT >/dev/null
+sup users add bench >/dev/null
+token=$(sup tokens issue bench)
+
+ulimit -n 65536 2>/dev/null || true
+"$stage/bin/stream-supervisor" --socket "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" \
+    --socket-mode 666 --hls-dir "$run/hls" --idle-timeout "$IDLE" \
+    --max-streams $((CHANNELS + 20)) --segment-duration 4s 2>"$run/supervisor.log" &
+suppid=$!
+pids="$pids $suppid"
+for _ in $(seq 100); do [ -S "$run/sup.sock" ] && break; sleep 0.1; done
+
+cat >"$run/nginx/nginx.conf" <<EOF
+load_module $stage/modules/ngx_http_stream_autostart_module.so;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid $run/nginx/nginx.pid;
+error_log $run/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; text/plain txt; }
+    client_body_temp_path $run/nginx/body;
+    proxy_temp_path $run/nginx/proxy;
+    fastcgi_temp_path $run/nginx/fastcgi;
+    uwsgi_temp_path $run/nginx/uwsgi;
+    scgi_temp_path $run/nginx/scgi;
+    server {
+        listen 127.0.0.1:$PORT backlog=4096;
+        stream_autostart_supervisor unix:$run/sup.sock;
+        stream_autostart_wait 60s;
+        location /plain/ { alias $run/hls/; }
+        location = /static.txt { alias $run/static.txt; }
+        location = /playlist.m3u {
+            stream_autostart_m3u "http://\$http_host/live/stream_{channel}.m3u8";
+        }
+        location /api/ { stream_autostart_api; }
+        location ~ ^/live/stream_(?<channel>.*)\.m3u8\$ {
+            alias $run/hls/stream_\$channel.m3u8;
+            stream_autostart \$channel;
+        }
+        location ~ ^/live/(?<segment>stream_(?<ch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
+            alias $run/hls/\$segment;
+            stream_autostart_segment \$ch;
+        }
+    }
+}
+EOF
+echo ok >"$run/static.txt"
+"$stage/sbin/nginx" -p "$run/nginx/" -c "$run/nginx/nginx.conf" -e "$run/nginx/error.log"
+wait_port $PORT
+base="http://127.0.0.1:$PORT"
+
+ms() { awk '{ printf "%.0f", $1 * 1000 }'; }
+stats() { # reads numbers, prints "median p95 max"
+    sort -n | awk '{ a[NR] = $1 } END {
+        m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.95 + 0.999)]; if (p == "") p = a[NR];
+        printf "%s %s %s\n", m, p, a[NR] }'
+}
+wrk_run() { # url -> "req/s p99_ms"
+    wrk -t1 -c32 -d"${WRK_SECS}s" --latency "$1" 2>/dev/null | awk '
+        /Requests\/sec/ { rps = $2 }
+        /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v = v / 1000 }
+                   else if (v ~ /ms$/) { sub(/ms/, "", v) }
+                   else if (v ~ /s$/) { sub(/s/, "", v); v = v * 1000 }
+                   p99 = v }
+        END { printf "%.0f %.2f\n", rps, p99 }'
+}
+
+echo "== 1. warm path" >&2
+curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
+sleep 9   # a few segments
+seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
+read -r pl_plain_rps pl_plain_p99 < <(wrk_run "$base/plain/stream_1.m3u8")
+read -r pl_mod_rps pl_mod_p99 < <(wrk_run "$base/live/stream_1.m3u8?token=$token")
+seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
+read -r sg_plain_rps sg_plain_p99 < <(wrk_run "$base/plain/$seg")
+seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
+read -r sg_mod_rps sg_mod_p99 < <(wrk_run "$base/live/$seg?token=$token")
+pl_ratio=$(awk -v a="$pl_mod_rps" -v b="$pl_plain_rps" 'BEGIN { printf "%.2f", a / b }')
+sg_ratio=$(awk -v a="$sg_mod_rps" -v b="$sg_plain_rps" 'BEGIN { printf "%.2f", a / b }')
+seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
+
+echo "== 2. cold start ($COLD_RUNS runs)" >&2
+: >"$run/cold.txt"
+for i in $(seq "$COLD_RUNS"); do
+    sup stop 1 >/dev/null 2>&1 || true
+    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$base/live/stream_1.m3u8?token=$token")
+    [ "${t%% *}" = 200 ] || echo "bench: cold start $i answered ${t%% *}" >&2
+    echo "${t##* }" | ms >>"$run/cold.txt"; echo >>"$run/cold.txt"
+done
+read -r cold_med cold_p95 cold_max < <(stats <"$run/cold.txt")
+# Where the time goes: the supervisor's view (ffmpeg start -> first segment).
+grep -o 'ready channel=1 pid=[0-9]* ms=[0-9]*' "$run/supervisor.log" | tail -n "$COLD_RUNS" \
+    | sed 's/.*ms=//' >"$run/cold_sup.txt"
+read -r sup_med _ _ < <(stats <"$run/cold_sup.txt")
+sort -n "$run/cold.txt" | awk '{ print NR, $1 }' >bench/cold.dat
+
+echo "== 3. herd ($HERD concurrent first requests)" >&2
+herd=$("$root/target/release/herd" --addr 127.0.0.1:$PORT --path "/live/stream_2.m3u8?token=$token" \
+    --concurrency "$HERD" --probe /static.txt)
+herd_200=$(echo "$herd" | sed -n 's/.*"200":\([0-9]*\).*/\1/p')
+herd_p50=$(echo "$herd" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')
+herd_p99=$(echo "$herd" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')
+probe_p99=$(echo "$herd" | sed -n 's/.*"probe_p99_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.2f", $1 }')
+herd_ffmpeg=$(grep -c 'ffmpeg started channel=2 ' "$run/supervisor.log" || true)
+
+echo "== 4. many channels ($CHANNELS)" >&2
+rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+worker=$(pgrep -P "$(cat "$run/nginx/nginx.pid")" | head -n 1)
+sup stop 1 >/dev/null 2>&1 || true; sup stop 2 >/dev/null 2>&1 || true
+sleep 1
+sup_rss0=$(rss $suppid); ngx_rss0=$(rss "$worker")
+seq 3 $((CHANNELS + 2)) | xargs -P 16 -I{} curl -s -o /dev/null -m 60 "$base/live/stream_{}.m3u8?token=$token"
+live=$("$stage/bin/stream-supervisor" --socket "$run/sup.sock" list --json | grep -c '"state": "ready"' || true)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+t0=$(ticks $suppid); sleep 10; t1=$(ticks $suppid)
+hz=$(getconf CLK_TCK)
+sup_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz / 10 * 100 }')
+sup_rss=$(rss $suppid); ngx_rss=$(rss "$worker")
+per_stream=$(awk -v a="$sup_rss0" -v b="$sup_rss" -v n="$live" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / n; else print "-" }')
+ffmpeg_rss=$(for p in $(pgrep -x ffmpeg); do tr '\0' ' ' <"/proc/$p/environ" 2>/dev/null | grep -q "STREAM_SUPERVISOR_HLS_DIR=$run/hls" && rss "$p"; done \
+    | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }')
+load=$(cut -d' ' -f1 /proc/loadavg)
+for i in $(seq 3 $((CHANNELS + 2))); do echo "{\"channel_id\":\"$i\"}"; done \
+    | xargs -d '\n' -P 16 -I{} curl -s -o /dev/null -X POST -d {} "$base/api/stream/stop"
+
+echo "== 5. catalog (3931 channels)" >&2
+for i in $(seq 100001 $((100000 + 3931 - CHANNELS - 10))); do
+    echo "SET channel:$i '{\"source_url\":\"http://127.0.0.1:9/$i.ts\",\"name\":\"Channel $i\",\"group\":\"Bench\"}'"
+done | redis-cli -p $RPORT >/dev/null
+sleep 11   # both catalog caches expire
+m3u_count=$(curl -s "$base/playlist.m3u?token=$token" | grep -c '^#EXTINF')
+m3u_bytes=$(curl -s -o /dev/null -w '%{size_download}' "$base/playlist.m3u?token=$token")
+read -r m3u_rps m3u_p99 < <(wrk_run "$base/playlist.m3u?token=$token")
+
+echo "== 6. idle reclaim (idle timeout $IDLE)" >&2
+curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
+last=$(date +%s.%N)
+while "$stage/bin/stream-supervisor" --socket "$run/sup.sock" status 1 >/dev/null 2>&1; do sleep 0.1; done
+gone=$(date +%s.%N)
+reclaim=$(awk -v a="$last" -v b="$gone" 'BEGIN { printf "%.1f", b - a }')
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+cores=$(nproc)
+mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+nginx_v=$("$stage/sbin/nginx" -v 2>&1 | sed 's/.*\///')
+
+gnuplot <<EOF
+set terminal png size 800,450 noenhanced
+set output "bench/cold-start.png"
+set title "Cold start: first request to a playable playlist ($COLD_RUNS runs, copy, 1 s keyframes)"
+set xlabel "run (sorted)"; set ylabel "ms"; set yrange [0:*]; set grid
+plot "bench/cold.dat" using 1:2 with linespoints title "time to 200"
+EOF
+cat >bench/warm.dat <<EOF
+playlist $pl_plain_rps $pl_mod_rps
+segment $sg_plain_rps $sg_mod_rps
+EOF
+gnuplot <<EOF
+set terminal png size 800,450 noenhanced
+set output "bench/warm-path.png"
+set title "Warm path: requests/s, plain nginx static vs stream_autostart (1 worker)"
+set style data histograms; set style histogram clustered; set style fill solid 0.8
+set ylabel "requests/s"; set yrange [0:*]; set grid ytics
+plot "bench/warm.dat" using 2:xtic(1) title "plain static", "" using 3 title "stream_autostart"
+EOF
+
+table=$(cat <<EOF
+| measurement | result | target |
+|---|---|---|
+| warm playlist, plain static | $pl_plain_rps req/s, p99 $pl_plain_p99 ms | |
+| warm playlist, stream_autostart (token cached, URIs rewritten) | $pl_mod_rps req/s, p99 $pl_mod_p99 ms, **ratio $pl_ratio** | ≥ 0.90 |
+| warm segment ($seg_bytes bytes), plain static | $sg_plain_rps req/s, p99 $sg_plain_p99 ms | |
+| warm segment, stream_autostart_segment | $sg_mod_rps req/s, p99 $sg_mod_p99 ms, **ratio $sg_ratio** | ≥ 0.95 |
+| cold start, $COLD_RUNS runs | median $cold_med ms, p95 $cold_p95 ms, max $cold_max ms (supervisor: ffmpeg start to first segment, median $sup_med ms) | median ≤ 1500 ms |
+| herd: $HERD concurrent first requests, one cold channel | $herd_200 × 200, ffmpeg started $herd_ffmpeg time(s), p50 $herd_p50 ms, p99 $herd_p99 ms | all 200, one ffmpeg |
+| static probe during the herd | p99 $probe_p99 ms | < 10 ms |
+| $CHANNELS channels asked for | $live ready; supervisor RSS $sup_rss0 → $sup_rss KiB ($per_stream KiB per stream), CPU $sup_cpu %; nginx worker RSS $ngx_rss0 → $ngx_rss KiB; ffmpeg RSS $ffmpeg_rss KiB each; load $load | 200 |
+| channel M3U, $m3u_count channels | $m3u_bytes bytes, $m3u_rps req/s, p99 $m3u_p99 ms | |
+| idle reclaim, idle timeout $IDLE | stopped $reclaim s after the last request | |
+EOF
+)
+echo "$table"
+
+cat >BENCHMARKS.md <<EOF
+# Benchmarks
+
+Produced by \`scripts/bench.sh$([ $quick = 1 ] && echo " --quick")\` on $(date -u +%Y-%m-%d): $cpu, $cores cores, $mem;
+nginx $nginx_v (vendored, 1 worker, access log off), module and supervisor
+from this commit ($(git rev-parse --short HEAD)), all on 127.0.0.1. Rerun it
+to get numbers for your machine; they are not asserted anywhere.
+
+$table
+
+![cold start](bench/cold-start.png)
+![warm path](bench/warm-path.png)
+
+## How each number is taken
+
+1. **Warm path**: \`wrk -t1 -c32 -d${WRK_SECS}s --latency\` on the same ready
+   playlist and newest segment, once through \`location /plain/ { alias <hls>/; }\`
+   and once through the \`stream_autostart\` / \`stream_autostart_segment\`
+   locations with a valid (cached) token. The module's playlist is read,
+   checked and rewritten (token on every segment URI) per request.
+2. **Cold start**: \`stream-supervisor stop 1\`, then
+   \`curl -w %{time_total}\` of the playlist: from the first request to a
+   200 with a segment. The source (test-origin) sends 1 s keyframes; the
+   first HLS segments are 1 s (\`-hls_init_time\`), ffmpeg probes 1 s.
+3. **Herd**: \`target/release/herd --concurrency $HERD\` opens that many
+   connections at once for one cold channel while a probe requests a
+   static file every 5 ms.
+4. **Many channels**: $CHANNELS channels started in parallel (16 at a time),
+   then 10 s of supervisor CPU from /proc, RSS from /proc/<pid>/status.
+5. **Catalog**: 3,931 channel records; \`wrk\` on \`/playlist.m3u?token=…\`.
+6. **Idle reclaim**: one request, then polling \`stream-supervisor status 1\`
+   every 0.1 s until the channel is gone.
+EOF
+echo "bench: wrote BENCHMARKS.md and bench/*.png" >&2
