@@ -10,8 +10,8 @@ use ngx::ngx_log_error;
 
 use super::client::CallError;
 use super::handler::{
-    check_broken_connection, ctx_for, loc_conf, send_status_body, start_call, str_bytes, Ctx,
-    Outcome, Stage, ENSURE_SLACK_MS,
+    check_broken_connection, ctx_for, get_ctx, loc_conf, send_status_body, start_call, str_bytes,
+    Ctx, Outcome, Stage, ENSURE_SLACK_MS,
 };
 use crate::api::{self, ApiError, Route};
 use crate::protocol::{Op, Reply};
@@ -59,7 +59,7 @@ pub unsafe extern "C" fn api_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         let Some(ctx) = ctx_for(r, &channel, &[]) else {
             return ngx::ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
         };
-        *ctx.api.borrow_mut() = Some(route.clone());
+        *ctx.api.borrow_mut() = Some((route.clone(), channel.clone()));
         if route.needs_body() {
             // Bodies are small JSON: nginx keeps them in memory (up to
             // client_body_buffer_size), and a bigger one is refused.
@@ -85,11 +85,14 @@ unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
     // SAFETY: nginx calls the body handler with the live request whose Ctx
     // the content handler made.
     unsafe {
-        let Some(ctx) = super::handler::get_ctx_pub(r) else {
+        let Some(ctx) = get_ctx(r) else {
             ngx_http_finalize_request(r, ngx::ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
             return;
         };
-        let route = ctx.api.borrow().clone().unwrap_or(Route::Active);
+        let Some((route, _)) = ctx.api.borrow().clone() else {
+            ngx_http_finalize_request(r, ngx::ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
+            return;
+        };
         let body = match body_bytes(r) {
             Ok(b) => b,
             Err(e) => {
@@ -180,7 +183,7 @@ unsafe fn call_supervisor(
                 CALL_TIMEOUT_MS,
             ),
         };
-        *ctx.channel_override.borrow_mut() = Some(channel);
+        *ctx.api.borrow_mut() = Some((route.clone(), channel));
         ctx.stage.set(Stage::Ensuring);
         (*r).read_event_handler = Some(check_broken_connection);
         start_call(ctx, lc, op, timeout, Outcome::Api);
@@ -199,8 +202,11 @@ pub(super) unsafe fn finish(
     // SAFETY: per the contract.
     unsafe {
         drop(ctx.task.borrow_mut().take());
-        let route = ctx.api.borrow().clone().unwrap_or(Route::Active);
-        let channel = ctx.channel_override.borrow().clone().unwrap_or_default();
+        let (route, channel) = ctx
+            .api
+            .borrow()
+            .clone()
+            .unwrap_or((Route::Active, String::new()));
         let lc = loc_conf(r);
         match result {
             Ok(reply) => {

@@ -86,10 +86,9 @@ pub(super) struct Ctx {
     status: Cell<&'static str>,
     user: RefCell<String>,
     wait_ms: Cell<Option<u64>>,
-    /// `stream_autostart_api`: the channel the body named.
-    pub(super) channel_override: RefCell<Option<String>>,
-    /// `stream_autostart_api`: the route being answered.
-    pub(super) api: RefCell<Option<crate::api::Route>>,
+    /// `stream_autostart_api`: the route being answered and its channel
+    /// (from the path, or from the body once read).
+    pub(super) api: RefCell<Option<(crate::api::Route, String)>>,
     pub(super) task: RefCell<Option<Task<()>>>,
 }
 
@@ -123,16 +122,9 @@ pub(super) unsafe fn loc_conf<'a>(r: *mut ngx_http_request_t) -> &'a LocConf {
 
 /// # Safety
 /// `r` is a live request.
-unsafe fn get_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a Ctx> {
+pub(super) unsafe fn get_ctx<'a>(r: *mut ngx_http_request_t) -> Option<&'a Ctx> {
     // SAFETY: r->ctx has a slot per module; ours holds a Ctx or null.
     unsafe { (*(*r).ctx.add(module().ctx_index) as *const Ctx).as_ref() }
-}
-
-/// # Safety
-/// `r` is a live request.
-pub(super) unsafe fn get_ctx_pub<'a>(r: *mut ngx_http_request_t) -> Option<&'a Ctx> {
-    // SAFETY: per the contract.
-    unsafe { get_ctx(r) }
 }
 
 /// Creates the request's Ctx in its pool, with a cleanup that drops it.
@@ -168,7 +160,6 @@ unsafe fn create_ctx<'a>(
             user: RefCell::new(String::new()),
             wait_ms: Cell::new(None),
             api: RefCell::new(None),
-            channel_override: RefCell::new(None),
         });
         (*cln).handler = Some(drop_ctx);
         let ev = (*p).event.get();

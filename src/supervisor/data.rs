@@ -356,16 +356,6 @@ async fn users_cmd(store: &Store, cmd: &UserCmd) -> Result<()> {
     Ok(())
 }
 
-fn random_token() -> Result<String> {
-    let mut buf = [0u8; 24];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").map_err(|e| e.to_string())?,
-        &mut buf,
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 async fn tokens(store: &Store, cmd: &TokenCmd) -> Result<()> {
     let err = |e: super::store::StoreError| e.to_string();
     match cmd {
@@ -378,7 +368,7 @@ async fn tokens(store: &Store, cmd: &TokenCmd) -> Result<()> {
             {
                 return Err(format!("no user {user} (add it with users add)"));
             }
-            let token = random_token()?;
+            let token = super::secret::random_hex(24).map_err(|e| e.to_string())?;
             store
                 .set(&format!("token:{token}"), user)
                 .await

@@ -13,6 +13,7 @@ pub mod process;
 pub mod proxy;
 pub mod reconcile;
 pub mod restart_policy;
+pub mod secret;
 pub mod server;
 pub mod socks_bridge;
 pub mod store;

@@ -70,7 +70,7 @@ impl Bridge {
         };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let local = listener.local_addr()?.port();
-        let secret = random_hex(16)?;
+        let secret = super::secret::random_hex(16)?;
         let expected = format!(
             "Basic {}",
             proxy::base64(format!("ffmpeg:{secret}").as_bytes())
@@ -116,12 +116,6 @@ impl Bridge {
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().unwrap().clone()
     }
-}
-
-fn random_hex(n: usize) -> std::io::Result<String> {
-    let mut buf = vec![0u8; n];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 struct BridgeError {

@@ -206,42 +206,16 @@ impl Store {
 
     /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
     pub async fn stream_pids(&self) -> Result<Vec<(String, Option<u32>)>, StoreError> {
-        let mut c = self.conn().await?;
-        let pattern = format!("{}stream:*:pid", escape_glob(&self.prefix));
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut c)
-                .await
-                .map_err(|e| StoreError(format!("Redis SCAN {pattern}: {e}")))?;
-            keys.extend(batch);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        let mut out = Vec::new();
-        for key in keys {
-            let Some(channel) = key
-                .strip_prefix(&self.prefix)
-                .and_then(|k| k.strip_prefix("stream:"))
-                .and_then(|k| k.strip_suffix(":pid"))
-            else {
-                continue;
-            };
-            let pid: Option<String> = c
-                .get(&key)
-                .await
-                .map_err(|e| StoreError(format!("Redis GET {key}: {e}")))?;
-            out.push((channel.to_string(), pid.and_then(|p| p.trim().parse().ok())));
-        }
-        Ok(out)
+        let keys = self.scan("stream:*:pid").await?;
+        let values = self.get_many(&keys).await?;
+        Ok(keys
+            .iter()
+            .zip(values)
+            .filter_map(|(key, pid)| {
+                let channel = key.strip_prefix("stream:")?.strip_suffix(":pid")?;
+                Some((channel.to_string(), pid.and_then(|p| p.trim().parse().ok())))
+            })
+            .collect())
     }
 
     pub async fn clear_stream_keys(&self, channel: &str) -> Result<(), StoreError> {
