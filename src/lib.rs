@@ -12,6 +12,7 @@ pub mod channel_id;
 pub mod duration;
 pub mod m3u_render;
 pub mod playlist;
+pub mod playlist_cache;
 pub mod playlist_rewrite;
 pub mod protocol;
 pub mod supervisor_addr;

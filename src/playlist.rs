@@ -100,11 +100,23 @@ pub fn check_text(
     if summary.segments == 0 {
         return Err(NotReady::NoSegments);
     }
+    check_age(&summary, age)?;
+    check_segments(text, segment_exists)?;
+    Ok(summary)
+}
+
+/// A live playlist nobody has rewritten for a while is abandoned.
+pub fn check_age(summary: &Summary, age: Duration) -> Result<(), NotReady> {
     if !summary.ended && age > stale_after(summary.target_duration) {
         return Err(NotReady::Stale {
             age_secs: age.as_secs(),
         });
     }
+    Ok(())
+}
+
+/// At least one listed segment must exist.
+pub fn check_segments(text: &str, segment_exists: impl Fn(&str) -> bool) -> Result<(), NotReady> {
     // The newest segments are the likeliest to exist; look from the end.
     let uris: Vec<&str> = segment_uris(text).collect();
     let any = uris
@@ -113,17 +125,39 @@ pub fn check_text(
         .filter_map(|u| local_segment_name(u))
         .any(&segment_exists);
     if any {
-        Ok(summary)
+        Ok(())
     } else {
         Err(NotReady::SegmentsMissing)
     }
 }
 
+/// How long ago a file was last written (zero if its clock is ahead).
+pub fn age_of(meta: &std::fs::Metadata) -> Duration {
+    meta.modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .unwrap_or_default()
+}
+
+/// Whether a segment named in the playlist at `path` exists beside it.
+pub fn segment_exists_beside(path: &Path) -> impl Fn(&str) -> bool + '_ {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    move |name| dir.join(name).is_file()
+}
+
 /// Reads a playlist file and checks it; on success returns its bytes, so
 /// the caller serves exactly what was checked.
 pub fn read_ready(path: &Path) -> Result<(Vec<u8>, Summary), NotReady> {
+    read_ready_with_meta(path).map(|(bytes, summary, _)| (bytes, summary))
+}
+
+/// `read_ready`, also returning the metadata of the file that was read.
+pub fn read_ready_with_meta(
+    path: &Path,
+) -> Result<(Vec<u8>, Summary, std::fs::Metadata), NotReady> {
     use std::io::Read;
-    // One open, one fstat, one read: this runs on every playlist request.
+    // One open, one fstat, one read: a worker does this once per version
+    // of a playlist (see playlist_cache).
     let unreadable = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => NotReady::Missing,
         _ => NotReady::Unreadable(e.to_string()),
@@ -136,14 +170,9 @@ pub fn read_ready(path: &Path) -> Result<(Vec<u8>, Summary), NotReady> {
     let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     file.read_to_end(&mut bytes).map_err(unreadable)?;
     let text = String::from_utf8_lossy(&bytes);
-    let age = meta
-        .modified()
-        .ok()
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .unwrap_or_default();
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let summary = check_text(&text, age, |name| dir.join(name).is_file())?;
-    Ok((bytes, summary))
+    let age = age_of(&meta);
+    let summary = check_text(&text, age, segment_exists_beside(path))?;
+    Ok((bytes, summary, meta))
 }
 
 #[cfg(test)]

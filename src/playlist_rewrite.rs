@@ -20,64 +20,167 @@ pub fn encode_component(raw: &[u8]) -> String {
     out
 }
 
-fn append_arg(uri: &str, pair: &str, out: &mut Vec<u8>) {
-    // A fragment stays last.
-    let (base, frag) = match uri.find('#') {
-        Some(i) => uri.split_at(i),
-        None => (uri, ""),
-    };
-    out.extend_from_slice(base.as_bytes());
-    out.push(if base.contains('?') { b'&' } else { b'?' });
-    out.extend_from_slice(pair.as_bytes());
-    out.extend_from_slice(frag.as_bytes());
+/// One piece of a rewritten playlist: bytes of the original text, or the
+/// place where `arg=token` goes, after `?` or `&`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Text { start: usize, end: usize },
+    Arg { sep: u8 },
+}
+
+/// A media playlist with the places where the token goes worked out once.
+/// A worker keeps one per playlist version and renders it for each viewer
+/// with a copy of each piece, instead of parsing the text per request.
+#[derive(Debug, Clone, Default)]
+pub struct Template {
+    text: Vec<u8>,
+    parts: Vec<Part>,
+    args: usize,
+}
+
+impl Template {
+    /// Finds every URI of a media playlist: segment lines and the
+    /// `URI="..."` attributes of tags (keys, init sections).
+    pub fn parse(text: Vec<u8>) -> Template {
+        let mut t = Template {
+            text: Vec::new(),
+            parts: Vec::new(),
+            args: 0,
+        };
+        let mut line_start = 0;
+        for line in text.split_inclusive(|b| *b == b'\n') {
+            let body_len = if line.ends_with(b"\r\n") {
+                line.len() - 2
+            } else if line.ends_with(b"\n") {
+                line.len() - 1
+            } else {
+                line.len()
+            };
+            let body = &line[..body_len];
+            let lead = body.len() - body.trim_ascii_start().len();
+            let trimmed = body.trim_ascii();
+            let at = line_start + lead;
+            match std::str::from_utf8(trimmed) {
+                Ok(u) if !u.is_empty() && !u.starts_with('#') => {
+                    // Leading and trailing blanks of a URI line are dropped.
+                    t.uri(at, u);
+                    t.push_text(line_start + body_len, line_start + line.len());
+                }
+                Ok(tag) if tag.starts_with("#EXT") && tag.contains("URI=\"") => {
+                    t.tag(at, tag);
+                    t.push_text(line_start + body_len, line_start + line.len());
+                }
+                _ => t.push_text(line_start, line_start + line.len()),
+            }
+            line_start += line.len();
+        }
+        t.text = text;
+        t
+    }
+
+    /// The original playlist text.
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+
+    /// The length of the text rendered with a `pair` of `pair_len` bytes.
+    pub fn rendered_len(&self, pair_len: usize) -> usize {
+        let kept: usize = self
+            .parts
+            .iter()
+            .map(|p| match *p {
+                Part::Text { start, end } => end - start,
+                Part::Arg { .. } => 0,
+            })
+            .sum();
+        kept + self.args * (pair_len + 1)
+    }
+
+    /// Writes the text with `pair` (`arg=encoded-token`) on every URI into
+    /// `out`, which must be `rendered_len(pair.len())` bytes long.
+    pub fn render_into(&self, pair: &[u8], out: &mut [u8]) {
+        let mut at = 0;
+        for p in &self.parts {
+            match *p {
+                Part::Text { start, end } => {
+                    out[at..at + end - start].copy_from_slice(&self.text[start..end]);
+                    at += end - start;
+                }
+                Part::Arg { sep } => {
+                    out[at] = sep;
+                    out[at + 1..at + 1 + pair.len()].copy_from_slice(pair);
+                    at += 1 + pair.len();
+                }
+            }
+        }
+        debug_assert_eq!(at, out.len());
+    }
+
+    pub fn render(&self, pair: &[u8]) -> Vec<u8> {
+        let mut out = vec![0; self.rendered_len(pair.len())];
+        self.render_into(pair, &mut out);
+        out
+    }
+
+    fn push_text(&mut self, start: usize, end: usize) {
+        if start == end {
+            return;
+        }
+        // Adjacent pieces of text are one copy.
+        if let Some(Part::Text { end: last, .. }) = self.parts.last_mut() {
+            if *last == start {
+                *last = end;
+                return;
+            }
+        }
+        self.parts.push(Part::Text { start, end });
+    }
+
+    /// A URI at byte `at` of the text: the token goes before any fragment,
+    /// after `&` if the URI already has a query.
+    fn uri(&mut self, at: usize, uri: &str) {
+        let base = uri.find('#').unwrap_or(uri.len());
+        self.push_text(at, at + base);
+        let sep = if uri[..base].contains('?') {
+            b'&'
+        } else {
+            b'?'
+        };
+        self.parts.push(Part::Arg { sep });
+        self.args += 1;
+        self.push_text(at + base, at + uri.len());
+    }
+
+    fn tag(&mut self, at: usize, tag: &str) {
+        let mut done = 0;
+        while let Some(i) = tag[done..].find("URI=\"") {
+            let start = done + i + 5;
+            let Some(len) = tag[start..].find('"') else {
+                break;
+            };
+            let uri = &tag[start..start + len];
+            self.push_text(at + done, at + start);
+            if uri.is_empty() || uri.starts_with("data:") {
+                self.push_text(at + start, at + start + len);
+            } else {
+                self.uri(at + start, uri);
+            }
+            done = start + len;
+        }
+        self.push_text(at + done, at + tag.len());
+    }
+}
+
+/// `arg=token`, the token percent-encoded: what goes on every URI.
+pub fn pair(arg: &str, token: &[u8]) -> String {
+    format!("{arg}={}", encode_component(token))
 }
 
 /// Adds `arg=token` to every URI of a media playlist: segment lines and
 /// the `URI="..."` attributes of tags (keys, init sections). `token` is
 /// the decoded token; it is encoded here.
 pub fn with_token(text: &[u8], arg: &str, token: &[u8]) -> Vec<u8> {
-    let pair = format!("{arg}={}", encode_component(token));
-    let mut out = Vec::with_capacity(text.len() + 64 * (pair.len() + 1));
-    for line in text.split_inclusive(|b| *b == b'\n') {
-        let (body, eol) = match line.strip_suffix(b"\r\n") {
-            Some(b) => (b, &b"\r\n"[..]),
-            None => match line.strip_suffix(b"\n") {
-                Some(b) => (b, &b"\n"[..]),
-                None => (line, &b""[..]),
-            },
-        };
-        let trimmed = body.trim_ascii();
-        match std::str::from_utf8(trimmed) {
-            Ok(t) if !t.is_empty() && !t.starts_with('#') => append_arg(t, &pair, &mut out),
-            Ok(t) if t.starts_with("#EXT") && t.contains("URI=\"") => {
-                tag_with_token(t, &pair, &mut out)
-            }
-            _ => out.extend_from_slice(body),
-        }
-        out.extend_from_slice(eol);
-    }
-    out
-}
-
-fn tag_with_token(tag: &str, pair: &str, out: &mut Vec<u8>) {
-    let mut rest = tag;
-    while let Some(i) = rest.find("URI=\"") {
-        let start = i + 5;
-        out.extend_from_slice(&rest.as_bytes()[..start]);
-        let after = &rest[start..];
-        let Some(end) = after.find('"') else {
-            out.extend_from_slice(after.as_bytes());
-            return;
-        };
-        let uri = &after[..end];
-        if uri.is_empty() || uri.starts_with("data:") {
-            out.extend_from_slice(uri.as_bytes());
-        } else {
-            append_arg(uri, pair, out);
-        }
-        rest = &after[end..];
-    }
-    out.extend_from_slice(rest.as_bytes());
+    Template::parse(text.to_vec()).render(pair(arg, token).as_bytes())
 }
 
 #[cfg(test)]
@@ -108,6 +211,40 @@ mod tests {
         assert_eq!(run("s.ts?v=2\r\n", b"t"), "s.ts?v=2&token=t\r\n");
         assert_eq!(run("s.ts#frag", b"t"), "s.ts?token=t#frag");
         assert_eq!(run("  \n", b"t"), "  \n");
+    }
+
+    #[test]
+    fn one_template_serves_every_token() {
+        let text = "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4.0,\n  s_1.ts?v=1#f  \r\n#EXTINF:4.0,\ns_2.ts\n# comment\n";
+        let t = Template::parse(text.as_bytes().to_vec());
+        assert_eq!(t.text(), text.as_bytes());
+        for token in [&b"a"[..], b"x y", b"0123456789abcdef0123456789abcdef"] {
+            let p = pair("token", token);
+            let out = t.render(p.as_bytes());
+            assert_eq!(out.len(), t.rendered_len(p.len()));
+            assert_eq!(out, with_token(text.as_bytes(), "token", token));
+        }
+        assert_eq!(
+            String::from_utf8(t.render(b"k=v")).unwrap(),
+            "#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4?k=v\"\n#EXTINF:4.0,\ns_1.ts?v=1&k=v#f\r\n#EXTINF:4.0,\ns_2.ts?k=v\n# comment\n"
+        );
+    }
+
+    #[test]
+    fn text_without_uris_is_kept_whole() {
+        let text = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n\xff\xfe odd bytes\n".to_vec();
+        let t = Template::parse(text.clone());
+        assert_eq!(t.rendered_len(10), text.len());
+        assert_eq!(t.render(b"token=abcd"), text);
+        assert_eq!(t.parts.len(), 1);
+    }
+
+    #[test]
+    fn unterminated_uri_attribute_is_left_alone() {
+        assert_eq!(
+            run("#EXT-X-KEY:URI=\"k.bin\n", b"t"),
+            "#EXT-X-KEY:URI=\"k.bin\n"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::variables::Field;
 use crate::channel_id;
 use crate::m3u_render;
 use crate::playlist;
+use crate::playlist_cache::{Entry, PlaylistCache};
 use crate::playlist_rewrite;
 use crate::protocol::ChannelEntry;
 use crate::protocol::{ErrorCode, Op, Reply};
@@ -49,6 +50,7 @@ const CATALOG_TIMEOUT_MS: u64 = 10_000;
 
 thread_local! {
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::default());
+    static PLAYLISTS: RefCell<PlaylistCache> = RefCell::new(PlaylistCache::default());
     static TOUCHES: RefCell<TouchLimiter> = RefCell::new(TouchLimiter::default());
     static TOUCH_MS: Cell<u64> = const { Cell::new(TOUCH_INTERVAL_MS) };
     /// The channel catalog, per worker, with when it was fetched.
@@ -640,17 +642,17 @@ pub unsafe extern "C" fn content_handler(r: *mut ngx_http_request_t) -> ngx_int_
         let Some(path) = mapped_path(r) else {
             return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
         };
-        match playlist::read_ready(&path) {
-            Ok((bytes, _)) => {
+        match ready_playlist(&path) {
+            Ok(entry) => {
                 touch_if_due(lc, &channel);
-                let token = match get_ctx(r) {
+                let token: &[u8] = match get_ctx(r) {
                     Some(ctx) => {
                         ctx.status.set("hit");
-                        ctx.token.clone()
+                        &ctx.token
                     }
-                    None => Vec::new(),
+                    None => &[],
                 };
-                send_playlist(r, lc, &bytes, &token)
+                send_playlist(r, lc, &entry, token)
             }
             Err(why) => {
                 ngx_log_error!(
@@ -742,8 +744,8 @@ unsafe fn finish_ensure(
         match result {
             Ok(reply) if reply.ok => {
                 let path = ctx.playlist_path.borrow().clone();
-                match playlist::read_ready(&path) {
-                    Ok((bytes, _)) => {
+                match ready_playlist(&path) {
+                    Ok(entry) => {
                         if let Some(ms) = reply.touch_ms {
                             TOUCH_MS.with(|t| t.set(ms.clamp(500, TOUCH_INTERVAL_MS)));
                         }
@@ -756,7 +758,7 @@ unsafe fn finish_ensure(
                             ch,
                             waited
                         );
-                        send_playlist(r, lc, &bytes, &ctx.token)
+                        send_playlist(r, lc, &entry, &ctx.token)
                     }
                     Err(why) => {
                         ctx.status.set("failed");
@@ -1002,6 +1004,11 @@ fn touch_if_due(lc: &LocConf, channel: &str) {
     .detach();
 }
 
+/// The playlist at `path` if it is ready, through this worker's cache.
+fn ready_playlist(path: &std::path::Path) -> Result<std::rc::Rc<Entry>, playlist::NotReady> {
+    PLAYLISTS.with(|c| c.borrow_mut().ready(path, now_ms()))
+}
+
 /// Sends a playlist with its HLS headers, the viewer's token added to
 /// every segment URI (unless `stream_autostart_token_arg off`).
 ///
@@ -1010,25 +1017,26 @@ fn touch_if_due(lc: &LocConf, channel: &str) {
 unsafe fn send_playlist(
     r: *mut ngx_http_request_t,
     lc: &LocConf,
-    bytes: &[u8],
+    entry: &Entry,
     token: &[u8],
 ) -> ngx_int_t {
     const CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
-    let rewritten;
-    let bytes = match lc.token_arg() {
+    let template = &entry.template;
+    match lc.token_arg() {
         Some(arg) if !token.is_empty() => {
             // Argument names are checked ASCII at configuration time.
-            rewritten = playlist_rewrite::with_token(
-                bytes,
-                std::str::from_utf8(arg).unwrap_or("token"),
-                token,
-            );
-            &rewritten[..]
+            let pair = playlist_rewrite::pair(std::str::from_utf8(arg).unwrap_or("token"), token);
+            let len = template.rendered_len(pair.len());
+            // SAFETY: per the contract.
+            unsafe {
+                send_status_with(r, 200, CONTENT_TYPE, len, |out| {
+                    template.render_into(pair.as_bytes(), out)
+                })
+            }
         }
-        _ => bytes,
-    };
-    // SAFETY: per the contract.
-    unsafe { send_body(r, CONTENT_TYPE, bytes) }
+        // SAFETY: per the contract.
+        _ => unsafe { send_body(r, CONTENT_TYPE, template.text()) },
+    }
 }
 
 /// Sends a whole body with `Cache-Control: no-cache`.
@@ -1054,10 +1062,31 @@ pub(super) unsafe fn send_status_body(
     content_type: &'static str,
     bytes: &[u8],
 ) -> ngx_int_t {
-    // SAFETY: per the contract; the buffer is pool memory sized for bytes.
+    // SAFETY: per the contract.
+    unsafe {
+        send_status_with(r, status, content_type, bytes.len(), |out| {
+            out.copy_from_slice(bytes)
+        })
+    }
+}
+
+/// Sends a body of `len` bytes that `fill` writes straight into the
+/// response buffer, with the given status and `Cache-Control: no-cache`.
+///
+/// # Safety
+/// `r` is a live request that has not sent its header.
+unsafe fn send_status_with(
+    r: *mut ngx_http_request_t,
+    status: u16,
+    content_type: &'static str,
+    len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> ngx_int_t {
+    // SAFETY: per the contract; the buffer is pool memory of `len` bytes,
+    // zeroed before `fill` sees it as a slice.
     unsafe {
         (*r).headers_out.status = status as ngx_uint_t;
-        (*r).headers_out.content_length_n = bytes.len() as i64;
+        (*r).headers_out.content_length_n = len as i64;
         (*r).headers_out.content_type = ngx_str_t {
             len: content_type.len(),
             data: content_type.as_ptr() as *mut u8,
@@ -1071,12 +1100,15 @@ pub(super) unsafe fn send_status_body(
         if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || (*r).header_only() != 0 {
             return rc;
         }
-        let b = ngx_create_temp_buf((*r).pool, bytes.len());
+        let b = ngx_create_temp_buf((*r).pool, len);
         if b.is_null() {
             return NGX_ERROR as ngx_int_t;
         }
-        ptr::copy_nonoverlapping(bytes.as_ptr(), (*b).last, bytes.len());
-        (*b).last = (*b).last.add(bytes.len());
+        if len > 0 {
+            ptr::write_bytes((*b).last, 0, len);
+            fill(core::slice::from_raw_parts_mut((*b).last, len));
+        }
+        (*b).last = (*b).last.add(len);
         (*b).set_last_buf(if r == (*r).main { 1 } else { 0 });
         (*b).set_last_in_chain(1);
         let mut out = ngx_chain_t {
