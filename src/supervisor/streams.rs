@@ -338,6 +338,14 @@ impl Streams {
         (self.cfg.idle_timeout.as_millis() as u64 / 3).clamp(1_000, 10_000)
     }
 
+    /// When an unwatched channel stops. Workers report viewers at most every
+    /// touch interval, so the last report can be that much older than the
+    /// last request; waiting for it too means nobody who left less than
+    /// `--idle-timeout` ago finds the channel gone.
+    fn idle_limit(&self) -> Duration {
+        self.cfg.idle_timeout + Duration::from_millis(self.touch_interval_ms())
+    }
+
     /// A viewer watched a running channel.
     pub fn touch(&self, id: &str) -> bool {
         match self.map.lock().unwrap().get(id) {
@@ -526,7 +534,7 @@ impl Streams {
                 }
                 idx = next;
                 tried += 1;
-                if ch.idle_for() >= self.cfg.idle_timeout {
+                if ch.idle_for() >= self.idle_limit() {
                     return State::Ended(
                         ErrorCode::NotRunning,
                         format!("channel {id} stopped: idle"),
@@ -559,7 +567,7 @@ impl Streams {
                         _ = tokio::time::sleep(delay) => {}
                         _ = ch.stop.notified() => return ch.stopped(),
                     }
-                    if ch.idle_for() >= self.cfg.idle_timeout {
+                    if ch.idle_for() >= self.idle_limit() {
                         info!(channel = %id, "idle while restarting, stopped");
                         return State::Ended(
                             ErrorCode::NotRunning,
@@ -707,10 +715,12 @@ impl Streams {
         let mut ready = false;
         let mut last_progress = (None, Instant::now());
         loop {
+            // While starting, viewers are held until the first segment: look
+            // often (a stat and a small read); once ready, twice a second.
             let tick = if ready {
                 Duration::from_millis(500)
             } else {
-                Duration::from_millis(50)
+                Duration::from_millis(20)
             };
             tokio::select! {
                 status = child.wait() => {
@@ -777,7 +787,7 @@ impl Streams {
                 };
             }
             let idle = ch.idle_for();
-            if idle >= self.cfg.idle_timeout {
+            if idle >= self.idle_limit() {
                 kill(&mut child).await;
                 info!(channel = %id, pid, idle_secs = idle.as_secs(), "idle, stopped");
                 return Outcome::Ended(State::Ended(

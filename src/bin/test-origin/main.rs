@@ -8,9 +8,13 @@
 //! - `/<anything>.ts`: the live stream;
 //! - `/status/<code>/<anything>`: answers that HTTP status, no body;
 //! - `/stall/<secs>/<anything>.ts`: the live stream for `secs` seconds, then
-//!   nothing more on an open connection (a hung upstream).
+//!   nothing more on an open connection (a hung upstream);
+//! - `/gop/<anything>.ts`: the live stream from its latest keyframe on, as
+//!   restreaming servers with a GOP cache send it.
 
-use std::sync::Arc;
+mod gop_cache;
+
+use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,6 +46,13 @@ struct Args {
 }
 
 type Chunk = Arc<Vec<u8>>;
+
+/// The live stream: whole TS packets to every client, and the GOP cache,
+/// updated together so a client's snapshot joins its live part exactly.
+struct Live {
+    tx: broadcast::Sender<Chunk>,
+    gop: Mutex<gop_cache::GopCache>,
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), String> {
@@ -83,14 +94,25 @@ async fn main() -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", args.ffmpeg))?;
     let mut out = child.stdout.take().ok_or("no ffmpeg stdout")?;
-    let feed = tx.clone();
+    let live = Arc::new(Live {
+        tx,
+        gop: Mutex::new(gop_cache::GopCache::default()),
+    });
+    let feed = live.clone();
     let pump = tokio::spawn(async move {
-        let mut buf = vec![0u8; 188 * 64];
+        let mut buf = vec![0u8; gop_cache::PACKET * 64];
+        let mut aligner = gop_cache::Aligner::default();
         loop {
             match out.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let _ = feed.send(Arc::new(buf[..n].to_vec()));
+                    let packets = aligner.push(&buf[..n]);
+                    if packets.is_empty() {
+                        continue;
+                    }
+                    let mut gop = feed.gop.lock().unwrap();
+                    gop.feed(&packets);
+                    let _ = feed.tx.send(Arc::new(packets));
                 }
             }
         }
@@ -102,7 +124,7 @@ async fn main() -> Result<(), String> {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((sock, _)) = accepted {
-                    tokio::spawn(client(sock, tx.subscribe()));
+                    tokio::spawn(client(sock, live.clone()));
                 }
             }
             _ = &mut Box::pin(child.wait()) => return Err("the ffmpeg generator exited".into()),
@@ -115,7 +137,7 @@ async fn main() -> Result<(), String> {
     Ok(())
 }
 
-async fn client(mut sock: TcpStream, mut rx: broadcast::Receiver<Chunk>) {
+async fn client(mut sock: TcpStream, live: Arc<Live>) {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -153,6 +175,16 @@ async fn client(mut sock: TcpStream, mut rx: broadcast::Receiver<Chunk>) {
     let hdr = b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
     if sock.write_all(hdr).await.is_err() {
         return;
+    }
+    let (cached, mut rx) = {
+        let gop = live.gop.lock().unwrap();
+        let cached = (kind == "gop").then(|| gop.snapshot());
+        (cached, live.tx.subscribe())
+    };
+    if let Some(cached) = cached {
+        if sock.write_all(&cached).await.is_err() {
+            return;
+        }
     }
     loop {
         if stall_after.is_some_and(|t| tokio::time::Instant::now() >= t) {
