@@ -2,7 +2,8 @@
 # Benchmarks, side by side in one run, all on 127.0.0.1:
 #   1. warm path: wrk on the same ready playlist and segment through a plain
 #      static location and through the stream_autostart locations
-#   2. cold start: N cold starts of a copy-mode channel (1 s keyframes)
+#   2. cold start: N cold starts of a copy-mode channel (1 s keyframes) at
+#      random moments, from a plain live origin and from one with a GOP cache
 #   3. herd: many concurrent first requests for one cold channel, with a
 #      static-file probe running meanwhile
 #   4. many channels: supervisor and nginx memory/CPU with N live channels
@@ -19,9 +20,9 @@ root=$(pwd)
 quick=0
 [ "${1:-}" = --quick ] && quick=1
 if [ $quick = 1 ]; then
-    COLD_RUNS=8; HERD=300; CHANNELS=20; WRK_SECS=5; IDLE=20s
+    COLD_RUNS=8; HERD=300; CHANNELS=20; WRK_SECS=4; ROUNDS=3; IDLE=20s
 else
-    COLD_RUNS=20; HERD=1000; CHANNELS=200; WRK_SECS=15; IDLE=60s
+    COLD_RUNS=20; HERD=1000; CHANNELS=200; WRK_SECS=6; ROUNDS=5; IDLE=60s
 fi
 
 sh scripts/setup.sh
@@ -65,6 +66,8 @@ wait_port $RPORT; wait_port $OPORT
 
 sup() { "$stage/bin/stream-supervisor" --socket "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" "$@"; }
 sup channels add 1 --source "http://127.0.0.1:$OPORT/live.ts" --quality copy >/dev/null
+# The same source through a GOP cache (starts at its latest keyframe).
+sup channels add g1 --source "http://127.0.0.1:$OPORT/gop/live.ts" --quality copy >/dev/null
 for i in $(seq 2 $((CHANNELS + 10))); do
     echo "SET channel:$i '{\"source_url\":\"http://127.0.0.1:$OPORT/live.ts\",\"quality\":\"copy\"}'"
 done | redis-cli -p $RPORT >/dev/null
@@ -72,12 +75,16 @@ sup users add bench >/dev/null
 token=$(sup tokens issue bench)
 
 ulimit -n 65536 2>/dev/null || true
-"$stage/bin/stream-supervisor" --socket "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" \
-    --socket-mode 666 --hls-dir "$run/hls" --idle-timeout "$IDLE" \
-    --max-streams $((CHANNELS + 20)) --segment-duration 4s 2>"$run/supervisor.log" &
-suppid=$!
-pids="$pids $suppid"
-for _ in $(seq 100); do [ -S "$run/sup.sock" ] && break; sleep 0.1; done
+start_supervisor() {
+    rm -f "$run/sup.sock"
+    "$stage/bin/stream-supervisor" --socket "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" \
+        --socket-mode 666 --hls-dir "$run/hls" --idle-timeout "$IDLE" \
+        --max-streams $((CHANNELS + 20)) --segment-duration 4s 2>>"$run/supervisor.log" &
+    suppid=$!
+    pids="$pids $suppid"
+    for _ in $(seq 100); do [ -S "$run/sup.sock" ] && break; sleep 0.1; done
+}
+start_supervisor
 
 cat >"$run/nginx/nginx.conf" <<EOF
 load_module $stage/modules/ngx_http_stream_autostart_module.so;
@@ -101,6 +108,11 @@ http {
         stream_autostart_supervisor unix:$run/sup.sock;
         stream_autostart_wait 60s;
         location /plain/ { alias $run/hls/; }
+        # The module's segment location without the module: what the regex
+        # match and the alias with a variable cost by themselves.
+        location ~ ^/plainre/(?<pseg>stream_[A-Za-z0-9_-]+_[0-9]+\.ts)\$ {
+            alias $run/hls/\$pseg;
+        }
         location = /static.txt { alias $run/static.txt; }
         location = /playlist.m3u {
             stream_autostart_m3u "http://\$http_host/live/stream_{channel}.m3u8";
@@ -138,34 +150,59 @@ wrk_run() { # url -> "req/s p99_ms"
         END { printf "%.0f %.2f\n", rps, p99 }'
 }
 
-echo "== 1. warm path" >&2
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+echo "== 1. warm path ($ROUNDS rounds, plain and module alternating)" >&2
 curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
 sleep 9   # a few segments
-seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
-read -r pl_plain_rps pl_plain_p99 < <(wrk_run "$base/plain/stream_1.m3u8")
-read -r pl_mod_rps pl_mod_p99 < <(wrk_run "$base/live/stream_1.m3u8?token=$token")
-seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
-read -r sg_plain_rps sg_plain_p99 < <(wrk_run "$base/plain/$seg")
-seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
-read -r sg_mod_rps sg_mod_p99 < <(wrk_run "$base/live/$seg?token=$token")
+: >"$run/warm.txt"
+for r in $(seq "$ROUNDS"); do
+    # One segment for the whole round, so both sides send the same file.
+    seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
+    echo "pl_plain $(wrk_run "$base/plain/stream_1.m3u8")" >>"$run/warm.txt"
+    echo "pl_mod $(wrk_run "$base/live/stream_1.m3u8?token=$token")" >>"$run/warm.txt"
+    echo "sg_plain $(wrk_run "$base/plain/$seg")" >>"$run/warm.txt"
+    echo "sg_re $(wrk_run "$base/plainre/$seg")" >>"$run/warm.txt"
+    echo "sg_mod $(wrk_run "$base/live/$seg?token=$token")" >>"$run/warm.txt"
+done
+seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
+warm() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$run/warm.txt" | median; }
+pl_plain_rps=$(warm pl_plain 2); pl_plain_p99=$(warm pl_plain 3)
+pl_mod_rps=$(warm pl_mod 2); pl_mod_p99=$(warm pl_mod 3)
+sg_plain_rps=$(warm sg_plain 2); sg_plain_p99=$(warm sg_plain 3)
+sg_re_rps=$(warm sg_re 2); sg_re_p99=$(warm sg_re 3)
+sg_mod_rps=$(warm sg_mod 2); sg_mod_p99=$(warm sg_mod 3)
 pl_ratio=$(awk -v a="$pl_mod_rps" -v b="$pl_plain_rps" 'BEGIN { printf "%.2f", a / b }')
 sg_ratio=$(awk -v a="$sg_mod_rps" -v b="$sg_plain_rps" 'BEGIN { printf "%.2f", a / b }')
-seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
 
-echo "== 2. cold start ($COLD_RUNS runs)" >&2
-: >"$run/cold.txt"
-for i in $(seq "$COLD_RUNS"); do
-    sup stop 1 >/dev/null 2>&1 || true
-    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$base/live/stream_1.m3u8?token=$token")
-    [ "${t%% *}" = 200 ] || echo "bench: cold start $i answered ${t%% *}" >&2
-    echo "${t##* }" | ms >>"$run/cold.txt"; echo >>"$run/cold.txt"
-done
-read -r cold_med cold_p95 cold_max < <(stats <"$run/cold.txt")
-# Where the time goes: the supervisor's view (ffmpeg start -> first segment).
-grep -o 'ready channel=1 pid=[0-9]* ms=[0-9]*' "$run/supervisor.log" | tail -n "$COLD_RUNS" \
-    | sed 's/.*ms=//' >"$run/cold_sup.txt"
-read -r sup_med _ _ < <(stats <"$run/cold_sup.txt")
-sort -n "$run/cold.txt" | awk '{ print NR, $1 }' >bench/cold.dat
+echo "== 2. cold start ($COLD_RUNS runs per origin)" >&2
+# ffmpeg's own start-up (exec, ~200 shared libraries), for the breakdown.
+t0=$(date +%s%N)
+for _ in 1 2 3 4 5 6 7 8 9 10; do ffmpeg -hide_banner -version >/dev/null; done
+exec_ms=$(( ($(date +%s%N) - t0) / 10000000 ))
+cold_runs() { # channel -> lines "e2e_ms ffmpeg_ms"
+    for i in $(seq "$COLD_RUNS"); do
+        sup stop "$1" >/dev/null 2>&1 || true
+        # Viewers arrive at any moment, not in step with the source's
+        # keyframes (back-to-back runs would always just miss one).
+        sleep "0.$(printf %03d $((RANDOM % 1000)))"
+        t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$base/live/stream_$1.m3u8?token=$token")
+        [ "${t%% *}" = 200 ] || echo "bench: cold start $i of channel $1 answered ${t%% *}" >&2
+        e2e=$(echo "${t##* }" | ms)
+        ff=$(grep -o "ready channel=$1 pid=[0-9]* ms=[0-9]*" "$run/supervisor.log" | tail -n 1 | sed 's/.*ms=//')
+        echo "$e2e ${ff:-0}"
+    done
+}
+cold_runs 1 >"$run/cold.txt"
+cold_runs g1 >"$run/cold_gop.txt"
+sup stop g1 >/dev/null 2>&1 || true
+read -r cold_med cold_p95 cold_max < <(cut -d' ' -f1 "$run/cold.txt" | stats)
+read -r gop_med gop_p95 gop_max < <(cut -d' ' -f1 "$run/cold_gop.txt" | stats)
+# Time outside ffmpeg: request, token, supervisor, spawn, readiness
+# check and the held request's wake-up.
+outside=$(cat "$run/cold.txt" "$run/cold_gop.txt" | awk '{ print $1 - $2 }' | median)
+cut -d' ' -f1 "$run/cold.txt" | sort -n | awk '{ print NR, $1 }' >bench/cold.dat
+cut -d' ' -f1 "$run/cold_gop.txt" | sort -n | awk '{ print NR, $1 }' >bench/cold-gop.dat
 
 echo "== 3. herd ($HERD concurrent first requests)" >&2
 herd=$("$root/target/release/herd" --addr 127.0.0.1:$PORT --path "/live/stream_2.m3u8?token=$token" \
@@ -178,26 +215,35 @@ herd_ffmpeg=$(grep -c 'ffmpeg started channel=2 ' "$run/supervisor.log" || true)
 
 echo "== 4. many channels ($CHANNELS)" >&2
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
 worker=$(pgrep -P "$(cat "$run/nginx/nginx.pid")" | head -n 1)
-sup stop 1 >/dev/null 2>&1 || true; sup stop 2 >/dev/null 2>&1 || true
+# A fresh supervisor, so its memory before and after is its own per-stream
+# cost and not what earlier measurements left in its allocator.
+kill -TERM "$suppid"; wait "$suppid" 2>/dev/null || true
+start_supervisor
 sleep 1
 sup_rss0=$(rss $suppid); ngx_rss0=$(rss "$worker")
+t0=$(date +%s%N)
 seq 3 $((CHANNELS + 2)) | xargs -P 16 -I{} curl -s -o /dev/null -m 60 "$base/live/stream_{}.m3u8?token=$token"
-live=$("$stage/bin/stream-supervisor" --socket "$run/sup.sock" list --json | grep -c '"state": "ready"' || true)
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+start_all=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.1f", t / 1e9 }')
+ffmpegs() { for p in $(pgrep -x ffmpeg); do tr '\0' ' ' <"/proc/$p/environ" 2>/dev/null | grep -q "STREAM_SUPERVISOR_HLS_DIR=$run/hls" && echo "$p"; done; }
+ff_pids=$(ffmpegs)
+ff_t0=$(for p in $ff_pids; do ticks "$p" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }')
 t0=$(ticks $suppid); sleep 10; t1=$(ticks $suppid)
-hz=$(getconf CLK_TCK)
+ff_t1=$(for p in $ff_pids; do ticks "$p" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }')
+live=$(sup list --json | grep -c '"state": "ready"' || true)
 sup_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz / 10 * 100 }')
+ff_cpu=$(awk -v a="$ff_t0" -v b="$ff_t1" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / 10 * 100 }')
 sup_rss=$(rss $suppid); ngx_rss=$(rss "$worker")
 per_stream=$(awk -v a="$sup_rss0" -v b="$sup_rss" -v n="$live" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / n; else print "-" }')
-ffmpeg_rss=$(for p in $(pgrep -x ffmpeg); do tr '\0' ' ' <"/proc/$p/environ" 2>/dev/null | grep -q "STREAM_SUPERVISOR_HLS_DIR=$run/hls" && rss "$p"; done \
-    | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }')
+ffmpeg_rss=$(for p in $ff_pids; do rss "$p" 2>/dev/null; done | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }')
 load=$(cut -d' ' -f1 /proc/loadavg)
 for i in $(seq 3 $((CHANNELS + 2))); do echo "{\"channel_id\":\"$i\"}"; done \
     | xargs -d '\n' -P 16 -I{} curl -s -o /dev/null -X POST -d {} "$base/api/stream/stop"
 
 echo "== 5. catalog (3931 channels)" >&2
-for i in $(seq 100001 $((100000 + 3931 - CHANNELS - 10))); do
+for i in $(seq 100001 $((100000 + 3931 - CHANNELS - 11))); do
     echo "SET channel:$i '{\"source_url\":\"http://127.0.0.1:9/$i.ts\",\"name\":\"Channel $i\",\"group\":\"Bench\"}'"
 done | redis-cli -p $RPORT >/dev/null
 sleep 11   # both catalog caches expire
@@ -206,11 +252,17 @@ m3u_bytes=$(curl -s -o /dev/null -w '%{size_download}' "$base/playlist.m3u?token
 read -r m3u_rps m3u_p99 < <(wrk_run "$base/playlist.m3u?token=$token")
 
 echo "== 6. idle reclaim (idle timeout $IDLE)" >&2
+# A viewer: the first request starts the channel, then a player's playlist
+# refresh every second for 5 s, then nothing.
 curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
+for _ in 1 2 3 4 5; do sleep 1; curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"; done
 last=$(date +%s.%N)
-while "$stage/bin/stream-supervisor" --socket "$run/sup.sock" status 1 >/dev/null 2>&1; do sleep 0.1; done
+while sup status 1 >/dev/null 2>&1; do sleep 0.1; done
 gone=$(date +%s.%N)
 reclaim=$(awk -v a="$last" -v b="$gone" 'BEGIN { printf "%.1f", b - a }')
+# The module reports viewers every idle/3 (1 to 10 s), so the supervisor's
+# last "watched" is up to that long before the last request.
+touch_s=$(awk -v i="${IDLE%s}" 'BEGIN { t = i / 3; if (t > 10) t = 10; if (t < 1) t = 1; printf "%.1f", t }')
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 cores=$(nproc)
@@ -220,9 +272,10 @@ nginx_v=$("$stage/sbin/nginx" -v 2>&1 | sed 's/.*\///')
 gnuplot <<EOF
 set terminal png size 800,450 noenhanced
 set output "bench/cold-start.png"
-set title "Cold start: first request to a playable playlist ($COLD_RUNS runs, copy, 1 s keyframes)"
+set title "Cold start: first request to a playable playlist ($COLD_RUNS runs each, copy, 1 s keyframes)"
 set xlabel "run (sorted)"; set ylabel "ms"; set yrange [0:*]; set grid
-plot "bench/cold.dat" using 1:2 with linespoints title "time to 200"
+plot "bench/cold.dat" using 1:2 with linespoints title "live origin", \
+     "bench/cold-gop.dat" using 1:2 with linespoints title "origin with a GOP cache"
 EOF
 cat >bench/warm.dat <<EOF
 playlist $pl_plain_rps $pl_mod_rps
@@ -243,13 +296,16 @@ table=$(cat <<EOF
 | warm playlist, plain static | $pl_plain_rps req/s, p99 $pl_plain_p99 ms | |
 | warm playlist, stream_autostart (token cached, URIs rewritten) | $pl_mod_rps req/s, p99 $pl_mod_p99 ms, **ratio $pl_ratio** | ≥ 0.90 |
 | warm segment ($seg_bytes bytes), plain static | $sg_plain_rps req/s, p99 $sg_plain_p99 ms | |
+| warm segment, the same regex location without the module | $sg_re_rps req/s, p99 $sg_re_p99 ms | |
 | warm segment, stream_autostart_segment | $sg_mod_rps req/s, p99 $sg_mod_p99 ms, **ratio $sg_ratio** | ≥ 0.95 |
-| cold start, $COLD_RUNS runs | median $cold_med ms, p95 $cold_p95 ms, max $cold_max ms (supervisor: ffmpeg start to first segment, median $sup_med ms) | median ≤ 1500 ms |
+| cold start, live origin (1 s keyframes), $COLD_RUNS runs | median $cold_med ms, p95 $cold_p95 ms, max $cold_max ms | median ≤ 1500 ms |
+| cold start, origin with a GOP cache, $COLD_RUNS runs | median $gop_med ms, p95 $gop_p95 ms, max $gop_max ms | |
+| of which outside ffmpeg (request, supervisor, spawn, readiness, wake-up) | median $outside ms; ffmpeg's own exec: $exec_ms ms | |
 | herd: $HERD concurrent first requests, one cold channel | $herd_200 × 200, ffmpeg started $herd_ffmpeg time(s), p50 $herd_p50 ms, p99 $herd_p99 ms | all 200, one ffmpeg |
 | static probe during the herd | p99 $probe_p99 ms | < 10 ms |
-| $CHANNELS channels asked for | $live ready; supervisor RSS $sup_rss0 → $sup_rss KiB ($per_stream KiB per stream), CPU $sup_cpu %; nginx worker RSS $ngx_rss0 → $ngx_rss KiB; ffmpeg RSS $ffmpeg_rss KiB each; load $load | 200 |
+| $CHANNELS copy channels at once | $live ready after 10 s (all started in $start_all s); supervisor RSS $sup_rss0 → $sup_rss KiB (**$per_stream KiB per stream**), CPU $sup_cpu % of a core; nginx worker RSS $ngx_rss0 → $ngx_rss KiB; ffmpeg: $ffmpeg_rss KiB RSS each, $ff_cpu % of a core in all; load $load | 200 |
 | channel M3U, $m3u_count channels | $m3u_bytes bytes, $m3u_rps req/s, p99 $m3u_p99 ms | |
-| idle reclaim, idle timeout $IDLE | stopped $reclaim s after the last request | |
+| idle reclaim, idle timeout $IDLE | stopped $reclaim s after the last request (viewers reported every $touch_s s) | |
 EOF
 )
 echo "$table"
@@ -270,21 +326,40 @@ $table
 ## How each number is taken
 
 1. **Warm path**: \`wrk -t1 -c32 -d${WRK_SECS}s --latency\` on the same ready
-   playlist and newest segment, once through \`location /plain/ { alias <hls>/; }\`
+   playlist and segment, once through \`location /plain/ { alias <hls>/; }\`
    and once through the \`stream_autostart\` / \`stream_autostart_segment\`
-   locations with a valid (cached) token. The module's playlist is read,
-   checked and rewritten (token on every segment URI) per request.
-2. **Cold start**: \`stream-supervisor stop 1\`, then
-   \`curl -w %{time_total}\` of the playlist: from the first request to a
-   200 with a segment. The source (test-origin) sends 1 s keyframes; the
-   first HLS segments are 1 s (\`-hls_init_time\`), ffmpeg probes 1 s.
+   locations with a valid (cached) token (segments also through the same
+   regex location without the module); $ROUNDS rounds with the two
+   sides alternating, medians reported (wrk and nginx share the 2 cores,
+   so single runs vary by 20 %). The module serves each playlist version
+   from its per-worker cache: one \`stat\` per request, the token written
+   into every segment URI from a pre-parsed template.
+2. **Cold start**: \`stream-supervisor stop <channel>\`, a random pause of
+   0 to 1 s (viewers do not arrive in step with the source's keyframes),
+   then \`curl -w %{time_total}\` of the playlist: from the first request
+   to a 200 with a segment. The source (test-origin) sends 1 s keyframes;
+   the first HLS segments are 1 s (\`-hls_init_time\`). The live origin
+   sends from the moment a client connects, so ffmpeg waits 0 to 1 s for
+   the first keyframe and 1 s more for the keyframe that ends the first
+   segment: about 1.5 s at the median before any overhead. The GOP-cache
+   origin (\`/gop/\`, as restreaming servers send) starts at its latest
+   keyframe, leaving only the wait for the next one. "Outside ffmpeg" is
+   each run's time minus the supervisor's ffmpeg-start-to-ready time.
 3. **Herd**: \`target/release/herd --concurrency $HERD\` opens that many
    connections at once for one cold channel while a probe requests a
    static file every 5 ms.
-4. **Many channels**: $CHANNELS channels started in parallel (16 at a time),
-   then 10 s of supervisor CPU from /proc, RSS from /proc/<pid>/status.
+4. **Many channels**: a freshly started supervisor, then $CHANNELS channels
+   asked for in parallel (16 at a time); 10 s later, the channels still
+   ready, the supervisor's and ffmpegs' CPU over those 10 s from
+   /proc/<pid>/stat, RSS from /proc/<pid>/status.
 5. **Catalog**: 3,931 channel records; \`wrk\` on \`/playlist.m3u?token=…\`.
-6. **Idle reclaim**: one request, then polling \`stream-supervisor status 1\`
-   every 0.1 s until the channel is gone.
+   The supervisor reads the catalog with SCAN + MGET and each worker keeps
+   it for 5 s; no Redis round trip per channel.
+6. **Idle reclaim**: a viewer (one cold request, then a request a second
+   for 5 s), then polling \`stream-supervisor status 1\` every 0.1 s until
+   the channel is gone. The module reports viewers to the supervisor at
+   most every $touch_s s per worker and channel, and the supervisor allows
+   for that: a stream stops between idle timeout and idle timeout +
+   $touch_s s after its last request.
 EOF
 echo "bench: wrote BENCHMARKS.md and bench/*.png" >&2

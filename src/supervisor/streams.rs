@@ -247,6 +247,9 @@ impl Streams {
             };
             match state {
                 State::Ready => {
+                    // The viewer is served now, not when it asked: a slow
+                    // start must not count against the idle timeout.
+                    ch.touch();
                     return Ensured::Ready {
                         playlist: ffmpeg_args::playlist_path(&self.cfg.hls_dir, id),
                         started,
