@@ -34,17 +34,36 @@ async fn get(addr: &str, path: &str) -> (u16, Duration) {
         s.write_all(req.as_bytes()).await.ok()?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.ok()?;
-        let line = buf.split(|b| *b == b'\n').next()?;
-        std::str::from_utf8(line)
-            .ok()?
-            .split(' ')
-            .nth(1)?
-            .parse()
-            .ok()
+        status_of(&buf)
     }
     .await
     .unwrap_or(0);
     (status, start.elapsed())
+}
+
+fn get_blocking(addr: &str, path: &str) -> (u16, Duration) {
+    use std::io::{Read, Write};
+    let start = Instant::now();
+    let status = (|| {
+        let mut s = std::net::TcpStream::connect(addr).ok()?;
+        let req = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        s.write_all(req.as_bytes()).ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).ok()?;
+        status_of(&buf)
+    })()
+    .unwrap_or(0);
+    (status, start.elapsed())
+}
+
+fn status_of(response: &[u8]) -> Option<u16> {
+    let line = response.split(|b| *b == b'\n').next()?;
+    std::str::from_utf8(line)
+        .ok()?
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -60,16 +79,19 @@ async fn main() {
     let args = Args::parse();
     let addr = args.addr.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The probe is another viewer: its own thread and blocking socket, so
+    // what it measures is the server, not this program's runtime busy
+    // with the herd's replies.
     let probe = args.probe.clone().map(|p| {
         let (addr, stop) = (addr.clone(), stop.clone());
-        tokio::spawn(async move {
+        std::thread::spawn(move || {
             let mut lat = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let (st, d) = get(&addr, &p).await;
+                let (st, d) = get_blocking(&addr, &p);
                 if st == 200 {
                     lat.push(d.as_secs_f64() * 1000.0);
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                std::thread::sleep(Duration::from_millis(5));
             }
             lat
         })
@@ -93,7 +115,7 @@ async fn main() {
     let total = started.elapsed().as_secs_f64() * 1000.0;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut probe_lat = match probe {
-        Some(h) => h.await.unwrap_or_default(),
+        Some(h) => h.join().unwrap_or_default(),
         None => Vec::new(),
     };
     lat.sort_by(f64::total_cmp);
