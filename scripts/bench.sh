@@ -228,17 +228,22 @@ sup_rss0=$(rss $suppid); ngx_rss0=$(rss "$worker")
 t0=$(date +%s%N)
 seq 3 $((CHANNELS + 2)) | xargs -P 16 -I{} curl -s -o /dev/null -m 60 "$base/live/stream_{}.m3u8?token=$token"
 start_all=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.1f", t / 1e9 }')
-ffmpegs() { for p in $(pgrep -x ffmpeg); do tr '\0' ' ' <"/proc/$p/environ" 2>/dev/null | grep -q "STREAM_SUPERVISOR_HLS_DIR=$run/hls" && echo "$p"; done; }
+# (Processes may end while these loops run: they must not end the script.)
+ffmpegs() {
+    for p in $(pgrep -x ffmpeg || true); do
+        if tr '\0' ' ' <"/proc/$p/environ" 2>/dev/null | grep -q "STREAM_SUPERVISOR_HLS_DIR=$run/hls"; then echo "$p"; fi
+    done
+}
 ff_pids=$(ffmpegs)
-ff_t0=$(for p in $ff_pids; do ticks "$p" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }')
+ff_t0=$(for p in $ff_pids; do ticks "$p" 2>/dev/null || true; done | awk '{ s += $1 } END { print s + 0 }')
 t0=$(ticks $suppid); sleep 10; t1=$(ticks $suppid)
-ff_t1=$(for p in $ff_pids; do ticks "$p" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }')
+ff_t1=$(for p in $ff_pids; do ticks "$p" 2>/dev/null || true; done | awk '{ s += $1 } END { print s + 0 }')
 live=$(sup list --json | grep -c '"state": "ready"' || true)
 sup_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz / 10 * 100 }')
 ff_cpu=$(awk -v a="$ff_t0" -v b="$ff_t1" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / 10 * 100 }')
 sup_rss=$(rss $suppid); ngx_rss=$(rss "$worker")
 per_stream=$(awk -v a="$sup_rss0" -v b="$sup_rss" -v n="$live" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / n; else print "-" }')
-ffmpeg_rss=$(for p in $ff_pids; do rss "$p" 2>/dev/null; done | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }')
+ffmpeg_rss=$(for p in $ff_pids; do rss "$p" 2>/dev/null || true; done | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }')
 load=$(cut -d' ' -f1 /proc/loadavg)
 for i in $(seq 3 $((CHANNELS + 2))); do echo "{\"channel_id\":\"$i\"}"; done \
     | xargs -d '\n' -P 16 -I{} curl -s -o /dev/null -X POST -d {} "$base/api/stream/stop"

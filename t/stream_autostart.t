@@ -24,7 +24,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->has_daemon('ffprobe')->plan(27)
+	->has_daemon('ffmpeg')->has_daemon('ffprobe')->plan(28)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -79,7 +79,7 @@ my $s = start_stack($t,
 	},
 	tokens => { good => 'u1', inactive => 'off', expired => 'old' },
 );
-foreach my $id (1 .. 5) {
+foreach my $id (1 .. 6) {
 	redis($t, 'SET', "channel:$id",
 		qq({"source_url":"$s->{origin_url}","quality":"copy"}));
 }
@@ -178,5 +178,16 @@ like($t->read_file('error.log'),
 	'disconnect noticed');
 like(http_get('/live/stream_5.m3u8?token=good'), qr!^HTTP/1\.1 200 !,
 	'next viewer of that channel served');
+
+# Viewers waiting together share one start; the one whose request asked
+# the supervisor leaving does not leave the others waiting for nothing.
+
+my @herd = map { http_start("GET /live/stream_6.m3u8?token=good HTTP/1.0\n"
+	. "Host: localhost\n\n") } 1 .. 3;
+select(undef, undef, undef, 0.3);
+close $herd[0];
+my @rest = map { $_ ? http_end($_) : undef } @herd[1 .. 2];
+is(scalar(grep { defined && m!^HTTP/1\.1 200 ! } @rest), 2,
+	'the others still get the stream after the first viewer left');
 
 ###############################################################################

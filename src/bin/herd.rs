@@ -86,14 +86,21 @@ async fn main() {
         let (addr, stop) = (addr.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut lat = Vec::new();
+            let mut worst = (0.0, 0.0);
+            let t0 = Instant::now();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let at = t0.elapsed().as_secs_f64() * 1000.0;
                 let (st, d) = get_blocking(&addr, &p);
                 if st == 200 {
-                    lat.push(d.as_secs_f64() * 1000.0);
+                    let ms = d.as_secs_f64() * 1000.0;
+                    if ms > worst.0 {
+                        worst = (ms, at);
+                    }
+                    lat.push(ms);
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            lat
+            (lat, worst.1)
         })
     });
     // Let the probe get a baseline first.
@@ -114,10 +121,12 @@ async fn main() {
     }
     let total = started.elapsed().as_secs_f64() * 1000.0;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut probe_lat = match probe {
+    let (mut probe_lat, probe_worst_at) = match probe {
         Some(h) => h.join().unwrap_or_default(),
-        None => Vec::new(),
+        None => (Vec::new(), 0.0),
     };
+    // The probe started 200 ms before the herd.
+    let probe_worst_at = probe_worst_at - 200.0;
     lat.sort_by(f64::total_cmp);
     probe_lat.sort_by(f64::total_cmp);
     let statuses: serde_json::Map<String, serde_json::Value> = statuses
@@ -135,6 +144,8 @@ async fn main() {
         "probe_p50_ms": pct(&probe_lat, 0.5),
         "probe_p99_ms": pct(&probe_lat, 0.99),
         "probe_max_ms": pct(&probe_lat, 1.0),
+        // When the slowest probe was sent, in ms after the herd's start.
+        "probe_max_at_ms": probe_worst_at,
     });
     println!("{out}");
 }

@@ -23,6 +23,7 @@ use ngx::ngx_log_error;
 
 use super::client::{call, CallError};
 use super::conf::{module, LocConf, Mode};
+use super::shared_ensure;
 use super::variables::Field;
 use crate::channel_id;
 use crate::m3u_render;
@@ -92,6 +93,10 @@ pub(super) struct Ctx {
     /// (from the path, or from the body once read).
     pub(super) api: RefCell<Option<(crate::api::Route, String)>>,
     pub(super) task: RefCell<Option<Task<()>>>,
+    /// The shared `ensure` this request waits on, if any.
+    pub(super) group: RefCell<Option<std::rc::Rc<shared_ensure::Group>>>,
+    /// It waits on a call another request started.
+    joined: Cell<bool>,
 }
 
 impl Drop for Ctx {
@@ -99,6 +104,9 @@ impl Drop for Ctx {
         // Cancelling drops the future (and its connection) right away, so it
         // can never touch this memory again.
         drop(self.task.get_mut().take());
+        if let Some(group) = self.group.get_mut().take() {
+            shared_ensure::leave(self, &group);
+        }
         let ev = self.event.get();
         // SAFETY: the event is ours; if it is still queued, unlink it
         // before its memory goes with the request pool.
@@ -155,6 +163,8 @@ unsafe fn create_ctx<'a>(
             stage: Cell::new(stage),
             outcome: RefCell::new(None),
             task: RefCell::new(None),
+            group: RefCell::new(None),
+            joined: Cell::new(false),
             event: UnsafeCell::new(core::mem::zeroed()),
             playlist_path: RefCell::new(PathBuf::new()),
             waited_since: now_ms(),
@@ -260,7 +270,7 @@ pub(super) fn start_call(
 
 /// # Safety
 /// `ctx` is live (see start_call).
-unsafe fn complete(ctx: *const Ctx, outcome: Outcome) {
+pub(super) unsafe fn complete(ctx: *const Ctx, outcome: Outcome) {
     // SAFETY: per the contract; posting hands the event to nginx's loop,
     // which runs resume_handler after the current handler returns.
     unsafe {
@@ -319,6 +329,10 @@ pub(super) unsafe extern "C" fn check_broken_connection(r: *mut ngx_http_request
         }
         let channel = get_ctx(r).map(|ctx| {
             drop(ctx.task.borrow_mut().take());
+            let group = ctx.group.borrow_mut().take();
+            if let Some(group) = group {
+                shared_ensure::leave(ctx, &group);
+            }
             ctx.stage.set(Stage::Finished);
             ctx.channel.clone()
         });
@@ -670,16 +684,14 @@ pub unsafe extern "C" fn content_handler(r: *mut ngx_http_request_t) -> ngx_int_
                 *ctx.playlist_path.borrow_mut() = path;
                 (*(*r).main).set_count((*(*r).main).count() + 1);
                 (*r).read_event_handler = Some(check_broken_connection);
-                start_call(
+                let started = shared_ensure::join(
                     ctx,
-                    lc,
-                    Op::Ensure {
-                        channel,
-                        wait_ms: lc.wait_ms as u64,
-                    },
+                    lc.supervisor(),
+                    &channel,
+                    lc.wait_ms as u64,
                     lc.wait_ms as u64 + ENSURE_SLACK_MS,
-                    Outcome::Ensure,
                 );
+                ctx.joined.set(!started);
                 NGX_DONE as ngx_int_t
             }
         }
@@ -726,7 +738,7 @@ unsafe fn finish_ensure(
         let waited = now_ms().saturating_sub(ctx.waited_since);
         ctx.wait_ms.set(Some(waited));
         ctx.status.set(match &result {
-            Ok(reply) if reply.ok && reply.started == Some(false) => "waited",
+            Ok(reply) if reply.ok && (reply.started == Some(false) || ctx.joined.get()) => "waited",
             Ok(reply) if reply.ok => "started",
             Ok(reply) => match reply.code() {
                 Some(ErrorCode::UnknownChannel) => "unknown",

@@ -5,6 +5,7 @@ mod client;
 mod conf;
 mod handler;
 mod peer;
+mod shared_ensure;
 mod variables;
 
 pub use conf::ngx_http_stream_autostart_module;
