@@ -253,7 +253,7 @@ impl Streams {
                     return Ensured::Ready {
                         playlist: ffmpeg_args::playlist_path(&self.cfg.hls_dir, id),
                         started,
-                    }
+                    };
                 }
                 State::Failed(msg) => return Ensured::Error(ErrorCode::Failed, msg),
                 State::Ended(ErrorCode::NotRunning, _) => continue,
