@@ -329,6 +329,30 @@ $table
 ![cold start](bench/cold-start.png)
 ![warm path](bench/warm-path.png)
 
+## Where a cold start's time goes
+
+With a live origin and 1 s keyframes (median $cold_med ms here):
+
+- **Module and supervisor**: the request, the token check, the
+  supervisor's \`ensure\`, its Redis read, the spawn, the readiness check
+  (every 20 ms while starting) and the held request's wake-up: median
+  $outside ms in all.
+- **ffmpeg's start**: $exec_ms ms to exec ffmpeg and load its shared
+  libraries, before it connects.
+- **The first keyframe**: a live origin sends from the moment ffmpeg
+  connects; HLS segments start on keyframes, so ffmpeg waits 0 to 1 s
+  (0.5 s at the median) for one. An origin with a GOP cache removes this
+  wait (median $gop_med ms).
+- **The first segment**: the HLS muxer ends a segment on the keyframe
+  after \`-hls_init_time\` (1 s); a segment cannot be shorter than the
+  source's keyframe interval. In copy mode ffmpeg writes packets in the
+  source's own order (\`-max_interleave_delta\`), so the keyframe that
+  ends the segment is not held back for audio the source muxed late.
+
+So a live origin's median floor is about 0.5 s + 1 s + ffmpeg's start,
+whatever the server; the 1.5 s target is that floor without ffmpeg's
+start.
+
 ## How each number is taken
 
 1. **Warm path**: \`wrk -t1 -c32 -d${WRK_SECS}s --latency\` on the same ready

@@ -189,6 +189,12 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
         None => {
             push("-c");
             push("copy");
+            // A remux keeps the source's own interleaving. ffmpeg's default
+            // (wait for every stream up to 10 s) holds the keyframe that
+            // ends a segment until the source's late-muxed audio catches
+            // up: measured 0 to 0.3 s on every cold start.
+            push("-max_interleave_delta");
+            push("10000");
         }
         Some((height, vk, ak)) => {
             let vf = format!("scale=-2:{height}");
@@ -308,6 +314,7 @@ mod tests {
         let v = strs(&build(&input, Quality::Copy, &out()));
         assert_eq!(after(&v, "-i"), "http://127.0.0.1:9/live.ts");
         assert_eq!(after(&v, "-c"), "copy");
+        assert_eq!(after(&v, "-max_interleave_delta"), "10000");
         assert_eq!(after(&v, "-hls_time"), "4");
         assert_eq!(after(&v, "-hls_init_time"), "1");
         assert!(after(&v, "-hls_flags").contains("temp_file"));
@@ -367,6 +374,8 @@ mod tests {
             "expr:if(lt(t,6),gte(t,n_forced*1),gte(t,6+(n_forced-6)*4))"
         );
         assert_eq!(after(&v, "-sc_threshold"), "0");
+        // Encoders' output is interleaved by ffmpeg as usual.
+        assert!(!v.iter().any(|s| s == "-max_interleave_delta"));
         let resumed = HlsOutput {
             resume: true,
             ..out()
