@@ -42,7 +42,9 @@ mkdir -p "$run/hls" "$run/nginx" bench
 chmod 755 "$run/hls"
 pids=""
 cleanup() {
-    trap - INT TERM EXIT
+    # A second Ctrl-C must not cut the clean-up short.
+    trap '' INT TERM
+    trap - EXIT
     [ -f "$run/nginx/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx/nginx.pid")" 2>/dev/null || true
     for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
     sleep 2
@@ -50,7 +52,9 @@ cleanup() {
     pkill -KILL -f "$run" 2>/dev/null || true
     rm -rf "$run"
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 PORT=18480 RPORT=18479 OPORT=18478
 wait_port() {

@@ -36,9 +36,13 @@ mkdir -p "$run/hls" "$run/nginx" "$run/supervisor" "$run/origin"
 chmod 755 "$run/hls"
 
 pids=""
+sleeper=""
 cleanup() {
-    trap - INT TERM EXIT
+    # A second Ctrl-C must not cut the clean-up short.
+    trap '' INT TERM
+    trap - EXIT
     echo "demo: stopping" >&2
+    [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null || true
     for n in nginx origin; do
         [ -f "$run/$n/nginx.pid" ] && kill -QUIT "$(cat "$run/$n/nginx.pid")" 2>/dev/null || true
     done
@@ -55,7 +59,9 @@ cleanup() {
     rm -rf "$run"
     echo "demo: stopped" >&2
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 wait_port() {
     i=0
@@ -123,5 +129,6 @@ echo "API http://127.0.0.1:$PORT/api/streams/active"
 # Run until told to stop; `wait` returns early on a trapped signal.
 while :; do
     sleep 3600 &
-    wait $! || true
+    sleeper=$!
+    wait $sleeper || true
 done
