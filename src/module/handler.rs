@@ -965,10 +965,9 @@ unsafe fn send_m3u(r: *mut ngx_http_request_t, ctx: &Ctx, list: &[ChannelEntry])
         let url = String::from_utf8_lossy(str_bytes(&v)).into_owned();
         let (before, after) = url.split_once("{channel}").unwrap_or((&url, ""));
         let pair = match lc.token_arg() {
-            Some(arg) if !ctx.token.is_empty() => Some(format!(
-                "{}={}",
-                String::from_utf8_lossy(arg),
-                playlist_rewrite::encode_component(&ctx.token)
+            Some(arg) if !ctx.token.is_empty() => Some(playlist_rewrite::pair(
+                &String::from_utf8_lossy(arg),
+                &ctx.token,
             )),
             _ => None,
         };
@@ -1039,10 +1038,13 @@ unsafe fn send_playlist(
             // Argument names are checked ASCII at configuration time.
             let pair = playlist_rewrite::pair(std::str::from_utf8(arg).unwrap_or("token"), token);
             let len = template.rendered_len(pair.len());
-            // SAFETY: per the contract.
+            // SAFETY: per the contract; the closure initialises the `len`
+            // bytes before making a slice of them, and the template fills
+            // exactly rendered_len bytes.
             unsafe {
                 send_status_with(r, 200, CONTENT_TYPE, len, |out| {
-                    template.render_into(pair.as_bytes(), out)
+                    ptr::write_bytes(out, 0, len);
+                    template.render_into(pair.as_bytes(), core::slice::from_raw_parts_mut(out, len))
                 })
             }
         }
@@ -1074,10 +1076,11 @@ pub(super) unsafe fn send_status_body(
     content_type: &'static str,
     bytes: &[u8],
 ) -> ngx_int_t {
-    // SAFETY: per the contract.
+    // SAFETY: per the contract; the closure writes exactly bytes.len()
+    // bytes into a buffer of that size.
     unsafe {
         send_status_with(r, status, content_type, bytes.len(), |out| {
-            out.copy_from_slice(bytes)
+            ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len())
         })
     }
 }
@@ -1086,16 +1089,16 @@ pub(super) unsafe fn send_status_body(
 /// response buffer, with the given status and `Cache-Control: no-cache`.
 ///
 /// # Safety
-/// `r` is a live request that has not sent its header.
+/// `r` is a live request that has not sent its header; `fill` writes
+/// exactly `len` bytes at the (uninitialised) address it is given.
 unsafe fn send_status_with(
     r: *mut ngx_http_request_t,
     status: u16,
     content_type: &'static str,
     len: usize,
-    fill: impl FnOnce(&mut [u8]),
+    fill: impl FnOnce(*mut u8),
 ) -> ngx_int_t {
-    // SAFETY: per the contract; the buffer is pool memory of `len` bytes,
-    // zeroed before `fill` sees it as a slice.
+    // SAFETY: per the contract; the buffer is pool memory of `len` bytes.
     unsafe {
         (*r).headers_out.status = status as ngx_uint_t;
         (*r).headers_out.content_length_n = len as i64;
@@ -1117,8 +1120,7 @@ unsafe fn send_status_with(
             return NGX_ERROR as ngx_int_t;
         }
         if len > 0 {
-            ptr::write_bytes((*b).last, 0, len);
-            fill(core::slice::from_raw_parts_mut((*b).last, len));
+            fill((*b).last);
         }
         (*b).last = (*b).last.add(len);
         (*b).set_last_buf(if r == (*r).main { 1 } else { 0 });
