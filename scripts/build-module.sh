@@ -31,14 +31,14 @@ so=libngx_http_stream_autostart_module.so
 
 build_against() { # source dir, build dir, target dir
     NGINX_SOURCE_DIR="$1" NGINX_BUILD_DIR="$2" CARGO_TARGET_DIR="$3" \
-        cargo build --release --locked --lib \
+        cargo build --release --locked -p ngx-stream-autostart --lib \
         --no-default-features --features export-modules >&2
     echo "$3/release/$so"
 }
 
 case $mode in
 vendored)
-    cargo build --release --locked --lib >&2
+    cargo build --release --locked -p ngx-stream-autostart --lib >&2
     echo "$root/target/release/$so"
     ;;
 

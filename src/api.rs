@@ -11,8 +11,8 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::channel_id;
-use crate::protocol::{ErrorCode, Reply};
+use shared::channel_id;
+use shared::protocol::{ErrorCode, Reply};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {

@@ -8,15 +8,10 @@
 //! glue is in `module/`.
 
 pub mod api;
-pub mod channel_id;
-pub mod duration;
 pub mod m3u_render;
-pub mod playlist;
 pub mod playlist_cache;
 pub mod playlist_rewrite;
-pub mod protocol;
 pub mod supervisor_addr;
-pub mod token;
 pub mod token_cache;
 pub mod touch_limiter;
 

@@ -2,7 +2,7 @@
 //! `#EXTINF` line with `tvg-id`, `tvg-name`, `tvg-logo`, `group-title` where
 //! known, and the playback URL carrying the viewer's token.
 
-use crate::protocol::ChannelEntry;
+use shared::protocol::ChannelEntry;
 
 /// An attribute value: no quotes, no line breaks or control characters.
 fn attr(v: &str) -> String {

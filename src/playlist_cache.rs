@@ -13,8 +13,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::playlist::{self, NotReady, Summary};
 use crate::playlist_rewrite::Template;
+use shared::playlist::{self, NotReady, Summary};
 
 /// How often a cached playlist's segments are looked for again.
 pub const SEGMENT_RECHECK_MS: u64 = 1_000;

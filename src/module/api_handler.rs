@@ -14,7 +14,7 @@ use super::handler::{
     Ctx, Outcome, Stage, ENSURE_SLACK_MS,
 };
 use crate::api::{self, ApiError, Route};
-use crate::protocol::{Op, Reply};
+use shared::protocol::{Op, Reply};
 
 const JSON: &str = "application/json";
 const CALL_TIMEOUT_MS: u64 = 5_000;

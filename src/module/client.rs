@@ -4,8 +4,8 @@
 use core::cell::Cell;
 
 use super::peer::{Peer, PeerError};
-use crate::protocol::{decode_reply, encode_line, Op, Reply, Request, PROTOCOL_VERSION};
 use crate::supervisor_addr::SupervisorAddr;
+use shared::protocol::{decode_reply, encode_line, Op, Reply, Request, PROTOCOL_VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {

@@ -16,13 +16,13 @@ use ngx::ffi::{
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use super::handler;
-use crate::duration;
-use crate::protocol::MAX_WAIT_MS;
 use crate::supervisor_addr::SupervisorAddr;
+use shared::duration;
+use shared::protocol::MAX_WAIT_MS;
 
 /// Where the supervisor listens unless `stream_autostart_supervisor` says
 /// otherwise; the supervisor's own default is the same path.
-pub const DEFAULT_SOCKET: &str = "/run/stream-supervisor/supervisor.sock";
+pub use shared::DEFAULT_SOCKET;
 pub const DEFAULT_WAIT_MS: ngx_msec_t = 15_000;
 /// How long a worker trusts a granted token, and a refused one: a revoked
 /// token keeps working for at most the first.

@@ -25,16 +25,16 @@ use super::client::{call, CallError};
 use super::conf::{module, LocConf, Mode};
 use super::shared_ensure;
 use super::variables::Field;
-use crate::channel_id;
 use crate::m3u_render;
-use crate::playlist;
 use crate::playlist_cache::{Entry, PlaylistCache};
 use crate::playlist_rewrite;
-use crate::protocol::ChannelEntry;
-use crate::protocol::{ErrorCode, Op, Reply};
-use crate::token::{mask_request_line, masked, percent_decode};
 use crate::token_cache::{TokenCache, Verdict};
 use crate::touch_limiter::TouchLimiter;
+use shared::channel_id;
+use shared::playlist;
+use shared::protocol::ChannelEntry;
+use shared::protocol::{ErrorCode, Op, Reply};
+use shared::token::{mask_request_line, masked, percent_decode};
 
 /// Deadline for an `authorize` round trip.
 const AUTHORIZE_TIMEOUT_MS: u64 = 5_000;

@@ -14,8 +14,8 @@ use ngx::ffi::{
     ngx_msec_t, ngx_palloc, ngx_peer_connection_t, ngx_pool_t, ngx_str_t, NGX_AGAIN, NGX_OK,
 };
 
-use crate::protocol::MAX_REPLY_LINE;
 use crate::supervisor_addr::SupervisorAddr;
+use shared::protocol::MAX_REPLY_LINE;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerError {

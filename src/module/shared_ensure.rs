@@ -14,8 +14,8 @@ use ngx::async_::{sleep, spawn, Task};
 
 use super::client::call;
 use super::handler::{complete, Ctx, Outcome};
-use crate::protocol::Op;
 use crate::supervisor_addr::SupervisorAddr;
+use shared::protocol::Op;
 
 /// How many waiting requests are resumed per turn of the event loop.
 const WAKE_BATCH: usize = 64;

@@ -207,7 +207,7 @@ fn seconds(field: &str, v: Option<&Value>) -> Result<Option<std::time::Duration>
             .as_f64()
             .filter(|s| *s > 0.0 && *s <= 3600.0)
             .map(std::time::Duration::from_secs_f64),
-        Some(Value::String(s)) => crate::duration::parse_msec(s)
+        Some(Value::String(s)) => shared::duration::parse_msec(s)
             .ok()
             .filter(|ms| *ms > 0 && *ms <= 3_600_000)
             .map(std::time::Duration::from_millis),

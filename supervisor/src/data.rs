@@ -14,7 +14,7 @@ use super::m3u_import;
 use super::proxy;
 use super::store::Store;
 use super::users;
-use crate::channel_id;
+use shared::channel_id;
 
 type Result<T> = std::result::Result<T, String>;
 

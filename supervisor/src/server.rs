@@ -14,10 +14,10 @@ use tracing::{debug, info, warn};
 use super::config::{resolve_group, Cli};
 use super::store::AuthResult;
 use super::streams::{Adhoc, Ensured, Streams};
-use crate::protocol::{
+use shared::protocol::{
     decode_request, encode_line, ErrorCode, Op, Reply, Request, StreamState, MAX_LINE, MAX_WAIT_MS,
 };
-use crate::token::masked;
+use shared::token::masked;
 
 /// Binds the socket: refuses to steal it from a live supervisor, replaces
 /// a stale file, applies mode and group.

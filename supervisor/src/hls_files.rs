@@ -55,7 +55,7 @@ pub fn is_any_channel_file(name: &str) -> bool {
     } else {
         return false;
     };
-    crate::channel_id::validate(id.as_bytes()).is_ok()
+    shared::channel_id::validate(id.as_bytes()).is_ok()
 }
 
 /// Removes every channel's files (start-up: nothing runs yet, so whatever
@@ -82,7 +82,7 @@ pub fn remove_all_channel_files(dir: &Path) -> std::io::Result<usize> {
 pub fn progress(dir: &Path, channel: &str) -> Option<u64> {
     let path = super::ffmpeg_args::playlist_path(dir, channel);
     let text = std::fs::read_to_string(path).ok()?;
-    let s = crate::playlist::summarize(&text);
+    let s = shared::playlist::summarize(&text);
     (s.segments > 0).then(|| s.media_sequence.unwrap_or(0) + u64::from(s.segments))
 }
 
@@ -90,7 +90,7 @@ pub fn progress(dir: &Path, channel: &str) -> Option<u64> {
 pub fn segment_count(dir: &Path, channel: &str) -> u32 {
     let path = super::ffmpeg_args::playlist_path(dir, channel);
     std::fs::read_to_string(path)
-        .map(|t| crate::playlist::summarize(&t).segments)
+        .map(|t| shared::playlist::summarize(&t).segments)
         .unwrap_or(0)
 }
 

@@ -8,7 +8,7 @@ use redis::AsyncCommands;
 use tokio::sync::Mutex;
 
 use super::users;
-use crate::token::masked;
+use shared::token::masked;
 
 pub struct Store {
     client: redis::Client,

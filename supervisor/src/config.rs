@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-pub const DEFAULT_SOCKET: &str = "/run/stream-supervisor/supervisor.sock";
+use shared::DEFAULT_SOCKET;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -359,7 +359,7 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::duration::parse_msec(s).map(Duration::from_millis)
+    shared::duration::parse_msec(s).map(Duration::from_millis)
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {

@@ -10,8 +10,8 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::store::{Store, StoreError};
-use crate::channel_id;
-use crate::protocol::ChannelEntry;
+use shared::channel_id;
+use shared::protocol::ChannelEntry;
 
 const FRESH_FOR: Duration = Duration::from_secs(5);
 

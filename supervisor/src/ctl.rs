@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::config::{Cli, Command};
-use crate::protocol::{decode_reply, encode_line, Op, Reply, Request, StreamInfo};
+use shared::protocol::{decode_reply, encode_line, Op, Reply, Request, StreamInfo};
 
 /// Runs an operator command; exit status 0 on success, 1 when the
 /// supervisor refused, 2 when it could not be asked.
@@ -211,7 +211,7 @@ pub fn table(list: &[StreamInfo], now: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::StreamState;
+    use shared::protocol::StreamState;
 
     #[test]
     fn spans() {

@@ -25,9 +25,9 @@ use super::proxy::{self, Proxy};
 use super::restart_policy::{Failures, Jitter, Policy, Verdict};
 use super::socks_bridge::Bridge;
 use super::store::Store;
-use crate::channel_id;
-use crate::playlist;
-use crate::protocol::{ErrorCode, SkippedSource, StreamInfo, StreamState};
+use shared::channel_id;
+use shared::playlist;
+use shared::protocol::{ErrorCode, SkippedSource, StreamInfo, StreamState};
 
 /// stderr lines kept per channel for failure reasons.
 const STDERR_TAIL: usize = 30;

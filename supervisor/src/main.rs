@@ -7,23 +7,29 @@ use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info};
 
-// Shared with the nginx module (compiled into both; the module's own
-// nginx glue is not part of this binary).
-#[allow(dead_code)]
-mod channel_id;
-#[allow(dead_code)]
-mod duration;
-#[allow(dead_code)]
-mod playlist;
-#[allow(dead_code)]
-mod protocol;
-#[allow(dead_code)]
-mod token;
+mod catalog;
+mod channel_record;
+mod config;
+mod ctl;
+mod data;
+mod ffmpeg_args;
+mod ffmpeg_reason;
+mod hls_files;
+mod m3u_import;
+mod process;
+mod proxy;
+mod reconcile;
+mod restart_policy;
+mod secret;
+mod server;
+mod socks_bridge;
+mod store;
+mod streams;
+mod users;
 
-mod supervisor;
-
-use supervisor::config::{Cli, Command};
-use supervisor::{reconcile, server, store::Store, streams::Streams};
+use config::{Cli, Command};
+use store::Store;
+use streams::Streams;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -33,9 +39,9 @@ fn main() -> std::process::ExitCode {
             run(cli)
         }
         cmd @ (Command::Channels { .. } | Command::Users { .. } | Command::Tokens { .. }) => {
-            supervisor::data::run(&cli, &cmd)
+            data::run(&cli, &cmd)
         }
-        cmd => supervisor::ctl::run(&cli, &cmd),
+        cmd => ctl::run(&cli, &cmd),
     }
 }
 
@@ -85,7 +91,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     cli.hls_dir = std::fs::canonicalize(&cli.hls_dir)
         .map_err(|e| format!("HLS directory {}: {e}", cli.hls_dir.display()))?;
     if let Some(p) = &cli.proxy {
-        supervisor::proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
+        proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
     }
     let store = Arc::new(Store::new(&cli.redis_url, &cli.key_prefix)?);
     let cli = Arc::new(cli);

@@ -131,7 +131,7 @@ fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
 }
 
 fn percent_decode(s: &str) -> Result<String, String> {
-    let bytes = crate::token::percent_decode(s.as_bytes())
+    let bytes = shared::token::percent_decode(s.as_bytes())
         .ok_or_else(|| "proxy credentials have a malformed %-escape".to_string())?;
     String::from_utf8(bytes).map_err(|_| "proxy credentials are not UTF-8".to_string())
 }
