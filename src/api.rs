@@ -144,18 +144,10 @@ pub fn parse_body(
     Ok((id, body.source_url, body.quality))
 }
 
-/// HTTP status for a supervisor error code.
+/// HTTP status for a supervisor error code: the outcome table's, so the
+/// API and the playlist path answer the same supervisor reply alike.
 pub fn status_for(code: ErrorCode) -> u16 {
-    match code {
-        ErrorCode::BadRequest | ErrorCode::InvalidChannel | ErrorCode::TooLong => 400,
-        ErrorCode::Denied => 403,
-        ErrorCode::UnknownChannel | ErrorCode::NotRunning => 404,
-        ErrorCode::BadChannel => 422,
-        ErrorCode::Failed => 502,
-        ErrorCode::Timeout => 504,
-        ErrorCode::Capacity | ErrorCode::Unavailable | ErrorCode::ShuttingDown => 503,
-        ErrorCode::UnknownOp | ErrorCode::UnsupportedVersion | ErrorCode::Internal => 500,
-    }
+    crate::outcome::supervisor_error(Some(code)).http()
 }
 
 /// The JSON an API error answers with.
@@ -274,5 +266,7 @@ mod tests {
         );
         assert_eq!(status_for(ErrorCode::Capacity), 503);
         assert_eq!(status_for(ErrorCode::NotRunning), 404);
+        assert_eq!(status_for(ErrorCode::BadChannel), 422);
+        assert_eq!(status_for(ErrorCode::Internal), 502);
     }
 }

@@ -8,7 +8,10 @@
 //! glue is in `module/`.
 
 pub mod api;
+pub mod call_error;
+pub mod directive_mode;
 pub mod m3u_render;
+pub mod outcome;
 pub mod playlist_cache;
 pub mod playlist_rewrite;
 pub mod supervisor_addr;

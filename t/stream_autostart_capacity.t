@@ -73,7 +73,11 @@ like($t->read_file('error.log'),
 	'error log says why');
 ok(!ffmpeg_pids($s->{hls}, 'b'), 'no ffmpeg for the refused channel');
 
-ok(wait_until(20, sub { !ffmpeg_pids($s->{hls}, 'a') }),
+# The slot is free once the supervisor no longer lists the channel (its
+# ffmpeg exits a moment before).
+ok(wait_until(20, sub { !ffmpeg_pids($s->{hls}, 'a')
+		&& supervisor_call($s->{socket}, '{"v":1,"id":1,"op":"status"}')
+			!~ /"channel":"a"/ }),
 	'first channel stops when idle');
 like(http_get('/live/stream_b.m3u8?token=tk'), qr!^HTTP/1\.1 200 !,
 	'the freed slot is used');

@@ -132,8 +132,8 @@ foreach my $id (qw/copy low medium high/) {
 	supervisor_ctl($s, 'stop', $id);
 }
 
-like(http_get('/live/stream_odd.m3u8?token=tk'), qr!^HTTP/1\.1 502 !,
-	'unknown preset: 502');
+like(http_get('/live/stream_odd.m3u8?token=tk'), qr!^HTTP/1\.1 422 !,
+	'unknown preset: 422');
 like($t->read_file('error.log'),
 	qr/channel "odd" has an unusable record.*unknown quality preset "ultra"/,
 	'with a clear error');

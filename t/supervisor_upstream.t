@@ -223,11 +223,11 @@ like($out, qr!^proxy: socks5h://127\.0\.0\.1:$socks$!m, 'and the proxy');
 
 # Sources that could read local files are refused; no ffmpeg starts.
 
-like(get('localfile'), qr!^HTTP/1\.1 502 !, 'file: source: 502');
+like(get('localfile'), qr!^HTTP/1\.1 422 !, 'file: source: 422');
 like($t->read_file('error.log'),
 	qr/channel "localfile" has an unusable record.*scheme "file" is not allowed/,
 	'with a clear error');
-like(get('mixed'), qr!^HTTP/1\.1 502 !, 'concat: among the sources: 502');
+like(get('mixed'), qr!^HTTP/1\.1 422 !, 'concat: among the sources: 422');
 unlike($t->read_file('supervisor.log'),
 	qr/ffmpeg started.*channel=(localfile|mixed)/,
 	'no ffmpeg started for them');

@@ -139,6 +139,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::BadRequest,
+        ErrorCode::TooLong,
+        ErrorCode::UnknownOp,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::InvalidChannel,
+        ErrorCode::Denied,
+        ErrorCode::UnknownChannel,
+        ErrorCode::BadChannel,
+        ErrorCode::Failed,
+        ErrorCode::Timeout,
+        ErrorCode::Capacity,
+        ErrorCode::Unavailable,
+        ErrorCode::NotRunning,
+        ErrorCode::ShuttingDown,
+        ErrorCode::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadRequest => "bad_request",

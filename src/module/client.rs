@@ -4,28 +4,9 @@
 use core::cell::Cell;
 
 use super::peer::{Peer, PeerError};
+pub use crate::call_error::CallError;
 use crate::supervisor_addr::SupervisorAddr;
 use shared::protocol::{decode_reply, encode_line, Op, Reply, Request, PROTOCOL_VERSION};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallError {
-    /// Nothing listens, or the connect failed.
-    Unreachable(String),
-    /// No reply within the deadline.
-    Timeout,
-    /// The supervisor answered something that is not a valid reply.
-    Protocol(String),
-}
-
-impl core::fmt::Display for CallError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            CallError::Unreachable(m) => write!(f, "unreachable: {m}"),
-            CallError::Timeout => f.write_str("no reply in time"),
-            CallError::Protocol(m) => write!(f, "protocol error: {m}"),
-        }
-    }
-}
 
 impl From<PeerError> for CallError {
     fn from(e: PeerError) -> Self {

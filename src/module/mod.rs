@@ -1,11 +1,30 @@
-//! The nginx side: every `unsafe` block of the module lives in this folder.
+//! The nginx side. Every `unsafe` block of the module is in this folder:
+//! at the `extern "C"` entry points, in the request wrapper (`request`), and
+//! at the event loop (`mailbox`, `peer`), each with why it is sound.
+//!
+//! Layers, each using only those above it:
+//! - `conf` (a location's configuration), `client`/`peer` (supervisor calls)
+//! - `mailbox` (a call's result and the event that resumes its request),
+//!   `shared_ensure` (one `ensure` per channel per worker)
+//! - `request` (the request wrapper), `ctx` (per-request state)
+//! - `park` (waiting and resuming), `touch`
+//! - one file per phase: `access`, `playlist`, `catalog`, `api`; `variables`
+//! - `directives`: the module definition, the only file naming handlers
 
-mod api_handler;
+mod access;
+mod api;
+mod catalog;
 mod client;
 mod conf;
-mod handler;
+mod ctx;
+mod directives;
+mod mailbox;
+mod park;
 mod peer;
+mod playlist;
+mod request;
 mod shared_ensure;
+mod touch;
 mod variables;
 
-pub use conf::ngx_http_stream_autostart_module;
+pub use directives::ngx_http_stream_autostart_module;

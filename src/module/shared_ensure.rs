@@ -5,17 +5,16 @@
 //! worker, and the worker one reply to read.
 
 use core::cell::RefCell;
+use core::time::Duration;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use core::time::Duration;
-
 use ngx::async_::{sleep, spawn, Task};
+use shared::protocol::Op;
 
 use super::client::call;
-use super::handler::{complete, Ctx, Outcome};
+use super::mailbox::{Mailbox, Outcome};
 use crate::supervisor_addr::SupervisorAddr;
-use shared::protocol::Op;
 
 /// How many waiting requests are resumed per turn of the event loop.
 const WAKE_BATCH: usize = 64;
@@ -28,10 +27,10 @@ struct Key {
     wait_ms: u64,
 }
 
-pub(super) struct Group {
+struct Group {
     key: Key,
-    /// The requests waiting; each removes itself when it ends first.
-    waiters: RefCell<Vec<*const Ctx>>,
+    /// The mailboxes of the requests waiting; each leaves when it ends.
+    waiters: RefCell<Vec<*const Mailbox>>,
     task: RefCell<Option<Task<()>>>,
 }
 
@@ -39,25 +38,38 @@ thread_local! {
     static GROUPS: RefCell<HashMap<Key, Rc<Group>>> = RefCell::new(HashMap::new());
 }
 
-/// Has `ctx` wait for `channel` to be ensured: joins a call in flight, or
-/// starts one. Returns false when it joined.
-pub(super) fn join(
-    ctx: &Ctx,
+/// A request's place in a group. Dropping it (the request ended, or the
+/// result was delivered) takes the request out; the last one to leave
+/// cancels the call.
+pub struct Membership {
+    group: Rc<Group>,
+    me: *const Mailbox,
+    /// The request joined a call another request started.
+    pub joined: bool,
+}
+
+/// Has `mailbox` receive the result of ensuring `channel`: joins a call in
+/// flight, or starts one. The mailbox must outlive the membership.
+pub fn join(
+    mailbox: &Mailbox,
     addr: &SupervisorAddr,
     channel: &str,
     wait_ms: u64,
     timeout_ms: u64,
-) -> bool {
+) -> Membership {
     let key = Key {
         socket: addr.path.clone(),
         channel: channel.to_string(),
         wait_ms,
     };
-    let me: *const Ctx = ctx;
+    let me: *const Mailbox = mailbox;
     if let Some(group) = GROUPS.with(|g| g.borrow().get(&key).cloned()) {
         group.waiters.borrow_mut().push(me);
-        *ctx.group.borrow_mut() = Some(group);
-        return false;
+        return Membership {
+            group,
+            me,
+            joined: true,
+        };
     }
     let group = Rc::new(Group {
         key: key.clone(),
@@ -65,7 +77,6 @@ pub(super) fn join(
         task: RefCell::new(None),
     });
     GROUPS.with(|g| g.borrow_mut().insert(key.clone(), group.clone()));
-    *ctx.group.borrow_mut() = Some(group.clone());
     let addr = addr.clone();
     let op = Op::Ensure {
         channel: channel.to_string(),
@@ -79,16 +90,17 @@ pub(super) fn join(
         // A thousand viewers woken at once would hold the worker for tens
         // of milliseconds; in batches, other requests are served between.
         loop {
-            let batch: Vec<*const Ctx> = {
+            let batch: Vec<*const Mailbox> = {
                 let mut w = group.waiters.borrow_mut();
                 let n = w.len().min(WAKE_BATCH);
                 w.drain(..n).collect()
             };
             for &w in &batch {
-                // SAFETY: a Ctx leaves the group when it is dropped, so
-                // every pointer still listed is a live Ctx; complete()
-                // only posts its event, so no request ends in this loop.
-                unsafe { complete(w, Outcome::Ensure(result.clone())) }
+                // SAFETY: a request leaves the group (dropping its
+                // Membership) before its mailbox is freed, so every mailbox
+                // still listed is live; deliver() only posts an event, so no
+                // request ends inside this loop.
+                unsafe { (*w).deliver(Outcome::Ensure(result.clone())) }
             }
             if group.waiters.borrow().is_empty() {
                 return;
@@ -99,27 +111,34 @@ pub(super) fn join(
         }
     });
     *group.task.borrow_mut() = Some(task);
-    true
+    Membership {
+        group,
+        me,
+        joined: false,
+    }
 }
 
-/// `ctx` no longer waits (its request ended). The last waiter to leave
-/// cancels the call.
-pub(super) fn leave(ctx: *const Ctx, group: &Rc<Group>) {
-    let empty = {
-        let mut w = group.waiters.borrow_mut();
-        w.retain(|p| *p != ctx);
-        w.is_empty()
-    };
-    if !empty {
-        return;
-    }
-    GROUPS.with(|g| {
-        let mut g = g.borrow_mut();
-        if g.get(&group.key).is_some_and(|x| Rc::ptr_eq(x, group)) {
-            g.remove(&group.key);
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let empty = {
+            let mut w = self.group.waiters.borrow_mut();
+            w.retain(|p| *p != self.me);
+            w.is_empty()
+        };
+        if !empty {
+            return;
         }
-    });
-    // Take it out first: dropping a task may drop the future.
-    let task = group.task.borrow_mut().take();
-    drop(task);
+        GROUPS.with(|g| {
+            let mut g = g.borrow_mut();
+            if g.get(&self.group.key)
+                .is_some_and(|x| Rc::ptr_eq(x, &self.group))
+            {
+                g.remove(&self.group.key);
+            }
+        });
+        // Take it out first: dropping a task may drop the future, which
+        // holds the group.
+        let task = self.group.task.borrow_mut().take();
+        drop(task);
+    }
 }

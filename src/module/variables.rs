@@ -3,14 +3,11 @@
 //! `$stream_autostart_status`, `$stream_autostart_wait_ms` and
 //! `$stream_autostart_token` (masked: never the whole token).
 
-use core::ptr;
+use ngx::ffi::{ngx_http_request_t, ngx_http_variable_value_t, ngx_int_t, NGX_ERROR, NGX_OK};
+use shared::token::masked;
 
-use ngx::ffi::{
-    ngx_conf_t, ngx_http_add_variable, ngx_http_request_t, ngx_http_variable_value_t, ngx_int_t,
-    ngx_pnalloc, ngx_str_t, ngx_uint_t, NGX_ERROR, NGX_HTTP_VAR_NOCACHEABLE, NGX_OK,
-};
-
-use super::handler;
+use super::ctx::Ctx;
+use super::request::Req;
 
 /// Which value a variable reads.
 #[derive(Clone, Copy)]
@@ -22,7 +19,7 @@ pub enum Field {
     Token = 4,
 }
 
-const VARIABLES: [(&str, Field); 5] = [
+pub const VARIABLES: [(&str, Field); 5] = [
     ("stream_autostart_channel", Field::Channel),
     ("stream_autostart_user", Field::User),
     ("stream_autostart_status", Field::Status),
@@ -30,28 +27,19 @@ const VARIABLES: [(&str, Field); 5] = [
     ("stream_autostart_token", Field::Token),
 ];
 
-/// Registers the variables (the module's preconfiguration).
-pub extern "C" fn add_variables(cf: *mut ngx_conf_t) -> ngx_int_t {
-    for (name, field) in VARIABLES {
-        let mut s = ngx_str_t {
-            len: name.len(),
-            data: name.as_ptr() as *mut u8,
-        };
-        // SAFETY: nginx copies the name into the configuration; the
-        // variable it returns lives as long as the configuration.
-        unsafe {
-            let v = ngx_http_add_variable(cf, &mut s, NGX_HTTP_VAR_NOCACHEABLE as ngx_uint_t);
-            if v.is_null() {
-                return NGX_ERROR as ngx_int_t;
-            }
-            (*v).get_handler = Some(get_variable);
-            (*v).data = field as usize;
-        }
-    }
-    NGX_OK as ngx_int_t
+/// The value of a variable for this request, if the module handled it.
+fn value(ctx: &Ctx, field: Field) -> Option<Vec<u8>> {
+    Some(match field {
+        Field::Channel => ctx.channel.clone().into_bytes(),
+        Field::User => ctx.user.borrow().clone().into_bytes(),
+        Field::Status => ctx.status.get()?.as_str().as_bytes().to_vec(),
+        Field::WaitMs => ctx.wait_ms.get()?.to_string().into_bytes(),
+        Field::Token if ctx.token.is_empty() => return None,
+        Field::Token => masked(&ctx.token).into_bytes(),
+    })
 }
 
-unsafe extern "C" fn get_variable(
+pub unsafe extern "C" fn get_variable(
     r: *mut ngx_http_request_t,
     v: *mut ngx_http_variable_value_t,
     data: usize,
@@ -63,26 +51,24 @@ unsafe extern "C" fn get_variable(
         3 => Field::WaitMs,
         _ => Field::Token,
     };
-    // SAFETY: nginx calls variable handlers with a live request and a value
-    // to fill; the bytes are copied into the request pool.
-    unsafe {
-        let value = handler::log_field(r, field);
-        let v = &mut *v;
-        match value {
-            Some(bytes) if !bytes.is_empty() => {
-                let p = ngx_pnalloc((*r).pool, bytes.len()) as *mut u8;
-                if p.is_null() {
-                    return NGX_ERROR as ngx_int_t;
-                }
-                ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
-                v.data = p;
-                v.set_len(bytes.len() as u32);
-                v.set_valid(1);
-                v.set_no_cacheable(1);
-                v.set_not_found(0);
-            }
-            _ => v.set_not_found(1),
+    // SAFETY: nginx calls variable handlers with the live request and a
+    // value of it to fill.
+    let (Some(mut req), Some(v)) = (unsafe { Req::from_raw(r) }, unsafe { v.as_mut() }) else {
+        return NGX_ERROR as ngx_int_t;
+    };
+    let bytes = Ctx::get(&req).and_then(|ctx| value(ctx, field));
+    match bytes {
+        Some(bytes) if !bytes.is_empty() => {
+            let Some(s) = req.pool_copy(&bytes) else {
+                return NGX_ERROR as ngx_int_t;
+            };
+            v.data = s.data;
+            v.set_len(s.len as u32);
+            v.set_valid(1);
+            v.set_no_cacheable(1);
+            v.set_not_found(0);
         }
+        _ => v.set_not_found(1),
     }
     NGX_OK as ngx_int_t
 }

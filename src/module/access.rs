@@ -1,0 +1,258 @@
+//! Access phase: the channel id, then the viewer's token (this worker's
+//! cache, else the supervisor). In segment locations a granted request also
+//! counts as watching. A refused request stays refused: re-entered, it
+//! answers the same status and asks nothing.
+
+use core::cell::RefCell;
+
+use ngx::ffi::{
+    ngx_http_request_t, ngx_int_t, NGX_AGAIN, NGX_DECLINED, NGX_HTTP_INTERNAL_SERVER_ERROR,
+    NGX_LOG_ERR, NGX_OK,
+};
+use ngx::ngx_log_error;
+use shared::channel_id;
+use shared::protocol::{ErrorCode, Op};
+use shared::token::{mask_request_line, masked, percent_decode};
+
+use super::conf::{Cv, Mode};
+use super::ctx::{Ctx, Resume, Stage};
+use super::mailbox::{CallResult, Outcome};
+use super::park::{call, park};
+use super::request::{now_ms, Req};
+use super::touch::touch_if_due;
+use crate::outcome::{self, Authorized, Status};
+use crate::token_cache::{TokenCache, Verdict};
+
+/// Deadline for an `authorize` round trip.
+const AUTHORIZE_TIMEOUT_MS: u64 = 5_000;
+
+thread_local! {
+    static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::default());
+}
+
+/// The access-phase handler, for every location; declines where the
+/// module has no say.
+pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls phase handlers with the live request.
+    match unsafe { Req::from_raw(r) } {
+        Some(mut req) => access(&mut req),
+        None => NGX_DECLINED as ngx_int_t,
+    }
+}
+
+fn access(req: &mut Req<'_>) -> ngx_int_t {
+    let lc = req.conf();
+    let (channel_cv, segment) = match &lc.mode {
+        None | Some(Mode::Api) => return NGX_DECLINED as ngx_int_t,
+        Some(Mode::Playlist { channel }) => (Some(*channel), false),
+        Some(Mode::Segment { channel }) => (Some(*channel), true),
+        Some(Mode::Catalog { .. }) => (None, false),
+    };
+    if let Some(ctx) = Ctx::get(req) {
+        return again(req, ctx, segment);
+    }
+    mask_token_in_logs(req);
+    let channel = match channel_cv {
+        Some(cv) => match eval_channel(req, cv) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        },
+        None => String::new(),
+    };
+    let Some(token) = eval_token(req) else {
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            req.log(),
+            "stream_autostart: no token in the request for channel \"{}\" (401)",
+            channel
+        );
+        return refuse(req, &channel, &[], Status::NoToken);
+    };
+    let cached = TOKENS.with(|t| t.borrow_mut().get(&token, now_ms()).cloned());
+    match cached {
+        Some(Verdict::Granted { user }) => {
+            let Some(ctx) = Ctx::create(req, &channel, &token, Stage::Authorized) else {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+            };
+            *ctx.user.borrow_mut() = user;
+            granted(req, ctx, segment)
+        }
+        Some(Verdict::Denied { reason }) => {
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                req.log(),
+                "stream_autostart: token {} refused for channel \"{}\" (403, cached): {}",
+                masked(&token),
+                channel,
+                reason
+            );
+            refuse(req, &channel, &token, Status::Denied)
+        }
+        None => {
+            let Some(ctx) = Ctx::create(req, &channel, &token, Stage::Authorizing) else {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+            };
+            park(req, ctx, Resume::Phases);
+            let op = Op::Authorize {
+                token: String::from_utf8_lossy(&token).into_owned(),
+            };
+            call(
+                ctx,
+                lc.supervisor(),
+                op,
+                AUTHORIZE_TIMEOUT_MS,
+                Outcome::Authorize,
+            );
+            NGX_AGAIN as ngx_int_t
+        }
+    }
+}
+
+/// The access handler runs again for a request it has seen: after its
+/// token check, or because nginx re-ran the phases.
+fn again(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
+    match ctx.stage.get() {
+        Stage::Finished => ctx.answer.get(),
+        Stage::Authorized | Stage::Waiting => NGX_OK as ngx_int_t,
+        Stage::Authorizing => match ctx.mailbox.take() {
+            Some(Outcome::Authorize(result)) => authorized(req, ctx, result, segment),
+            Some(other) => {
+                ctx.mailbox.put_back(other);
+                NGX_AGAIN as ngx_int_t
+            }
+            None => NGX_AGAIN as ngx_int_t,
+        },
+    }
+}
+
+fn granted(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
+    if segment {
+        ctx.status.set(Some(Status::Segment));
+        touch_if_due(req.conf(), &ctx.channel);
+    }
+    NGX_OK as ngx_int_t
+}
+
+/// Refuses a request that has no context yet.
+fn refuse(req: &mut Req<'_>, channel: &str, token: &[u8], status: Status) -> ngx_int_t {
+    let rc = answer(req, status);
+    if let Some(ctx) = Ctx::create(req, channel, token, Stage::Finished) {
+        ctx.finish(Some(status), rc);
+    }
+    rc
+}
+
+/// The nginx status for a refusal, with `Retry-After` where it is one to
+/// retry.
+pub fn answer(req: &mut Req<'_>, status: Status) -> ngx_int_t {
+    if status.retry_after() {
+        req.add_header("Retry-After", "5");
+    }
+    status.http() as ngx_int_t
+}
+
+fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -> ngx_int_t {
+    req.block_reading();
+    drop(ctx.task.borrow_mut().take());
+    let lc = req.conf();
+    let token = &ctx.token;
+    match outcome::authorize(&result, lc.grant_ms()) {
+        Authorized::Granted { user, ttl_ms } => {
+            *ctx.user.borrow_mut() = user.clone();
+            TOKENS.with(|t| {
+                t.borrow_mut()
+                    .insert(token, Verdict::Granted { user }, now_ms(), ttl_ms)
+            });
+            ctx.stage.set(Stage::Authorized);
+            granted(req, ctx, segment)
+        }
+        Authorized::Denied { reason } => {
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                req.log(),
+                "stream_autostart: token {} refused for channel \"{}\" (403): {}",
+                masked(token),
+                ctx.channel,
+                reason
+            );
+            TOKENS.with(|t| {
+                t.borrow_mut()
+                    .insert(token, Verdict::Denied { reason }, now_ms(), lc.deny_ms())
+            });
+            let rc = answer(req, Status::Denied);
+            ctx.finish(Some(Status::Denied), rc);
+            rc
+        }
+        Authorized::Unavailable => {
+            let why = match &result {
+                Ok(reply) => format!(
+                    "cannot check tokens ({}: {})",
+                    reply.code().map_or("?", ErrorCode::as_str),
+                    reply.message()
+                ),
+                Err(e) => format!("{e} while checking a token"),
+            };
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                req.log(),
+                "stream_autostart: supervisor {} {} for channel \"{}\", answering 503",
+                lc.supervisor().text,
+                why,
+                ctx.channel
+            );
+            let rc = answer(req, Status::Unavailable);
+            ctx.finish(Some(Status::Unavailable), rc);
+            rc
+        }
+    }
+}
+
+/// The channel id, validated; a refused one ends the request with 400.
+pub fn eval_channel(req: &mut Req<'_>, cv: Cv) -> Result<String, ngx_int_t> {
+    let Some(bytes) = req.eval(cv) else {
+        return Err(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
+    };
+    match channel_id::validate(bytes) {
+        Ok(id) => Ok(id.to_string()),
+        Err(why) => {
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                req.log(),
+                "stream_autostart: refusing channel id \"{}\" (400): {}",
+                bytes.escape_ascii(),
+                why
+            );
+            Err(match Ctx::get(req) {
+                Some(ctx) => {
+                    let rc = answer(req, Status::Invalid);
+                    ctx.finish(Some(Status::Invalid), rc);
+                    rc
+                }
+                None => refuse(req, "", &[], Status::Invalid),
+            })
+        }
+    }
+}
+
+/// The viewer's token (decoded), or `None` when there is none.
+fn eval_token(req: &mut Req<'_>) -> Option<Vec<u8>> {
+    let raw = match req.conf().token {
+        None => req.arg(b"token")?,
+        Some(cv) => req.eval(cv)?,
+    };
+    if raw.is_empty() {
+        return None;
+    }
+    percent_decode(raw).filter(|t| !t.is_empty())
+}
+
+/// Replaces the token in the request line (what `$request` and the error
+/// log's request context show) by its first four characters.
+fn mask_token_in_logs(req: &mut Req<'_>) {
+    let Some(arg) = req.conf().token_arg() else {
+        return;
+    };
+    if let Some(line) = mask_request_line(req.request_line(), arg) {
+        req.set_request_line(&line);
+    }
+}

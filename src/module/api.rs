@@ -1,0 +1,200 @@
+//! Content of `stream_autostart_api` locations: the operator API, answered
+//! through the supervisor's socket (routes and JSON are in `crate::api`).
+
+use ngx::ffi::{
+    ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR,
+    NGX_HTTP_SPECIAL_RESPONSE, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+};
+use ngx::ngx_log_error;
+use shared::protocol::Op;
+
+use super::ctx::{Ctx, Resume, Stage};
+use super::mailbox::Outcome;
+use super::park::{call, park};
+use super::playlist::ENSURE_SLACK_MS;
+use super::request::{BodyTooLarge, Req};
+use crate::api::{self, ApiError, Route};
+use crate::outcome;
+
+const JSON: &str = "application/json";
+const CALL_TIMEOUT_MS: u64 = 5_000;
+
+pub unsafe extern "C" fn api_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls content handlers with the live request.
+    match unsafe { Req::from_raw(r) } {
+        Some(mut req) => content(&mut req),
+        None => NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+    }
+}
+
+fn send_error(req: &mut Req<'_>, e: &ApiError) -> ngx_int_t {
+    ngx_log_error!(
+        NGX_LOG_INFO,
+        req.log(),
+        "stream_autostart api: {} ({}): {}",
+        e.code,
+        e.status,
+        e.message
+    );
+    req.send_bytes(e.status, JSON, &api::error_json(e))
+}
+
+fn content(req: &mut Req<'_>) -> ngx_int_t {
+    let method = String::from_utf8_lossy(req.method_name()).into_owned();
+    let path = String::from_utf8_lossy(req.uri()).into_owned();
+    let route = match api::route(&method, &path) {
+        Ok(route) => route,
+        Err(e) => {
+            let rc = req.discard_body();
+            if rc != NGX_OK as ngx_int_t {
+                return rc;
+            }
+            return send_error(req, &e);
+        }
+    };
+    let channel = match &route {
+        Route::Start(Some(id)) | Route::Stream(id) => id.clone(),
+        _ => String::new(),
+    };
+    let Some(ctx) = Ctx::get_or_create(req, &channel) else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    *ctx.api.borrow_mut() = Some((route.clone(), channel.clone()));
+    if route.needs_body() {
+        // Bodies are small JSON: nginx keeps them in memory (up to
+        // client_body_buffer_size), and a bigger one is refused. Reading
+        // holds the request until it is finalized.
+        let rc = req.read_body(Some(body_read));
+        if rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t {
+            return rc;
+        }
+        return NGX_DONE as ngx_int_t;
+    }
+    let rc = req.discard_body();
+    if rc != NGX_OK as ngx_int_t {
+        return rc;
+    }
+    req.hold();
+    call_supervisor(req, ctx, &route, channel, None, None);
+    NGX_DONE as ngx_int_t
+}
+
+/// The request body has been read.
+unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
+    // SAFETY: nginx calls the body handler with the live request.
+    let Some(mut req) = (unsafe { Req::from_raw(r) }) else {
+        return;
+    };
+    let route = Ctx::get(&req).and_then(|ctx| Some((ctx, ctx.api.borrow().clone()?.0)));
+    let Some((ctx, route)) = route else {
+        req.finalize(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
+        return;
+    };
+    let parsed = match req.body() {
+        Ok(body) => api::parse_body(&body, &route),
+        Err(BodyTooLarge) => Err(ApiError {
+            status: 413,
+            code: "too_large",
+            message: "request body larger than client_body_buffer_size".into(),
+        }),
+    };
+    match parsed {
+        Ok((channel, source, quality)) => {
+            call_supervisor(&mut req, ctx, &route, channel, source, quality)
+        }
+        Err(e) => {
+            let rc = send_error(&mut req, &e);
+            req.finalize(rc);
+        }
+    }
+}
+
+fn call_supervisor(
+    req: &mut Req<'_>,
+    ctx: &Ctx,
+    route: &Route,
+    channel: String,
+    source_url: Option<String>,
+    quality: Option<String>,
+) {
+    let lc = req.conf();
+    let (op, timeout) = match route {
+        Route::Start(_) => (
+            Op::Start {
+                channel: channel.clone(),
+                wait_ms: lc.wait_ms(),
+                source_url,
+                quality,
+            },
+            lc.wait_ms() + ENSURE_SLACK_MS,
+        ),
+        Route::Stop => (
+            Op::Stop {
+                channel: channel.clone(),
+            },
+            CALL_TIMEOUT_MS + 5_000,
+        ),
+        Route::Active => (Op::List, CALL_TIMEOUT_MS),
+        Route::Stream(id) => (
+            Op::Status {
+                channel: Some(id.clone()),
+            },
+            CALL_TIMEOUT_MS,
+        ),
+    };
+    *ctx.api.borrow_mut() = Some((route.clone(), channel));
+    ctx.stage.set(Stage::Waiting);
+    park(req, ctx, Resume::Content(answered));
+    call(ctx, lc.supervisor(), op, timeout, Outcome::Api);
+}
+
+/// The supervisor answered (or did not): the JSON reply.
+fn answered(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
+    let Outcome::Api(result) = outcome else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    ctx.cancel();
+    let (route, channel) = ctx
+        .api
+        .borrow()
+        .clone()
+        .unwrap_or((Route::Active, String::new()));
+    let status = match (&route, outcome::ensure(&result, false)) {
+        (Route::Start(_), Ok(started)) => Some(started),
+        (_, Err(refusal)) => Some(refusal.status),
+        _ => None,
+    };
+    ctx.status.set(status);
+    match result {
+        Ok(reply) => {
+            let (status, body) = api::reply_json(&route, &channel, &reply);
+            if status >= 500 {
+                ngx_log_error!(
+                    NGX_LOG_ERR,
+                    req.log(),
+                    "stream_autostart api: channel \"{}\": {} ({})",
+                    channel,
+                    reply.message(),
+                    status
+                );
+            }
+            req.send_bytes(status, JSON, &body)
+        }
+        Err(e) => {
+            let refusal = outcome::call_error(&e);
+            let err = ApiError {
+                status: refusal.http(),
+                code: outcome::api_call_error_code(&e),
+                message: format!("supervisor {}: {e}", req.conf().supervisor().text),
+            };
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                req.log(),
+                "stream_autostart api: {} ({})",
+                err.message,
+                err.status
+            );
+            req.send_bytes(err.status, JSON, &api::error_json(&err))
+        }
+    }
+}

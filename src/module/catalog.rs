@@ -1,0 +1,140 @@
+//! Content of `stream_autostart_m3u` locations: the channel catalog as an
+//! M3U, the viewer's token in every playback URL. Each worker keeps the
+//! catalog for a few seconds.
+
+use core::cell::RefCell;
+use std::rc::Rc;
+
+use ngx::ffi::{
+    ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED,
+    NGX_LOG_ERR, NGX_OK,
+};
+use ngx::ngx_log_error;
+use shared::protocol::{ChannelEntry, ErrorCode, Op, Reply};
+
+use super::access::answer;
+use super::conf::Mode;
+use super::ctx::{Ctx, Resume, Stage};
+use super::mailbox::Outcome;
+use super::park::{call, park};
+use super::request::{now_ms, Req};
+use crate::outcome::{self, Status};
+use crate::{m3u_render, playlist_rewrite};
+
+/// How long a worker reuses the channel catalog.
+const CATALOG_TTL_MS: u64 = 5_000;
+const CATALOG_TIMEOUT_MS: u64 = 10_000;
+
+thread_local! {
+    /// The catalog, with when it was fetched.
+    static CATALOG: RefCell<Option<(u64, Rc<Vec<ChannelEntry>>)>> = const { RefCell::new(None) };
+}
+
+pub unsafe extern "C" fn catalog_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls content handlers with the live request.
+    match unsafe { Req::from_raw(r) } {
+        Some(mut req) => content(&mut req),
+        None => NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+    }
+}
+
+fn content(req: &mut Req<'_>) -> ngx_int_t {
+    if !req.is_get_or_head() {
+        return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
+    }
+    let rc = req.discard_body();
+    if rc != NGX_OK as ngx_int_t {
+        return rc;
+    }
+    let Some(ctx) = Ctx::get_or_create(req, "") else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    let fresh = CATALOG.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(at, _)| now_ms().saturating_sub(*at) < CATALOG_TTL_MS)
+            .map(|(_, list)| list.clone())
+    });
+    if let Some(list) = fresh {
+        ctx.status.set(Some(Status::Hit));
+        return send_m3u(req, ctx, &list);
+    }
+    ctx.stage.set(Stage::Waiting);
+    req.hold();
+    park(req, ctx, Resume::Content(fetched));
+    let addr = req.conf().supervisor();
+    call(
+        ctx,
+        addr,
+        Op::Channels,
+        CATALOG_TIMEOUT_MS,
+        Outcome::Catalog,
+    );
+    NGX_DONE as ngx_int_t
+}
+
+fn fetched(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
+    let Outcome::Catalog(result) = outcome else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    ctx.cancel();
+    let refusal = match outcome::catalog(&result) {
+        Ok(status) => {
+            let Ok(Reply {
+                channels: Some(list),
+                ..
+            }) = result
+            else {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+            };
+            let list = Rc::new(list);
+            CATALOG.with(|c| *c.borrow_mut() = Some((now_ms(), list.clone())));
+            ctx.status.set(Some(status));
+            return send_m3u(req, ctx, &list);
+        }
+        Err(refusal) => refusal,
+    };
+    let why = match &result {
+        Ok(reply) => format!(
+            " ({}: {})",
+            reply
+                .code()
+                .map_or("no channels in reply", ErrorCode::as_str),
+            reply.message()
+        ),
+        Err(e) => format!(": {e}"),
+    };
+    ngx_log_error!(
+        NGX_LOG_ERR,
+        req.log(),
+        "stream_autostart: supervisor {} {}{} ({})",
+        req.conf().supervisor().text,
+        refusal.reason,
+        why,
+        refusal.http()
+    );
+    let rc = answer(req, refusal.status);
+    ctx.finish(Some(refusal.status), rc);
+    rc
+}
+
+fn send_m3u(req: &mut Req<'_>, ctx: &Ctx, list: &[ChannelEntry]) -> ngx_int_t {
+    let lc = req.conf();
+    let Some(Mode::Catalog { url }) = &lc.mode else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    let Some(url) = req.eval(*url) else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    let url = String::from_utf8_lossy(url).into_owned();
+    let (before, after) = url.split_once("{channel}").unwrap_or((&url, ""));
+    let pair = match lc.token_arg() {
+        Some(arg) if !ctx.token.is_empty() => Some(playlist_rewrite::pair(
+            &String::from_utf8_lossy(arg),
+            &ctx.token,
+        )),
+        _ => None,
+    };
+    let body = m3u_render::render(list, before, after, pair.as_deref());
+    req.send_bytes(200, "audio/x-mpegurl", &body)
+}

@@ -1,0 +1,202 @@
+//! Content of `stream_autostart` locations: the playlist if it is ready,
+//! else the supervisor starts the channel while the request waits, and the
+//! playlist once it is ready, with the viewer's token on every segment URI.
+
+use core::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use ngx::ffi::{
+    ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED,
+    NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+};
+use ngx::ngx_log_error;
+use shared::playlist::NotReady;
+
+use super::access::{answer, eval_channel};
+use super::conf::{LocConf, Mode};
+use super::ctx::{Ctx, Resume, Stage};
+use super::mailbox::Outcome;
+use super::park::park;
+use super::request::{now_ms, Req};
+use super::shared_ensure;
+use super::touch::{learn_interval, touch_if_due, touched};
+use crate::outcome::{self, Status, READY_BUT_MISSING};
+use crate::playlist_cache::{Entry, PlaylistCache};
+use crate::playlist_rewrite;
+
+/// Extra time beyond `stream_autostart_wait` for the supervisor's reply.
+pub const ENSURE_SLACK_MS: u64 = 3_000;
+const CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
+
+thread_local! {
+    static PLAYLISTS: RefCell<PlaylistCache> = RefCell::new(PlaylistCache::default());
+}
+
+pub unsafe extern "C" fn playlist_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls content handlers with the live request.
+    match unsafe { Req::from_raw(r) } {
+        Some(mut req) => content(&mut req),
+        None => NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+    }
+}
+
+fn content(req: &mut Req<'_>) -> ngx_int_t {
+    if !req.is_get_or_head() {
+        return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
+    }
+    let rc = req.discard_body();
+    if rc != NGX_OK as ngx_int_t {
+        return rc;
+    }
+    let lc = req.conf();
+    let Some(Mode::Playlist { channel: cv }) = &lc.mode else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    let channel = match eval_channel(req, *cv) {
+        Ok(c) => c,
+        Err(rc) => return rc,
+    };
+    let Some(path) = req.mapped_path() else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    match ready_playlist(&path) {
+        Ok(entry) => {
+            touch_if_due(lc, &channel);
+            let token: &[u8] = match Ctx::get(req) {
+                Some(ctx) => {
+                    ctx.status.set(Some(Status::Hit));
+                    &ctx.token
+                }
+                None => &[],
+            };
+            send_playlist(req, lc, &entry, token)
+        }
+        Err(why) => {
+            ngx_log_error!(
+                NGX_LOG_INFO,
+                req.log(),
+                "stream_autostart: channel \"{}\" not ready ({}: {}), asking the supervisor",
+                channel,
+                path.display(),
+                why
+            );
+            let Some(ctx) = Ctx::get_or_create(req, &channel) else {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+            };
+            ctx.stage.set(Stage::Waiting);
+            *ctx.playlist_path.borrow_mut() = path;
+            req.hold();
+            park(req, ctx, Resume::Content(ensured));
+            let membership = shared_ensure::join(
+                &ctx.mailbox,
+                lc.supervisor(),
+                &channel,
+                lc.wait_ms(),
+                lc.wait_ms() + ENSURE_SLACK_MS,
+            );
+            *ctx.group.borrow_mut() = Some(membership);
+            NGX_DONE as ngx_int_t
+        }
+    }
+}
+
+/// The supervisor answered the `ensure` (or did not).
+fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
+    let Outcome::Ensure(result) = outcome else {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+    };
+    let joined = ctx.joined();
+    ctx.cancel();
+    let lc = req.conf();
+    let ch = &ctx.channel;
+    let waited = now_ms().saturating_sub(ctx.waited_since);
+    ctx.wait_ms.set(Some(waited));
+    let refusal = match (outcome::ensure(&result, joined), &result) {
+        (Ok(status), Ok(reply)) => {
+            let path = ctx.playlist_path.borrow().clone();
+            match ready_playlist(&path) {
+                Ok(entry) => {
+                    learn_interval(reply);
+                    touched(ch);
+                    ctx.status.set(Some(status));
+                    ngx_log_error!(
+                        NGX_LOG_INFO,
+                        req.log(),
+                        "stream_autostart: channel \"{}\" ready after {} ms",
+                        ch,
+                        waited
+                    );
+                    return send_playlist(req, lc, &entry, &ctx.token);
+                }
+                Err(why) => {
+                    ngx_log_error!(
+                        NGX_LOG_ERR,
+                        req.log(),
+                        "stream_autostart: channel \"{}\" {} ({}: {}; the supervisor writes {}: do root/alias point at its HLS directory?) ({})",
+                        ch,
+                        READY_BUT_MISSING.reason,
+                        path.display(),
+                        why,
+                        reply.playlist.as_deref().unwrap_or("?"),
+                        READY_BUT_MISSING.http()
+                    );
+                    READY_BUT_MISSING
+                }
+            }
+        }
+        (Ok(_), Err(_)) => READY_BUT_MISSING,
+        (Err(refusal), Ok(reply)) => {
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                req.log(),
+                "stream_autostart: channel \"{}\" {} ({}, after {} ms): {}",
+                ch,
+                refusal.reason,
+                refusal.http(),
+                waited,
+                reply.message()
+            );
+            refusal
+        }
+        (Err(refusal), Err(e)) => {
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                req.log(),
+                "stream_autostart: channel \"{}\" {}: supervisor {} {} (after {} ms) ({})",
+                ch,
+                refusal.reason,
+                lc.supervisor().text,
+                e,
+                waited,
+                refusal.http()
+            );
+            refusal
+        }
+    };
+    let rc = answer(req, refusal.status);
+    ctx.finish(Some(refusal.status), rc);
+    rc
+}
+
+/// The playlist at `path` if it is ready, through this worker's cache.
+fn ready_playlist(path: &Path) -> Result<Rc<Entry>, NotReady> {
+    PLAYLISTS.with(|c| c.borrow_mut().ready(path, now_ms()))
+}
+
+/// Sends a playlist with its HLS headers, the viewer's token added to
+/// every segment URI (unless `stream_autostart_token_arg off`).
+fn send_playlist(req: &mut Req<'_>, lc: &LocConf, entry: &Entry, token: &[u8]) -> ngx_int_t {
+    let template = &entry.template;
+    match lc.token_arg() {
+        Some(arg) if !token.is_empty() => {
+            // Argument names are checked ASCII at configuration time.
+            let pair = playlist_rewrite::pair(std::str::from_utf8(arg).unwrap_or("token"), token);
+            let len = template.rendered_len(pair.len());
+            req.send_with(200, CONTENT_TYPE, len, |out| {
+                template.render_into(pair.as_bytes(), out)
+            })
+        }
+        _ => req.send_bytes(200, CONTENT_TYPE, template.text()),
+    }
+}

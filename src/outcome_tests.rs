@@ -1,0 +1,161 @@
+use super::*;
+
+fn reply_err(code: ErrorCode) -> Result<Reply, CallError> {
+    Ok(Reply::error(1, code, "why"))
+}
+
+fn ready(started: Option<bool>) -> Result<Reply, CallError> {
+    let mut r = Reply::ok(1);
+    r.started = started;
+    Ok(r)
+}
+
+#[test]
+fn ensure_outcomes() {
+    assert_eq!(ensure(&ready(Some(true)), false), Ok(Status::Started));
+    assert_eq!(ensure(&ready(Some(false)), false), Ok(Status::Waited));
+    // A request that joined another's call did not start anything.
+    assert_eq!(ensure(&ready(Some(true)), true), Ok(Status::Waited));
+    let http = |r| ensure(&r, false).unwrap_err().http();
+    assert_eq!(http(reply_err(ErrorCode::UnknownChannel)), 404);
+    assert_eq!(http(reply_err(ErrorCode::BadChannel)), 422);
+    assert_eq!(http(reply_err(ErrorCode::Failed)), 502);
+    assert_eq!(http(reply_err(ErrorCode::Timeout)), 504);
+    assert_eq!(http(reply_err(ErrorCode::InvalidChannel)), 400);
+    for code in [
+        ErrorCode::Capacity,
+        ErrorCode::Unavailable,
+        ErrorCode::ShuttingDown,
+    ] {
+        let r = ensure(&reply_err(code), false).unwrap_err();
+        assert_eq!((r.http(), r.status.retry_after()), (503, true), "{code:?}");
+    }
+    assert_eq!(http(reply_err(ErrorCode::Internal)), 502);
+    assert_eq!(http(Err(CallError::Timeout)), 504);
+    assert_eq!(http(Err(CallError::Unreachable("x".into()))), 503);
+    assert_eq!(http(Err(CallError::Protocol("x".into()))), 502);
+}
+
+#[test]
+fn authorize_fails_closed() {
+    let mut granted = Reply::ok(1);
+    granted.user = Some("alice".into());
+    granted.ttl_secs = Some(7);
+    assert_eq!(
+        authorize(&Ok(granted.clone()), 30_000),
+        Authorized::Granted {
+            user: "alice".into(),
+            ttl_ms: 7_000
+        }
+    );
+    granted.ttl_secs = Some(u64::MAX);
+    assert_eq!(
+        authorize(&Ok(granted), 30_000),
+        Authorized::Granted {
+            user: "alice".into(),
+            ttl_ms: 30_000
+        }
+    );
+    assert_eq!(
+        authorize(&reply_err(ErrorCode::Denied), 30_000),
+        Authorized::Denied {
+            reason: "why".into()
+        }
+    );
+    // Anything that is not a grant or a refusal never grants.
+    for r in [
+        reply_err(ErrorCode::Unavailable),
+        reply_err(ErrorCode::Internal),
+        reply_err(ErrorCode::UnknownChannel),
+        Err(CallError::Timeout),
+        Err(CallError::Protocol("x".into())),
+    ] {
+        assert_eq!(authorize(&r, 30_000), Authorized::Unavailable);
+    }
+}
+
+#[test]
+fn catalog_outcomes() {
+    let mut list = Reply::ok(1);
+    list.channels = Some(vec![]);
+    assert_eq!(catalog(&Ok(list)), Ok(Status::Fetched));
+    // ok without a list is as useless as an error.
+    assert_eq!(catalog(&Ok(Reply::ok(1))).unwrap_err().http(), 503);
+    assert_eq!(catalog(&Err(CallError::Timeout)).unwrap_err().http(), 503);
+}
+
+#[test]
+fn names_are_unique() {
+    let mut names: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), Status::ALL.len());
+}
+
+/// The rows of the markdown table that follows `heading` in the docs:
+/// (first cell, second cell), backticks removed.
+fn doc_table(heading: &str) -> Vec<(String, String)> {
+    let doc = include_str!("../docs/directives.md");
+    let start = doc
+        .find(heading)
+        .unwrap_or_else(|| panic!("docs/directives.md has no {heading:?}"));
+    doc[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<String> = l
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect();
+            (cells[1].clone(), cells[2].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn status_values_match_the_docs() {
+    let rows = doc_table("### Values of $stream_autostart_status");
+    let mut documented: Vec<(String, u16)> = rows
+        .iter()
+        .map(|(v, s)| (v.clone(), s.parse().expect("a status number")))
+        .collect();
+    let mut ours: Vec<(String, u16)> = Status::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), s.http()))
+        .collect();
+    documented.sort();
+    ours.sort();
+    assert_eq!(documented, ours);
+}
+
+#[test]
+fn api_errors_match_the_docs() {
+    let rows = doc_table("### API errors");
+    let documented = |code: &str| {
+        rows.iter()
+            .find(|(_, c)| c == code)
+            .map(|(s, _)| s.parse::<u16>().expect("a status number"))
+    };
+    // Every error the supervisor can send is documented with the status
+    // the API answers it with.
+    for code in ErrorCode::ALL {
+        assert_eq!(
+            documented(code.as_str()),
+            Some(supervisor_error(Some(code)).http()),
+            "{code:?}"
+        );
+    }
+    for e in [
+        CallError::Timeout,
+        CallError::Unreachable(String::new()),
+        CallError::Protocol(String::new()),
+    ] {
+        assert_eq!(
+            documented(api_call_error_code(&e)),
+            Some(call_error(&e).http()),
+            "{e:?}"
+        );
+    }
+}
