@@ -20,7 +20,7 @@ use Test::Nginx;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http/)->plan(8);
+my $t = Test::Nginx->new()->has(qw/http/)->plan(13);
 
 # Runs nginx -t on a server block body; returns what nginx printed.
 sub check {
@@ -56,5 +56,25 @@ like(check('stream_autostart_supervisor unix:/' . ('a' x 120) . ';'),
 	qr/Unix sockets allow at most 107/, 'socket path too long');
 like(check('location / { stream_autostart $arg_c; stream_autostart $arg_d; }'),
 	qr/"stream_autostart" directive is duplicate/, 'duplicate');
+
+# One location does one thing: a second mode is refused in either order,
+# and the message names both directives.
+like(check('location = /m.m3u { stream_autostart_m3u "http://h/{channel}"; '
+	. 'stream_autostart $arg_c; }'),
+	qr/"stream_autostart" directive cannot be combined with "stream_autostart_m3u" in one location/,
+	'm3u then playlist');
+like(check('location = /m.m3u { stream_autostart $arg_c; '
+	. 'stream_autostart_m3u "http://h/{channel}"; }'),
+	qr/"stream_autostart_m3u" directive cannot be combined with "stream_autostart" in one location/,
+	'playlist then m3u');
+like(check('location /s/ { stream_autostart_segment $arg_c; stream_autostart_api; }'),
+	qr/"stream_autostart_api" directive cannot be combined with "stream_autostart_segment"/,
+	'segment then api');
+like(check('location /a/ { stream_autostart_api; stream_autostart_segment $arg_c; }'),
+	qr/"stream_autostart_segment" directive cannot be combined with "stream_autostart_api"/,
+	'api then segment');
+like(check('location /p/ { proxy_pass http://127.0.0.1:9; stream_autostart $arg_c; }'),
+	qr/"stream_autostart" directive cannot be combined with another content handler/,
+	'another content handler');
 
 ###############################################################################

@@ -189,8 +189,8 @@ impl<'a> Directive<'a> {
     unsafe fn new(cf: *mut ngx_conf_t, conf: *mut c_void) -> Directive<'a> {
         Directive {
             cf,
-            // SAFETY: per the contract, `conf` is our LocConf, which no one
-            // else touches while the directive is parsed.
+            // SAFETY: nginx passes our own LocConf as `conf`; no one
+            // else touches it while the directive is parsed.
             lc: unsafe { &mut *(conf as *mut LocConf) },
         }
     }

@@ -156,7 +156,8 @@ impl Peer {
     /// `ev` is one of this peer's live connection events.
     unsafe fn arm(&self, ev: *mut ngx_event_t) -> Result<(), PeerError> {
         let left = self.remaining().ok_or(PeerError::Timeout)?;
-        // SAFETY: per the contract above.
+        // SAFETY: ev is one of this peer's live connection events (the
+        // caller's promise); adding a timer only links it into nginx's tree.
         unsafe { ngx::ffi::ngx_add_timer(ev, left) };
         Ok(())
     }
@@ -339,7 +340,8 @@ unsafe extern "C" fn read_handler(ev: *mut ngx_event_t) {
 }
 
 unsafe extern "C" fn write_handler(ev: *mut ngx_event_t) {
-    // SAFETY: as in read_handler.
+    // SAFETY: the event belongs to a connection whose data is its Peer,
+    // which outlives the connection (Drop closes it first).
     unsafe {
         let c = (*ev).data as *mut ngx_connection_t;
         let peer = (*c).data as *mut Peer;
