@@ -16,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=scripts/lib/stack.sh
+. scripts/lib/stack.sh
 
 quick=0
 [ "${1:-}" = --quick ] && quick=1
@@ -31,42 +33,20 @@ for p in wrk gnuplot-nox; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
+    # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 stage=$(sh scripts/build.sh | tail -n 1)
 cargo build --release --locked --bin herd >&2
 
-run=$(mktemp -d /tmp/stream-autostart-bench.XXXXXX)
-chmod 755 "$run"
+stack_init bench "$stage"
+run=$STACK_RUN
 mkdir -p "$run/hls" "$run/nginx" bench
 chmod 755 "$run/hls"
-pids=""
-cleanup() {
-    # A second Ctrl-C must not cut the clean-up short.
-    trap '' INT TERM
-    trap - EXIT
-    [ -f "$run/nginx/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx/nginx.pid")" 2>/dev/null || true
-    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 2
-    for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-    pkill -KILL -f "$run" 2>/dev/null || true
-    rm -rf "$run"
-}
-trap cleanup EXIT
-trap "exit 130" INT
-trap "exit 143" TERM
 
 PORT=18480 RPORT=18479 OPORT=18478
-wait_port() {
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-    echo "bench: nothing on port $1" >&2; exit 1
-}
-redis-server --port $RPORT --bind 127.0.0.1 --save '' --appendonly no --dir "$run" \
-    --logfile "$run/redis.log" --maxclients 10000 &
-pids="$pids $!"
-"$stage/bin/test-origin" --listen 127.0.0.1:$OPORT --keyint 1 --size 160x120 2>"$run/origin.log" &
-pids="$pids $!"
-wait_port $RPORT; wait_port $OPORT
+stack_redis $RPORT --maxclients 10000
+stack_origin $OPORT --keyint 1 --size 160x120
 
 sup() { "$stage/bin/stream-supervisor" --socket "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" "$@"; }
 sup channels add 1 --source "http://127.0.0.1:$OPORT/live.ts" --quality copy >/dev/null
@@ -80,13 +60,10 @@ token=$(sup tokens issue bench)
 
 ulimit -n 65536 2>/dev/null || true
 start_supervisor() {
-    rm -f "$run/sup.sock"
-    "$stage/bin/stream-supervisor" --socket "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" \
+    stack_supervisor "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" \
         --socket-mode 666 --hls-dir "$run/hls" --idle-timeout "$IDLE" \
-        --max-streams $((CHANNELS + 20)) --segment-duration 4s 2>>"$run/supervisor.log" &
-    suppid=$!
-    pids="$pids $suppid"
-    for _ in $(seq 100); do [ -S "$run/sup.sock" ] && break; sleep 0.1; done
+        --max-streams $((CHANNELS + 20)) --segment-duration 4s
+    suppid=$(daemon_pid supervisor)
 }
 start_supervisor
 
@@ -134,8 +111,7 @@ http {
 }
 EOF
 echo ok >"$run/static.txt"
-"$stage/sbin/nginx" -p "$run/nginx/" -c "$run/nginx/nginx.conf" -e "$run/nginx/error.log"
-wait_port $PORT
+stack_nginx nginx $PORT "$run/nginx" "$run/nginx/nginx.conf"
 base="http://127.0.0.1:$PORT"
 
 ms() { awk '{ printf "%.0f", $1 * 1000 }'; }
@@ -160,14 +136,16 @@ echo "== 1. warm path ($ROUNDS rounds, plain and module alternating)" >&2
 curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
 sleep 9   # a few segments
 : >"$run/warm.txt"
-for r in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
     # One segment for the whole round, so both sides send the same file.
     seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
-    echo "pl_plain $(wrk_run "$base/plain/stream_1.m3u8")" >>"$run/warm.txt"
-    echo "pl_mod $(wrk_run "$base/live/stream_1.m3u8?token=$token")" >>"$run/warm.txt"
-    echo "sg_plain $(wrk_run "$base/plain/$seg")" >>"$run/warm.txt"
-    echo "sg_re $(wrk_run "$base/plainre/$seg")" >>"$run/warm.txt"
-    echo "sg_mod $(wrk_run "$base/live/$seg?token=$token")" >>"$run/warm.txt"
+    {
+        echo "pl_plain $(wrk_run "$base/plain/stream_1.m3u8")"
+        echo "pl_mod $(wrk_run "$base/live/stream_1.m3u8?token=$token")"
+        echo "sg_plain $(wrk_run "$base/plain/$seg")"
+        echo "sg_re $(wrk_run "$base/plainre/$seg")"
+        echo "sg_mod $(wrk_run "$base/live/$seg?token=$token")"
+    } >>"$run/warm.txt"
 done
 seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
 warm() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$run/warm.txt" | median; }
@@ -222,13 +200,13 @@ echo "== 4. many channels ($CHANNELS)" >&2
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-worker=$(pgrep -P "$(cat "$run/nginx/nginx.pid")" | head -n 1)
+worker=$(pgrep -P "$(daemon_pid nginx)" | head -n 1)
 # A fresh supervisor, so its memory before and after is its own per-stream
 # cost and not what earlier measurements left in its allocator.
-kill -TERM "$suppid"; wait "$suppid" 2>/dev/null || true
+daemon_stop supervisor
 start_supervisor
 sleep 1
-sup_rss0=$(rss $suppid); ngx_rss0=$(rss "$worker")
+sup_rss0=$(rss "$suppid"); ngx_rss0=$(rss "$worker")
 t0=$(date +%s%N)
 seq 3 $((CHANNELS + 2)) | xargs -P 16 -I{} curl -s -o /dev/null -m 60 "$base/live/stream_{}.m3u8?token=$token"
 start_all=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.1f", t / 1e9 }')
@@ -240,12 +218,12 @@ ffmpegs() {
 }
 ff_pids=$(ffmpegs)
 ff_t0=$(for p in $ff_pids; do ticks "$p" 2>/dev/null || true; done | awk '{ s += $1 } END { print s + 0 }')
-t0=$(ticks $suppid); sleep 10; t1=$(ticks $suppid)
+t0=$(ticks "$suppid"); sleep 10; t1=$(ticks "$suppid")
 ff_t1=$(for p in $ff_pids; do ticks "$p" 2>/dev/null || true; done | awk '{ s += $1 } END { print s + 0 }')
 live=$(sup list --json | grep -c '"state": "ready"' || true)
 sup_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz / 10 * 100 }')
 ff_cpu=$(awk -v a="$ff_t0" -v b="$ff_t1" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) / hz / 10 * 100 }')
-sup_rss=$(rss $suppid); ngx_rss=$(rss "$worker")
+sup_rss=$(rss "$suppid"); ngx_rss=$(rss "$worker")
 per_stream=$(awk -v a="$sup_rss0" -v b="$sup_rss" -v n="$live" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / n; else print "-" }')
 ffmpeg_rss=$(for p in $ff_pids; do rss "$p" 2>/dev/null || true; done | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }')
 load=$(cut -d' ' -f1 /proc/loadavg)

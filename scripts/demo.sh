@@ -18,7 +18,8 @@
 # outgoing connections to 127.0.0.2, the only address that origin allows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
+# shellcheck source=scripts/lib/stack.sh
+. scripts/lib/stack.sh
 
 PORT=${DEMO_PORT:-8080}
 REDIS_PORT=${DEMO_REDIS_PORT:-16379}
@@ -30,64 +31,22 @@ IDLE=${DEMO_IDLE:-60s}
 sh scripts/setup.sh
 stage=$(sh scripts/build.sh | tail -n 1)
 
-run=$(mktemp -d /tmp/stream-autostart-demo.XXXXXX)
-chmod 755 "$run"
+STACK_ANNOUNCE=1
+stack_init demo "$stage"
+run=$STACK_RUN
 mkdir -p "$run/hls" "$run/nginx" "$run/supervisor" "$run/origin"
 chmod 755 "$run/hls"
 
-pids=""
-sleeper=""
-cleanup() {
-    # A second Ctrl-C must not cut the clean-up short.
-    trap '' INT TERM
-    trap - EXIT
-    echo "demo: stopping" >&2
-    [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null || true
-    for n in nginx origin; do
-        [ -f "$run/$n/nginx.pid" ] && kill -QUIT "$(cat "$run/$n/nginx.pid")" 2>/dev/null || true
-    done
-    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in $pids; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    i=0
-    while { [ -f "$run/nginx/nginx.pid" ] || [ -f "$run/origin/nginx.pid" ]; } && [ $i -lt 50 ]; do
-        sleep 0.1; i=$((i + 1))
-    done
-    rm -rf "$run"
-    echo "demo: stopped" >&2
-}
-trap cleanup EXIT
-trap "exit 130" INT
-trap "exit 143" TERM
-
-wait_port() {
-    i=0
-    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt 100 ] && { echo "demo: nothing listens on port $1" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$run" --logfile "$run/redis.log" &
-pids="$pids $!"
-"$stage/bin/test-origin" --listen "127.0.0.1:$ORIGIN_PORT" 2>"$run/origin.log" &
-pids="$pids $!"
-microsocks -i 127.0.0.1 -p "$SOCKS_PORT" -b 127.0.0.2 >"$run/socks.log" 2>&1 &
-pids="$pids $!"
-wait_port "$REDIS_PORT"
-wait_port "$ORIGIN_PORT"
-wait_port "$SOCKS_PORT"
+stack_redis "$REDIS_PORT"
+stack_origin "$ORIGIN_PORT"
+stack_tcp microsocks "$SOCKS_PORT" "$run/socks.log" \
+    microsocks -i 127.0.0.1 -p "$SOCKS_PORT" -b 127.0.0.2
 
 # The picky origin: a second nginx (the same binary, no module needed).
 sed -e "s|@PREFIX@|$run/origin|g" -e "s|@LISTEN@|127.0.0.1:$PICKY_PORT|" \
     -e "s|@UPSTREAM@|127.0.0.1:$ORIGIN_PORT|" \
     nginx-conf/demo-origin.conf >"$run/origin/nginx.conf"
-"$stage/sbin/nginx" -p "$run/origin/" -c "$run/origin/nginx.conf" -e "$run/origin/error.log"
-wait_port "$PICKY_PORT"
+stack_nginx origin-nginx "$PICKY_PORT" "$run/origin" "$run/origin/nginx.conf"
 
 # The data commands of the supervisor binary write Redis, checked.
 data() { "$stage/bin/stream-supervisor" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@"; }
@@ -101,23 +60,15 @@ token=$(data tokens issue demo)
 
 # nginx workers run as nobody/nogroup: give them the socket through its group.
 group=$(id -gn nobody 2>/dev/null || echo nogroup)
-"$stage/bin/stream-supervisor" --socket "$run/supervisor/supervisor.sock" \
-    --socket-group "$group" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" \
-    --hls-dir "$run/hls" --idle-timeout "$IDLE" 2>>"$run/supervisor.log" &
-pids="$pids $!"
-i=0
-until [ -S "$run/supervisor/supervisor.sock" ]; do
-    i=$((i + 1)); [ $i -gt 100 ] && { cat "$run/supervisor.log" >&2; exit 1; }
-    sleep 0.1
-done
+stack_supervisor "$run/supervisor/supervisor.sock" --socket-group "$group" \
+    --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --hls-dir "$run/hls" --idle-timeout "$IDLE"
 chmod 755 "$run/supervisor"
 
 sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
     -e "s|@PREFIX@|$run/nginx|g" -e "s|@LISTEN@|127.0.0.1:$PORT|" \
     -e "s|@HLS_DIR@|$run/hls|g" -e "s|@SOCKET@|$run/supervisor/supervisor.sock|" \
     nginx-conf/nginx.conf >"$run/nginx/nginx.conf"
-"$stage/sbin/nginx" -p "$run/nginx/" -c "$run/nginx/nginx.conf" -e "$run/nginx/error.log" -t -q
-"$stage/sbin/nginx" -p "$run/nginx/" -c "$run/nginx/nginx.conf" -e "$run/nginx/error.log"
+stack_nginx nginx "$PORT" "$run/nginx" "$run/nginx/nginx.conf"
 
 echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
 echo "demo: channel state: $stage/bin/stream-supervisor --socket $run/supervisor/supervisor.sock status" >&2
@@ -126,9 +77,4 @@ echo "PLAY http://127.0.0.1:$PORT/live/stream_2.m3u8?token=$token"
 echo "M3U http://127.0.0.1:$PORT/playlist.m3u?token=$token"
 echo "API http://127.0.0.1:$PORT/api/streams/active"
 
-# Run until told to stop; `wait` returns early on a trapped signal.
-while :; do
-    sleep 3600 &
-    sleeper=$!
-    wait $sleeper || true
-done
+stack_idle
