@@ -135,20 +135,11 @@ fn granted(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
 
 /// Refuses a request that has no context yet.
 fn refuse(req: &mut Req<'_>, channel: &str, token: &[u8], status: Status) -> ngx_int_t {
-    let rc = answer(req, status);
+    let rc = req.refuse(status);
     if let Some(ctx) = Ctx::create(req, channel, token, Stage::Finished) {
         ctx.finish(Some(status), rc);
     }
     rc
-}
-
-/// The nginx status for a refusal, with `Retry-After` where it is one to
-/// retry.
-pub fn answer(req: &mut Req<'_>, status: Status) -> ngx_int_t {
-    if status.retry_after() {
-        req.add_header("Retry-After", "5");
-    }
-    status.http() as ngx_int_t
 }
 
 fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -> ngx_int_t {
@@ -179,7 +170,7 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
                 t.borrow_mut()
                     .insert(token, Verdict::Denied { reason }, now_ms(), lc.deny_ms())
             });
-            let rc = answer(req, Status::Denied);
+            let rc = req.refuse(Status::Denied);
             ctx.finish(Some(Status::Denied), rc);
             rc
         }
@@ -200,7 +191,7 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
                 why,
                 ctx.channel
             );
-            let rc = answer(req, Status::Unavailable);
+            let rc = req.refuse(Status::Unavailable);
             ctx.finish(Some(Status::Unavailable), rc);
             rc
         }
@@ -224,7 +215,7 @@ pub fn eval_channel(req: &mut Req<'_>, cv: Cv) -> Result<String, ngx_int_t> {
             );
             Err(match Ctx::get(req) {
                 Some(ctx) => {
-                    let rc = answer(req, Status::Invalid);
+                    let rc = req.refuse(Status::Invalid);
                     ctx.finish(Some(Status::Invalid), rc);
                     rc
                 }

@@ -8,10 +8,10 @@ use ngx::ffi::{
 use ngx::ngx_log_error;
 use shared::protocol::Op;
 
+use super::conf::ENSURE_SLACK_MS;
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
 use super::park::{call, park};
-use super::playlist::ENSURE_SLACK_MS;
 use super::request::{BodyTooLarge, Req};
 use crate::api::{self, ApiError, Route};
 use crate::outcome;

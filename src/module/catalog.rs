@@ -12,7 +12,6 @@ use ngx::ffi::{
 use ngx::ngx_log_error;
 use shared::protocol::{ChannelEntry, ErrorCode, Op, Reply};
 
-use super::access::answer;
 use super::conf::Mode;
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
@@ -113,7 +112,7 @@ fn fetched(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
         why,
         refusal.http()
     );
-    let rc = answer(req, refusal.status);
+    let rc = req.refuse(refusal.status);
     ctx.finish(Some(refusal.status), rc);
     rc
 }

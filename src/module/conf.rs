@@ -18,6 +18,8 @@ pub const DEFAULT_WAIT_MS: ngx_msec_t = 15_000;
 /// token keeps working for at most the first.
 pub const DEFAULT_GRANT_MS: ngx_msec_t = 30_000;
 pub const DEFAULT_DENY_MS: ngx_msec_t = 5_000;
+/// Extra time beyond `stream_autostart_wait` for the supervisor's reply.
+pub const ENSURE_SLACK_MS: u64 = 3_000;
 
 /// The supervisor address of locations that name none: parsed once.
 static DEFAULT_SUPERVISOR: LazyLock<Result<SupervisorAddr, String>> =

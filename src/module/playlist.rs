@@ -13,8 +13,8 @@ use ngx::ffi::{
 use ngx::ngx_log_error;
 use shared::playlist::NotReady;
 
-use super::access::{answer, eval_channel};
-use super::conf::{LocConf, Mode};
+use super::access::eval_channel;
+use super::conf::{LocConf, Mode, ENSURE_SLACK_MS};
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
 use super::park::park;
@@ -25,8 +25,6 @@ use crate::outcome::{self, Status, READY_BUT_MISSING};
 use crate::playlist_cache::{Entry, PlaylistCache};
 use crate::playlist_rewrite;
 
-/// Extra time beyond `stream_autostart_wait` for the supervisor's reply.
-pub const ENSURE_SLACK_MS: u64 = 3_000;
 const CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
 
 thread_local! {
@@ -174,7 +172,7 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
             refusal
         }
     };
-    let rc = answer(req, refusal.status);
+    let rc = req.refuse(refusal.status);
     ctx.finish(Some(refusal.status), rc);
     rc
 }

@@ -22,6 +22,7 @@ use ngx::ffi::{
 };
 
 use super::conf::{Cv, LocConf};
+use crate::outcome::Status;
 
 /// The module's index among HTTP modules, for the request's per-module
 /// slots. nginx assigns it before any configuration of ours is created; the
@@ -275,6 +276,15 @@ impl<'a> Req<'a> {
             }
         }
         true
+    }
+
+    /// The nginx status a refusal answers with, adding `Retry-After` where
+    /// it is one to retry.
+    pub fn refuse(&mut self, status: Status) -> ngx_int_t {
+        if status.retry_after() {
+            self.add_header("Retry-After", "5");
+        }
+        status.http() as ngx_int_t
     }
 
     /// Sends a body of `len` bytes that `fill` writes straight into the
