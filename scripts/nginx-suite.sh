@@ -60,8 +60,8 @@ chmod +x "$work/nginx"
 
 # As root, nginx's workers run as nobody and cannot read the test dirs.
 globals=${TEST_NGINX_GLOBALS:-}
-[ "$(id -u)" = 0 ] && globals="$globals user root;"
-with_module="$globals load_module $so;"
+[ "$(id -u)" = 0 ] && globals="${globals:+$globals }user root;"
+with_module="${globals:+$globals }load_module $so;"
 
 # Does the module load at all? Otherwise every test would just fail.
 printf '%s\nevents {}\n' "$with_module" >"$work/preflight.conf"
