@@ -1,10 +1,13 @@
 #!/usr/bin/perl
 
 # Tests for stream_autostart: a request waiting for its token check is not
-# re-entered by events on its connection. The client keeps its connection
-# busy (a request body trickling in, so the socket is readable and writable
-# again and again) while the supervisor refuses the token: every request is
-# answered exactly once, with 403, and nothing is started for it.
+# re-entered by events on its connection. On a keep-alive connection whose
+# earlier response once filled the socket (so nginx watches it for write
+# events from then on), the supervisor's refusal and a burst of the
+# client's request body reach the worker in one turn of its event loop,
+# the refusal first (the worker is stopped while both arrive): the client's
+# event must not run the request's phases, the refusal is answered once
+# (403), and nothing is started for it afterwards.
 
 ###############################################################################
 
@@ -18,10 +21,10 @@ BEGIN { use FindBin; chdir($FindBin::Bin); }
 use lib 'lib';
 use Test::Nginx;
 use StreamAutostart;
-
 use IO::Select;
 use IO::Socket::INET;
 use Time::HiRes qw/ time /;
+
 
 ###############################################################################
 
@@ -54,6 +57,10 @@ http {
         # Every request asks the supervisor, so every one waits.
         stream_autostart_token_cache 0;
 
+        location = /big {
+            alias %%TESTDIR%%/big;
+        }
+
         location ~ ^/live/stream_(?<channel>.*)\.m3u8$ {
             alias %%TESTDIR%%/hls/stream_$channel.m3u8;
             stream_autostart $channel;
@@ -68,48 +75,87 @@ my $s = start_stack($t, segment => '1s', idle_timeout => '8s',
 redis($t, 'SET', 'channel:x',
 	qq({"source_url":"$s->{origin_url}","quality":"copy"}));
 
+$t->write_file('big', 'x' x (16 << 20));
 $t->run();
 
 ###############################################################################
 
-# Sends a refused request whose body trickles in while the token is checked;
-# returns everything nginx answered on the connection.
-sub trickle {
+# The nginx worker (the test runs one).
+sub worker_pid {
+	my $master = $t->read_file('nginx.pid');
+	chomp $master;
+	foreach my $stat (glob '/proc/[0-9]*/stat') {
+		open my $fh, '<', $stat or next;
+		my $line = <$fh> // '';
+		close $fh;
+		return $1 if $line =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $master;
+	}
+	die "no nginx worker of master $master\n";
+}
+
+my $sv = $s->{supervisor_pid};
+my $worker = worker_pid();
+
+# One refused request, with the events lined up as described above.
+sub refused {
 	my ($i) = @_;
 	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . port(8080))
 		or die "connect: $!\n";
 	$sock->autoflush(1);
+	# A response larger than the socket buffers, read only after nginx
+	# had to wait for the connection to become writable.
+	print $sock "GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	select undef, undef, undef, 0.2;
+	my ($head, $got) = ('', 0);
+	while ($head !~ /\r\n\r\n/) {
+		sysread($sock, my $c, 1) or die "no answer for /big\n";
+		$head .= $c;
+	}
+	my ($len) = $head =~ /Content-Length: (\d+)/i or die "no length\n";
+	while ($got < $len) {
+		my $n = sysread($sock, my $buf, 1 << 20) or die "short /big\n";
+		$got += $n;
+	}
+	kill 'STOP', $sv;
+	# The body is never complete: after its answer the request lingers,
+	# discarding it, as a keep-alive client's would.
 	print $sock "GET /live/stream_x.m3u8?token=refused-$i HTTP/1.1\r\n"
 		. "Host: localhost\r\nContent-Length: 100000\r\n\r\n";
+	select undef, undef, undef, 0.3;	# the request waits on the socket
+	kill 'STOP', $worker;
+	kill 'CONT', $sv;
+	select undef, undef, undef, 0.5;	# the refusal waits in the worker
+	syswrite($sock, 'x' x 100);		# then the client's event
+	kill 'CONT', $worker;
+
 	my $sel = IO::Select->new($sock);
-	my ($out, $deadline) = ('', time() + 3);
-	while (time() < $deadline) {
-		# A byte every ~0.2 ms: events keep arriving while the request
-		# waits, and after it was answered.
-		syswrite($sock, 'x', 1) or last;
-		next unless $sel->can_read(0.0002);
+	my ($out, $until) = ('', time() + 5);
+	while (time() < $until && $sel->can_read($until - time())) {
 		my $n = sysread($sock, my $buf, 65536);
 		last unless $n;
 		$out .= $buf;
-		# Keep trickling a little after the answer: a request re-entered
-		# now would start the channel or answer a second time.
-		$deadline = time() + 0.05 if $out =~ /\r\n\r\n/ && $deadline > time() + 0.05;
+		# Long enough for a re-entered request to answer again.
+		$until = time() + 0.5 if $out =~ /\r\n\r\n/ && $until > time() + 0.5;
 	}
 	close $sock;
 	return $out;
 }
 
-my @answers = map { trickle($_) } 1 .. 40;
+my @answers = map {
+	my $out = eval { refused($_) };
+	kill 'CONT', $sv, $worker;	# never leave them stopped
+	$out // '';
+} 1 .. 3;
 
-is(scalar(grep { /^HTTP\/1\.1 403 / } @answers), 40, 'every request refused');
+is(scalar(grep { /^HTTP\/1\.1 403 / } @answers), 3, 'every request refused');
 my @twice = grep { my @st = /HTTP\/1\.1 \d{3} /g; @st != 1 } @answers;
 is(scalar(@twice), 0, 'each answered once');
 
 # Nothing may have started the channel for a refused request.
 ok(!ffmpeg_pids($s->{hls}, 'x'), 'no ffmpeg for the channel');
-unlike($t->read_file('supervisor.log'), qr/op="ensure"/, 'no ensure asked');
+ok($t->read_file('supervisor.log') !~ /op="ensure"/, 'no ensure asked');
 
 my @log = split /\n/, $t->read_file('stream.log');
-is(scalar(grep { /^403 autostart=denied$/ } @log), 40, 'logged as denied');
+is(scalar(grep { /^403 autostart=denied$/ } @log), 3, 'logged as denied');
 
 ###############################################################################
