@@ -15,6 +15,7 @@ use crate::ffmpeg_args::Quality;
 use crate::hls_files;
 use crate::proxy::{self, Proxy};
 use crate::restart_policy::{Failures, Jitter, Verdict};
+use crate::store::Keys;
 use shared::protocol::ErrorCode;
 
 /// What a channel's record asks for.
@@ -56,7 +57,7 @@ impl Streams {
 
     /// Reads the channel's record; an unusable one ends the channel.
     async fn plan(&self, id: &str, adhoc: Option<&Adhoc>) -> Result<Plan, State> {
-        let record = match self.store.get(&format!("channel:{id}")).await {
+        let record = match self.store.get(&Keys::channel(id)).await {
             Ok(Some(json)) => json,
             // An ad-hoc start needs no record.
             Ok(None) if adhoc.is_some() => "{}".to_string(),
@@ -66,7 +67,7 @@ impl Streams {
                     ErrorCode::UnknownChannel,
                     format!(
                         "no channel {id}: Redis has no {} key",
-                        self.store.key(&format!("channel:{id}"))
+                        self.store.key(&Keys::channel(id))
                     ),
                 ));
             }
