@@ -5,20 +5,42 @@
 
 use std::fmt;
 
+use shared::token::masked;
+
 /// A key's name, before the prefix. Made only by `Keys`, so the store is
 /// never handed a name spelled elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key(String);
+pub struct Key {
+    name: String,
+    /// Where a secret in the name (a viewer token) starts.
+    secret_from: Option<usize>,
+}
 
 impl Key {
+    fn plain(name: String) -> Key {
+        Key {
+            name,
+            secret_from: None,
+        }
+    }
+
+    /// The name Redis knows (before the prefix).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 }
 
+/// The name for logs and replies: a token in it is masked, as everywhere
+/// else, since a Redis error message travels to logs and to nginx.
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self.secret_from {
+            None => f.write_str(&self.name),
+            Some(at) => {
+                let (head, secret) = self.name.split_at(at);
+                write!(f, "{head}{}", masked(secret.as_bytes()))
+            }
+        }
     }
 }
 
@@ -28,27 +50,30 @@ pub struct Keys;
 impl Keys {
     /// A channel's record (JSON).
     pub fn channel(id: &str) -> Key {
-        Key(format!("channel:{id}"))
+        Key::plain(format!("channel:{id}"))
     }
 
     /// A user's record (JSON).
     pub fn user(id: &str) -> Key {
-        Key(format!("user:{id}"))
+        Key::plain(format!("user:{id}"))
     }
 
     /// A viewer token; its value names the user.
     pub fn token(token: &str) -> Key {
-        Key(format!("token:{token}"))
+        Key {
+            name: format!("token:{token}"),
+            secret_from: Some("token:".len()),
+        }
     }
 
     /// ffmpeg's pid while the channel runs.
     pub fn stream_pid(channel: &str) -> Key {
-        Key(format!("stream:{channel}:pid"))
+        Key::plain(format!("stream:{channel}:pid"))
     }
 
     /// Unix time ffmpeg started, while the channel runs.
     pub fn stream_started(channel: &str) -> Key {
-        Key(format!("stream:{channel}:started"))
+        Key::plain(format!("stream:{channel}:started"))
     }
 }
 
@@ -96,7 +121,18 @@ mod tests {
         assert_eq!(Keys::token("3f9a0c").as_str(), "token:3f9a0c");
         assert_eq!(Keys::stream_pid("7").as_str(), "stream:7:pid");
         assert_eq!(Keys::stream_started("7").as_str(), "stream:7:started");
+    }
+
+    #[test]
+    fn shown_names_mask_tokens_only() {
         assert_eq!(Keys::channel("7").to_string(), "channel:7");
+        assert_eq!(Keys::user("alice").to_string(), "user:alice");
+        assert_eq!(Keys::stream_pid("7").to_string(), "stream:7:pid");
+        let token = "3f9a0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f";
+        let shown = Keys::token(token).to_string();
+        assert_eq!(shown, "token:3f9a...(48 bytes)");
+        assert!(!shown.contains(&token[4..]));
+        assert_eq!(Keys::token(token).as_str(), format!("token:{token}"));
     }
 
     #[test]

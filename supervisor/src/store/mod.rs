@@ -47,8 +47,13 @@ impl Store {
     }
 
     /// The name Redis knows `k` by: with the prefix.
-    pub fn key(&self, k: &Key) -> String {
+    fn key(&self, k: &Key) -> String {
         format!("{}{}", self.prefix, k.as_str())
+    }
+
+    /// `k` with the prefix, for messages: a token in it is masked.
+    pub fn shown(&self, k: &Key) -> String {
+        format!("{}{k}", self.prefix)
     }
 
     /// A connection, made on first use (Redis may come up after us) and
@@ -73,10 +78,9 @@ impl Store {
 
     pub async fn get(&self, key: &Key) -> Result<Option<String>, StoreError> {
         let mut c = self.conn().await?;
-        let full = self.key(key);
-        c.get::<_, Option<String>>(&full)
+        c.get::<_, Option<String>>(self.key(key))
             .await
-            .map_err(|e| StoreError(format!("Redis GET {full}: {e}")))
+            .map_err(|e| StoreError(format!("Redis GET {}: {e}", self.shown(key))))
     }
 
     pub async fn authorize(&self, token: &str) -> Result<AuthResult, StoreError> {
@@ -177,10 +181,9 @@ impl Store {
 
     pub async fn set(&self, key: &Key, value: &str) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
-        let full = self.key(key);
-        c.set::<_, _, ()>(&full, value)
+        c.set::<_, _, ()>(self.key(key), value)
             .await
-            .map_err(|e| StoreError(format!("Redis SET {full}: {e}")))
+            .map_err(|e| StoreError(format!("Redis SET {}: {e}", self.shown(key))))
     }
 
     /// Sets many keys, in batches of MSET.
@@ -200,11 +203,10 @@ impl Store {
 
     pub async fn del(&self, key: &Key) -> Result<bool, StoreError> {
         let mut c = self.conn().await?;
-        let full = self.key(key);
-        c.del::<_, i64>(&full)
+        c.del::<_, i64>(self.key(key))
             .await
             .map(|n| n > 0)
-            .map_err(|e| StoreError(format!("Redis DEL {full}: {e}")))
+            .map_err(|e| StoreError(format!("Redis DEL {}: {e}", self.shown(key))))
     }
 
     /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
@@ -272,5 +274,11 @@ mod tests {
         assert_eq!(tv.key(&Keys::token("3f9a")), "tv:token:3f9a");
         assert_eq!(tv.key(&Keys::stream_pid("7")), "tv:stream:7:pid");
         assert_eq!(tv.key(&Keys::stream_started("7")), "tv:stream:7:started");
+        // Messages name the same key, a token masked.
+        assert_eq!(tv.shown(&Keys::channel("7")), "tv:channel:7");
+        assert_eq!(
+            tv.shown(&Keys::token("3f9a0c1d")),
+            "tv:token:3f9a...(8 bytes)"
+        );
     }
 }

@@ -67,7 +67,7 @@ impl Streams {
                     ErrorCode::UnknownChannel,
                     format!(
                         "no channel {id}: Redis has no {} key",
-                        self.store.key(&Keys::channel(id))
+                        self.store.shown(&Keys::channel(id))
                     ),
                 ));
             }
