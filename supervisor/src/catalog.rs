@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::store::{Store, StoreError};
+use super::store::{Key, Keys, Kind, Store, StoreError};
 use shared::channel_id;
 use shared::protocol::ChannelEntry;
 
@@ -29,15 +29,14 @@ impl Catalog {
                 return Ok(list.clone());
             }
         }
-        let keys = store.scan("channel:*").await?;
-        let ids: Vec<String> = keys
-            .iter()
-            .filter_map(|k| k.strip_prefix("channel:"))
+        let ids: Vec<String> = store
+            .ids(Kind::Channel)
+            .await?
+            .into_iter()
             .filter(|id| channel_id::validate(id.as_bytes()).is_ok())
-            .map(str::to_string)
             .collect();
-        let full: Vec<String> = ids.iter().map(|id| format!("channel:{id}")).collect();
-        let values = store.get_many(&full).await?;
+        let keys: Vec<Key> = ids.iter().map(|id| Keys::channel(id)).collect();
+        let values = store.get_many(&keys).await?;
         let mut list: Vec<ChannelEntry> = ids
             .into_iter()
             .zip(values)

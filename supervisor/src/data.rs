@@ -12,7 +12,7 @@ use super::config::{ChannelCmd, ChannelFields, Cli, Command, TokenCmd, UserCmd};
 use super::ffmpeg_args::Quality;
 use super::m3u_import;
 use super::proxy;
-use super::store::Store;
+use super::store::{Key, Keys, Kind, Store};
 use super::users;
 use shared::channel_id;
 
@@ -93,15 +93,9 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
     let err = |e: super::store::StoreError| e.to_string();
     match cmd {
         ChannelCmd::List { out } => {
-            let mut ids: Vec<String> = store
-                .scan("channel:*")
-                .await
-                .map_err(err)?
-                .into_iter()
-                .filter_map(|k| k.strip_prefix("channel:").map(str::to_string))
-                .collect();
+            let mut ids: Vec<String> = store.ids(Kind::Channel).await.map_err(err)?;
             ids.sort_by(|a, b| id_order(a, b));
-            let keys: Vec<String> = ids.iter().map(|i| format!("channel:{i}")).collect();
+            let keys: Vec<Key> = ids.iter().map(|i| Keys::channel(i)).collect();
             let values = store.get_many(&keys).await.map_err(err)?;
             let mut rows = Vec::new();
             for (id, v) in ids.iter().zip(values) {
@@ -138,7 +132,7 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
             if fields.source.is_none() {
                 return Err("channels add needs --source".into());
             }
-            let key = format!("channel:{id}");
+            let key = Keys::channel(id);
             if store.get(&key).await.map_err(err)?.is_some() {
                 return Err(format!("channel {id} exists (use channels edit)"));
             }
@@ -152,7 +146,7 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
         }
         ChannelCmd::Edit { id, fields } => {
             valid_id(id)?;
-            let key = format!("channel:{id}");
+            let key = Keys::channel(id);
             let old = store
                 .get(&key)
                 .await
@@ -175,7 +169,7 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
         }
         ChannelCmd::Remove { id } => {
             valid_id(id)?;
-            if store.del(&format!("channel:{id}")).await.map_err(err)? {
+            if store.del(&Keys::channel(id)).await.map_err(err)? {
                 println!("removed channel {id}");
                 Ok(())
             } else {
@@ -194,7 +188,7 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let entries = m3u_import::parse(&text);
             let existing: std::collections::HashSet<String> = store
-                .scan("channel:*")
+                .ids(Kind::Channel)
                 .await
                 .map_err(err)?
                 .into_iter()
@@ -212,8 +206,7 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                     skipped += 1;
                     continue;
                 }
-                let key = format!("channel:{id}");
-                if existing.contains(&key) && !replace {
+                if existing.contains(&id) && !replace {
                     kept += 1;
                     continue;
                 }
@@ -233,7 +226,7 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                     skipped += 1;
                     continue;
                 }
-                pairs.push((key, rec.to_string()));
+                pairs.push((Keys::channel(&id), rec.to_string()));
             }
             store.set_many(&pairs).await.map_err(err)?;
             println!(
@@ -258,7 +251,7 @@ async fn users_cmd(store: &Store, cmd: &UserCmd) -> Result<()> {
     };
     let load = |id: String| async move {
         let text = store
-            .get(&format!("user:{id}"))
+            .get(&Keys::user(&id))
             .await
             .map_err(err)?
             .ok_or_else(|| format!("no user {id}"))?;
@@ -269,19 +262,14 @@ async fn users_cmd(store: &Store, cmd: &UserCmd) -> Result<()> {
     };
     let save = |id: String, m: Map<String, Value>| async move {
         store
-            .set(&format!("user:{id}"), &Value::Object(m).to_string())
+            .set(&Keys::user(&id), &Value::Object(m).to_string())
             .await
             .map_err(err)
     };
     match cmd {
         UserCmd::Add { id, expires } => {
             valid_id(id).map_err(|e| e.replace("channel id", "user id"))?;
-            if store
-                .get(&format!("user:{id}"))
-                .await
-                .map_err(err)?
-                .is_some()
-            {
+            if store.get(&Keys::user(id)).await.map_err(err)?.is_some() {
                 return Err(format!("user {id} exists"));
             }
             let mut m = Map::new();
@@ -310,15 +298,9 @@ async fn users_cmd(store: &Store, cmd: &UserCmd) -> Result<()> {
             println!("user {id} expires {w}");
         }
         UserCmd::List { out } => {
-            let mut ids: Vec<String> = store
-                .scan("user:*")
-                .await
-                .map_err(err)?
-                .into_iter()
-                .filter_map(|k| k.strip_prefix("user:").map(str::to_string))
-                .collect();
+            let mut ids: Vec<String> = store.ids(Kind::User).await.map_err(err)?;
             ids.sort();
-            let keys: Vec<String> = ids.iter().map(|i| format!("user:{i}")).collect();
+            let keys: Vec<Key> = ids.iter().map(|i| Keys::user(i)).collect();
             let values = store.get_many(&keys).await.map_err(err)?;
             let rows: Vec<Value> = ids
                 .into_iter()
@@ -360,23 +342,15 @@ async fn tokens(store: &Store, cmd: &TokenCmd) -> Result<()> {
     let err = |e: super::store::StoreError| e.to_string();
     match cmd {
         TokenCmd::Issue { user } => {
-            if store
-                .get(&format!("user:{user}"))
-                .await
-                .map_err(err)?
-                .is_none()
-            {
+            if store.get(&Keys::user(user)).await.map_err(err)?.is_none() {
                 return Err(format!("no user {user} (add it with users add)"));
             }
             let token = super::secret::random_hex(24).map_err(|e| e.to_string())?;
-            store
-                .set(&format!("token:{token}"), user)
-                .await
-                .map_err(err)?;
+            store.set(&Keys::token(&token), user).await.map_err(err)?;
             println!("{token}");
         }
         TokenCmd::Revoke { token } => {
-            if store.del(&format!("token:{token}")).await.map_err(err)? {
+            if store.del(&Keys::token(token)).await.map_err(err)? {
                 println!(
                     "revoked (workers may trust a cached grant for up to the token cache lifetime)"
                 );
@@ -385,15 +359,16 @@ async fn tokens(store: &Store, cmd: &TokenCmd) -> Result<()> {
             }
         }
         TokenCmd::List { user, out } => {
-            let keys = store.scan("token:*").await.map_err(err)?;
+            let tokens = store.ids(Kind::Token).await.map_err(err)?;
+            let keys: Vec<Key> = tokens.iter().map(|t| Keys::token(t)).collect();
             let values = store.get_many(&keys).await.map_err(err)?;
-            let mut mine: Vec<String> = keys
-                .iter()
+            let mut mine: Vec<String> = tokens
+                .into_iter()
                 .zip(values)
                 .filter(|(_, v)| {
                     v.as_deref().and_then(users::token_user).as_deref() == Some(user.as_str())
                 })
-                .filter_map(|(k, _)| k.strip_prefix("token:").map(str::to_string))
+                .map(|(t, _)| t)
                 .collect();
             mine.sort();
             if out.json {

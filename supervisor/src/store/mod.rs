@@ -1,5 +1,8 @@
 //! Redis access: channel records, viewer tokens, and the stream keys
-//! operators watch (`stream:<id>:pid`, `stream:<id>:started`).
+//! operators watch (`stream:<id>:pid`, `stream:<id>:started`). Key names
+//! come from `keys`; the configured prefix is added here, in `key`.
+
+mod keys;
 
 use std::time::Duration;
 
@@ -8,6 +11,7 @@ use redis::AsyncCommands;
 use tokio::sync::Mutex;
 
 use super::users;
+pub use keys::{Key, Keys, Kind};
 use shared::token::masked;
 
 pub struct Store {
@@ -42,7 +46,13 @@ impl Store {
         })
     }
 
-    pub fn key(&self, k: &str) -> String {
+    /// The name Redis knows `k` by: with the prefix.
+    fn key(&self, k: &Key) -> String {
+        format!("{}{}", self.prefix, k.as_str())
+    }
+
+    /// `k` with the prefix, for messages: a token in it is masked.
+    pub fn shown(&self, k: &Key) -> String {
         format!("{}{k}", self.prefix)
     }
 
@@ -66,19 +76,18 @@ impl Store {
         Ok(c)
     }
 
-    pub async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+    pub async fn get(&self, key: &Key) -> Result<Option<String>, StoreError> {
         let mut c = self.conn().await?;
-        let full = self.key(key);
-        c.get::<_, Option<String>>(&full)
+        c.get::<_, Option<String>>(self.key(key))
             .await
-            .map_err(|e| StoreError(format!("Redis GET {full}: {e}")))
+            .map_err(|e| StoreError(format!("Redis GET {}: {e}", self.shown(key))))
     }
 
     pub async fn authorize(&self, token: &str) -> Result<AuthResult, StoreError> {
         if token.is_empty() {
             return Ok(AuthResult::Denied("empty token".into()));
         }
-        let Some(value) = self.get(&format!("token:{token}")).await? else {
+        let Some(value) = self.get(&Keys::token(token)).await? else {
             return Ok(AuthResult::Denied(format!(
                 "unknown token {}",
                 masked(token.as_bytes())
@@ -87,7 +96,7 @@ impl Store {
         let Some(user) = users::token_user(&value) else {
             return Ok(AuthResult::Denied("token record names no user".into()));
         };
-        let Some(record) = self.get(&format!("user:{user}")).await? else {
+        let Some(record) = self.get(&Keys::user(&user)).await? else {
             return Ok(AuthResult::Denied(format!("user {user} does not exist")));
         };
         let record = match users::parse_user(&record) {
@@ -115,8 +124,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         let (kp, ks) = (
-            self.key(&format!("stream:{channel}:pid")),
-            self.key(&format!("stream:{channel}:started")),
+            self.key(&Keys::stream_pid(channel)),
+            self.key(&Keys::stream_started(channel)),
         );
         redis::pipe()
             .set(&kp, pid)
@@ -126,12 +135,11 @@ impl Store {
             .map_err(|e| StoreError(format!("Redis SET {kp}: {e}")))
     }
 
-    /// Every key matching `<prefix><pattern>` (SCAN, never KEYS), without
-    /// the prefix.
-    pub async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+    /// The ids in every key of a kind (SCAN, never KEYS).
+    pub async fn ids(&self, kind: Kind) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn().await?;
-        let full = format!("{}{pattern}", escape_glob(&self.prefix));
-        let mut keys: Vec<String> = Vec::new();
+        let full = scan_pattern(&self.prefix, kind);
+        let mut ids: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
         loop {
             let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -143,21 +151,20 @@ impl Store {
                 .query_async(&mut c)
                 .await
                 .map_err(|e| StoreError(format!("Redis SCAN {full}: {e}")))?;
-            keys.extend(
-                batch
-                    .into_iter()
-                    .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string)),
-            );
+            ids.extend(batch.iter().filter_map(|k| {
+                let name = k.strip_prefix(&self.prefix)?;
+                kind.id_of(name).map(str::to_string)
+            }));
             if next == 0 {
                 break;
             }
             cursor = next;
         }
-        Ok(keys)
+        Ok(ids)
     }
 
     /// Values of many keys, in batches (a few round trips, not one per key).
-    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+    pub async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<String>>, StoreError> {
         let mut c = self.conn().await?;
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(500) {
@@ -172,16 +179,15 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+    pub async fn set(&self, key: &Key, value: &str) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
-        let full = self.key(key);
-        c.set::<_, _, ()>(&full, value)
+        c.set::<_, _, ()>(self.key(key), value)
             .await
-            .map_err(|e| StoreError(format!("Redis SET {full}: {e}")))
+            .map_err(|e| StoreError(format!("Redis SET {}: {e}", self.shown(key))))
     }
 
     /// Sets many keys, in batches of MSET.
-    pub async fn set_many(&self, pairs: &[(String, String)]) -> Result<(), StoreError> {
+    pub async fn set_many(&self, pairs: &[(Key, String)]) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         for chunk in pairs.chunks(500) {
             let mut cmd = redis::cmd("MSET");
@@ -195,39 +201,41 @@ impl Store {
         Ok(())
     }
 
-    pub async fn del(&self, key: &str) -> Result<bool, StoreError> {
+    pub async fn del(&self, key: &Key) -> Result<bool, StoreError> {
         let mut c = self.conn().await?;
-        let full = self.key(key);
-        c.del::<_, i64>(&full)
+        c.del::<_, i64>(self.key(key))
             .await
             .map(|n| n > 0)
-            .map_err(|e| StoreError(format!("Redis DEL {full}: {e}")))
+            .map_err(|e| StoreError(format!("Redis DEL {}: {e}", self.shown(key))))
     }
 
     /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
     pub async fn stream_pids(&self) -> Result<Vec<(String, Option<u32>)>, StoreError> {
-        let keys = self.scan("stream:*:pid").await?;
+        let channels = self.ids(Kind::StreamPid).await?;
+        let keys: Vec<Key> = channels.iter().map(|c| Keys::stream_pid(c)).collect();
         let values = self.get_many(&keys).await?;
-        Ok(keys
-            .iter()
+        Ok(channels
+            .into_iter()
             .zip(values)
-            .filter_map(|(key, pid)| {
-                let channel = key.strip_prefix("stream:")?.strip_suffix(":pid")?;
-                Some((channel.to_string(), pid.and_then(|p| p.trim().parse().ok())))
-            })
+            .map(|(channel, pid)| (channel, pid.and_then(|p| p.trim().parse().ok())))
             .collect())
     }
 
     pub async fn clear_stream_keys(&self, channel: &str) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         let keys = [
-            self.key(&format!("stream:{channel}:pid")),
-            self.key(&format!("stream:{channel}:started")),
+            self.key(&Keys::stream_pid(channel)),
+            self.key(&Keys::stream_started(channel)),
         ];
         c.del::<_, ()>(&keys[..])
             .await
             .map_err(|e| StoreError(format!("Redis DEL {}: {e}", keys[0])))
     }
+}
+
+/// SCAN's MATCH pattern for every key of `kind` under `prefix`.
+fn scan_pattern(prefix: &str, kind: Kind) -> String {
+    format!("{}{}", escape_glob(prefix), kind.pattern())
 }
 
 /// Escapes glob metacharacters so a key prefix matches only itself.
@@ -250,5 +258,27 @@ mod tests {
     fn prefixes_are_matched_literally() {
         assert_eq!(escape_glob("tv:"), "tv:");
         assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
+        assert_eq!(scan_pattern("", Kind::Channel), "channel:*");
+        assert_eq!(scan_pattern("tv*:", Kind::StreamPid), "tv\\*:stream:*:pid");
+    }
+
+    /// Every key goes to Redis under the configured prefix (Store::new
+    /// only parses the URL; nothing connects).
+    #[test]
+    fn keys_are_sent_with_the_prefix() {
+        let plain = Store::new("redis://127.0.0.1:6379/", "").unwrap();
+        assert_eq!(plain.key(&Keys::channel("7")), "channel:7");
+        let tv = Store::new("redis://127.0.0.1:6379/", "tv:").unwrap();
+        assert_eq!(tv.key(&Keys::channel("7")), "tv:channel:7");
+        assert_eq!(tv.key(&Keys::user("alice")), "tv:user:alice");
+        assert_eq!(tv.key(&Keys::token("3f9a")), "tv:token:3f9a");
+        assert_eq!(tv.key(&Keys::stream_pid("7")), "tv:stream:7:pid");
+        assert_eq!(tv.key(&Keys::stream_started("7")), "tv:stream:7:started");
+        // Messages name the same key, a token masked.
+        assert_eq!(tv.shown(&Keys::channel("7")), "tv:channel:7");
+        assert_eq!(
+            tv.shown(&Keys::token("3f9a0c1d")),
+            "tv:token:3f9a...(8 bytes)"
+        );
     }
 }

@@ -1,0 +1,467 @@
+//! One ffmpeg run of a channel: spawn it on one source (through the SOCKS
+//! bridge if the plan says so), wait for its first segment, watch the
+//! playlist advance, and say how the run ended.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tracing::{debug, info, warn};
+
+use super::lifecycle::Plan;
+use super::{Channel, State, Streams};
+use crate::channel_record;
+use crate::ffmpeg_args::{self, HlsOutput, Input};
+use crate::ffmpeg_reason;
+use crate::hls_files;
+use crate::process;
+use crate::proxy::Proxy;
+use crate::socks_bridge::Bridge;
+use shared::playlist;
+
+/// stderr lines kept per channel for failure reasons.
+const STDERR_TAIL: usize = 30;
+
+/// What one ffmpeg run came to.
+pub(super) enum Outcome {
+    /// Stopped on purpose (idle, operator, shutdown): the channel ends.
+    Ended(State),
+    /// ffmpeg exited, stalled or never produced a segment; whether this run
+    /// had been ready.
+    Failed { reason: String, was_ready: bool },
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Streams {
+    /// One ffmpeg run: start, wait for the first (new) segment, watch it
+    /// advance, until it fails or is stopped.
+    pub(super) async fn run_ffmpeg(
+        &self,
+        ch: &Channel,
+        plan: &Plan,
+        source: &str,
+        resume: bool,
+    ) -> Outcome {
+        let id = &ch.id;
+        // ffmpeg speaks HTTP proxy; SOCKS goes through our bridge.
+        let mut bridge = None;
+        let http_proxy = match &plan.proxy {
+            None => None,
+            Some(Proxy::Http { url }) => Some(url.clone()),
+            Some(socks @ Proxy::Socks5 { .. }) => {
+                let timeout = plan
+                    .options
+                    .connect_timeout
+                    .unwrap_or(self.cfg.connect_timeout);
+                match Bridge::start(socks, timeout, id).await {
+                    Ok(b) => {
+                        let url = b.proxy_url();
+                        bridge = Some(b);
+                        Some(url)
+                    }
+                    Err(e) => {
+                        return Outcome::Failed {
+                            reason: format!("cannot start the SOCKS bridge: {e}"),
+                            was_ready: false,
+                        }
+                    }
+                }
+            }
+        };
+        let via = plan
+            .proxy
+            .as_ref()
+            .map(|p| format!(" (via {})", p.display()))
+            .unwrap_or_default();
+        let o = &plan.options;
+        let input = Input {
+            url: source.to_string(),
+            user_agent: o.user_agent.clone().or_else(|| self.cfg.user_agent.clone()),
+            referer: o.referer.clone().or_else(|| self.cfg.referer.clone()),
+            headers: channel_record::merge_headers(
+                &self.cfg.headers,
+                self.cfg.cookies.as_deref(),
+                &o.headers,
+            ),
+            http_proxy,
+            read_timeout: o.read_timeout.unwrap_or(self.cfg.read_timeout),
+            reconnect: o.reconnect.unwrap_or(self.cfg.reconnect),
+            schemes: self.cfg.source_schemes.0.clone(),
+        };
+        let seg = self.cfg.segment_duration.as_secs_f64().max(0.5);
+        let out = HlsOutput {
+            dir: self.cfg.hls_dir.clone(),
+            channel: id.clone(),
+            segment_secs: seg,
+            init_secs: 1.0_f64.min(seg),
+            list_size: 6,
+            resume,
+        };
+        let args = ffmpeg_args::build(&input, plan.quality, &out);
+        let mut cmd = Command::new(&self.cfg.ffmpeg);
+        cmd.args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        process::guard(&mut cmd, &self.cfg.hls_dir, id);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return Outcome::Failed {
+                    reason: format!("cannot run {}: {e}", self.cfg.ffmpeg.display()),
+                    was_ready: false,
+                }
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        let started = unix_now();
+        {
+            let mut info = ch.info.lock().unwrap();
+            info.pid = Some(pid);
+            info.started = started;
+        }
+        info!(channel = %id, pid, source = %input.url, proxy = ?plan.proxy.as_ref().map(Proxy::display), quality = ?plan.quality, resume, "ffmpeg started");
+        match self.store.set_stream_keys(id, pid, started).await {
+            Ok(()) => ch.info.lock().unwrap().keys_written = true,
+            Err(e) => warn!(channel = %id, error = %e, "cannot record stream keys"),
+        }
+        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+        if let Some(stderr) = child.stderr.take() {
+            let tail = tail.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    debug!(channel = %id, pid, "ffmpeg: {line}");
+                    let mut t = tail.lock().unwrap();
+                    if t.len() == STDERR_TAIL {
+                        t.pop_front();
+                    }
+                    t.push_back(line);
+                }
+            });
+        }
+        let begun = Instant::now();
+        let playlist_path = out.playlist_path();
+        // A resumed run is ready once it has added a segment of its own.
+        let baseline = if resume {
+            hls_files::progress(&self.cfg.hls_dir, id)
+        } else {
+            None
+        };
+        let stall_after = self.cfg.stall_timeout();
+        let mut watch = Watch::new(begun, baseline, self.cfg.start_timeout, stall_after);
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    // Let the stderr reader drain the last lines.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+                    let reason = match (status, bridge.as_ref().and_then(Bridge::last_error)) {
+                        // The proxy could not reach the upstream: ffmpeg
+                        // only saw the bridge's 502.
+                        (Ok(s), Some(e)) if s.code().is_some() => e,
+                        (Ok(s), _) => exit_reason(s, &lines) + &via,
+                        (Err(e), _) => format!("ffmpeg could not be waited for ({e})"),
+                    };
+                    let ready = watch.ready();
+                    warn!(channel = %id, pid, %reason, ready, "ffmpeg exited");
+                    return Outcome::Failed { reason, was_ready: ready };
+                }
+                _ = ch.stop.notified() => {
+                    kill(&mut child).await;
+                    let end = ch.stopped();
+                    info!(channel = %id, pid, reason = ?ch.stop_reason.lock().unwrap(), "stopped");
+                    return Outcome::Ended(end);
+                }
+                _ = tokio::time::sleep(watch.tick()) => {}
+            }
+            let progress = hls_files::progress(&self.cfg.hls_dir, id);
+            let seen = watch.look(Instant::now(), progress, || {
+                playlist::read_ready(&playlist_path).is_ok()
+            });
+            match seen {
+                Seen::Waiting => {}
+                Seen::Ready => {
+                    ch.set_state(State::Ready);
+                    ch.info.lock().unwrap().skipped.worked(source);
+                    info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready", "ready");
+                }
+                Seen::StartTimedOut => {
+                    kill(&mut child).await;
+                    let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+                    let last = lines
+                        .last()
+                        .map(|l| format!(" (ffmpeg: {l})"))
+                        .unwrap_or_default();
+                    let reason = format!(
+                        "no segment within {} s{last}{via}",
+                        self.cfg.start_timeout.as_secs()
+                    );
+                    warn!(channel = %id, pid, %reason, "start timed out");
+                    return Outcome::Failed {
+                        reason,
+                        was_ready: false,
+                    };
+                }
+                Seen::Stalled => {
+                    kill(&mut child).await;
+                    let reason = format!(
+                        "stalled: no new segment for {} s (source sends no data?){via}",
+                        stall_after.as_secs()
+                    );
+                    warn!(channel = %id, pid, %reason, "ffmpeg stalled");
+                    return Outcome::Failed {
+                        reason,
+                        was_ready: true,
+                    };
+                }
+            }
+            let idle = ch.idle_for();
+            if idle >= self.idle_limit() {
+                kill(&mut child).await;
+                info!(channel = %id, pid, idle_secs = idle.as_secs(), "idle, stopped");
+                return Outcome::Ended(ch.idle_end());
+            }
+        }
+    }
+}
+
+/// What a look at the playlist means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Nothing to act on: still starting, or advancing as it should.
+    Waiting,
+    /// The first segment of this run is there: viewers can be served.
+    Ready,
+    /// No segment of its own within the start timeout.
+    StartTimedOut,
+    /// Was ready, but the playlist has not advanced for the stall timeout.
+    Stalled,
+}
+
+/// Readiness and stall detection for one run, from the playlist's progress
+/// at each look. Pure: the caller reads the files and the clock.
+struct Watch {
+    begun: Instant,
+    /// A resumed run's progress at its start, left by the run before: the
+    /// run is ready only once past it.
+    baseline: Option<u64>,
+    start_timeout: Duration,
+    stall_after: Duration,
+    ready: bool,
+    /// The last progress seen once ready, and when it was first seen.
+    last: (Option<u64>, Instant),
+}
+
+impl Watch {
+    fn new(
+        begun: Instant,
+        baseline: Option<u64>,
+        start_timeout: Duration,
+        stall_after: Duration,
+    ) -> Watch {
+        Watch {
+            begun,
+            baseline,
+            start_timeout,
+            stall_after,
+            ready: false,
+            last: (None, begun),
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.ready
+    }
+
+    /// While starting, viewers are held until the first segment: look often
+    /// (a stat and a small read); once ready, twice a second.
+    fn tick(&self) -> Duration {
+        if self.ready {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_millis(20)
+        }
+    }
+
+    /// A look at `now`: `progress` is the playlist's (see
+    /// `hls_files::progress`); `playlist_ready` reads the playlist, so it is
+    /// asked only once the run has advanced.
+    fn look(
+        &mut self,
+        now: Instant,
+        progress: Option<u64>,
+        playlist_ready: impl FnOnce() -> bool,
+    ) -> Seen {
+        if !self.ready {
+            let advanced = self.baseline.is_none() || progress > self.baseline;
+            if advanced && playlist_ready() {
+                self.ready = true;
+                self.last = (progress, now);
+                Seen::Ready
+            } else if now.duration_since(self.begun) > self.start_timeout {
+                Seen::StartTimedOut
+            } else {
+                Seen::Waiting
+            }
+        } else if progress != self.last.0 {
+            self.last = (progress, now);
+            Seen::Waiting
+        } else if now.duration_since(self.last.1) >= self.stall_after {
+            Seen::Stalled
+        } else {
+            Seen::Waiting
+        }
+    }
+}
+
+/// Why ffmpeg ended: a signal speaks for itself (its last stderr lines are
+/// about something else); otherwise the stderr tail says why.
+fn exit_reason(s: std::process::ExitStatus, lines: &[String]) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (None, Some(sig)) => format!("ffmpeg was killed by signal {sig} ({})", signal_name(sig)),
+        (Some(c), _) => ffmpeg_reason::reason(lines, &format!("exited with status {c}")),
+        _ => ffmpeg_reason::reason(lines, "exited"),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGHUP => "SIGHUP",
+        _ => "another signal",
+    }
+}
+
+async fn kill(child: &mut Child) {
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::os::unix::process::ExitStatusExt;
+
+    const START: Duration = Duration::from_secs(10);
+    const STALL: Duration = Duration::from_secs(6);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_fresh_run_is_ready_at_its_first_complete_playlist() {
+        let t0 = Instant::now();
+        let mut w = Watch::new(t0, None, START, STALL);
+        assert_eq!(w.tick(), ms(20));
+        assert_eq!(w.look(t0 + ms(20), None, || false), Seen::Waiting);
+        // A segment is listed but not yet written: keep holding viewers.
+        assert_eq!(w.look(t0 + ms(40), Some(1), || false), Seen::Waiting);
+        assert!(!w.ready());
+        assert_eq!(w.look(t0 + ms(60), Some(1), || true), Seen::Ready);
+        assert!(w.ready());
+        assert_eq!(w.tick(), ms(500));
+    }
+
+    #[test]
+    fn a_resumed_run_is_ready_only_past_the_segments_it_inherited() {
+        let t0 = Instant::now();
+        let mut w = Watch::new(t0, Some(5), START, STALL);
+        let asked = Cell::new(0);
+        let ready = || {
+            asked.set(asked.get() + 1);
+            true
+        };
+        assert_eq!(w.look(t0 + ms(20), Some(5), ready), Seen::Waiting);
+        assert_eq!(w.look(t0 + ms(40), None, ready), Seen::Waiting);
+        // The playlist is not read before the run has added a segment.
+        assert_eq!(asked.get(), 0);
+        assert_eq!(w.look(t0 + ms(60), Some(6), ready), Seen::Ready);
+        assert_eq!(asked.get(), 1);
+    }
+
+    #[test]
+    fn a_start_times_out_only_after_the_whole_start_timeout() {
+        let t0 = Instant::now();
+        let mut w = Watch::new(t0, None, START, STALL);
+        assert_eq!(w.look(t0 + START, None, || false), Seen::Waiting);
+        assert_eq!(
+            w.look(t0 + START + ms(1), None, || false),
+            Seen::StartTimedOut
+        );
+        // An incomplete playlist does not count as a start either.
+        let mut w = Watch::new(t0, None, START, STALL);
+        assert_eq!(
+            w.look(t0 + START + ms(1), Some(1), || false),
+            Seen::StartTimedOut
+        );
+    }
+
+    #[test]
+    fn a_ready_run_stalls_when_its_playlist_stops_advancing() {
+        let t0 = Instant::now();
+        let mut w = Watch::new(t0, None, START, STALL);
+        let ready_at = t0 + ms(100);
+        assert_eq!(w.look(ready_at, Some(3), || true), Seen::Ready);
+        assert_eq!(
+            w.look(ready_at + STALL - ms(1), Some(3), || true),
+            Seen::Waiting
+        );
+        // A new segment restarts the stall clock.
+        let moved = ready_at + STALL - ms(1);
+        assert_eq!(w.look(moved, Some(4), || true), Seen::Waiting);
+        assert_eq!(
+            w.look(moved + STALL - ms(1), Some(4), || true),
+            Seen::Waiting
+        );
+        assert_eq!(w.look(moved + STALL, Some(4), || true), Seen::Stalled);
+        // A ready run never times out starting, however long it runs.
+        let mut w = Watch::new(t0, None, START, STALL);
+        w.look(t0, Some(1), || true);
+        assert_eq!(w.look(t0 + START * 10, Some(2), || true), Seen::Waiting);
+    }
+
+    #[test]
+    fn exit_reasons() {
+        let killed = std::process::ExitStatus::from_raw(libc::SIGKILL);
+        assert_eq!(
+            exit_reason(killed, &["Connection refused".into()]),
+            "ffmpeg was killed by signal 9 (SIGKILL)"
+        );
+        let odd = std::process::ExitStatus::from_raw(libc::SIGUSR1);
+        assert_eq!(
+            exit_reason(odd, &[]),
+            format!(
+                "ffmpeg was killed by signal {} (another signal)",
+                libc::SIGUSR1
+            )
+        );
+        let status_1 = std::process::ExitStatus::from_raw(1 << 8);
+        assert_eq!(
+            exit_reason(status_1, &["tcp://x: Connection refused".into()]),
+            "connection refused"
+        );
+        assert_eq!(
+            exit_reason(status_1, &[]),
+            "ffmpeg exited with status 1 without a message"
+        );
+    }
+}
