@@ -1,0 +1,166 @@
+use super::*;
+
+#[test]
+fn request_round_trip() {
+    let req = Request {
+        v: 1,
+        id: 42,
+        op: Op::Ensure {
+            channel: "71386".into(),
+            wait_ms: 15000,
+        },
+    };
+    let line = encode_line(&req);
+    assert_eq!(line.last(), Some(&b'\n'));
+    let text = std::str::from_utf8(&line).unwrap();
+    assert!(text.contains("\"op\":\"ensure\""), "{text}");
+    assert_eq!(decode_request(&line[..line.len() - 1]).unwrap(), req);
+}
+
+#[test]
+fn version_defaults_to_one() {
+    let req = decode_request(br#"{"id":1,"op":"authorize","token":"t"}"#).unwrap();
+    assert_eq!(req.v, 1);
+    assert_eq!(req.op, Op::Authorize { token: "t".into() });
+}
+
+#[test]
+fn status_without_channel() {
+    let req = decode_request(br#"{"id":3,"op":"status"}"#).unwrap();
+    assert_eq!(req.op, Op::Status { channel: None });
+}
+
+#[test]
+fn operator_ops() {
+    let req = decode_request(br#"{"id":4,"op":"list"}"#).unwrap();
+    assert_eq!(req.op, Op::List);
+    let req = decode_request(br#"{"id":4,"op":"restart","channel":"a","wait_ms":5}"#).unwrap();
+    assert_eq!(
+        req.op,
+        Op::Restart {
+            channel: "a".into(),
+            wait_ms: 5
+        }
+    );
+    for op in OP_NAMES {
+        let line = format!(r#"{{"id":1,"op":"{op}"}}"#);
+        let err = decode_request(line.as_bytes()).err();
+        // Ops without arguments parse; the others name the op.
+        if let Some(err) = err {
+            assert_eq!(err.code(), Some(ErrorCode::BadRequest), "{op}");
+            assert!(err.message().contains(op), "{}", err.message());
+        }
+    }
+}
+
+#[test]
+fn broken_json_is_a_bad_request() {
+    let err = decode_request(b"{\"id\":1,").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+    assert!(err.message().starts_with("invalid JSON"));
+    let err = decode_request(b"[1,2]").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+}
+
+#[test]
+fn unknown_op_echoes_id() {
+    let err = decode_request(br#"{"id":9,"op":"explode"}"#).unwrap_err();
+    assert_eq!(err.id, 9);
+    assert_eq!(err.code(), Some(ErrorCode::UnknownOp));
+}
+
+#[test]
+fn missing_fields_name_the_op() {
+    let err = decode_request(br#"{"id":5,"op":"ensure","channel":"a"}"#).unwrap_err();
+    assert_eq!(err.id, 5);
+    assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+    assert!(err.message().contains("ensure"), "{}", err.message());
+}
+
+#[test]
+fn unknown_fields_are_refused() {
+    let err = decode_request(br#"{"id":5,"op":"touch","channel":"a","x":1}"#).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+}
+
+#[test]
+fn wrong_version_is_refused() {
+    let err = decode_request(br#"{"v":2,"id":5,"op":"status"}"#).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::UnsupportedVersion));
+}
+
+#[test]
+fn bad_id_types() {
+    for line in [
+        &br#"{"id":-1,"op":"status"}"#[..],
+        br#"{"id":"x","op":"status"}"#,
+        br#"{"op":"status"}"#,
+    ] {
+        let err = decode_request(line).unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+    }
+}
+
+#[test]
+fn overlong_line() {
+    let line = vec![b' '; MAX_LINE + 1];
+    assert_eq!(
+        decode_request(&line).unwrap_err().code(),
+        Some(ErrorCode::TooLong)
+    );
+}
+
+#[test]
+fn reply_round_trip_and_code() {
+    let reply = Reply::error(7, ErrorCode::Failed, "upstream answered HTTP 403 Forbidden");
+    let line = encode_line(&reply);
+    let back = decode_reply(&line[..line.len() - 1]).unwrap();
+    assert_eq!(back, reply);
+    assert_eq!(back.code(), Some(ErrorCode::Failed));
+    let ok = Reply {
+        state: Some(StreamState::Ready),
+        ..Reply::ok(8)
+    };
+    let line = encode_line(&ok);
+    let text = std::str::from_utf8(&line).unwrap();
+    assert_eq!(text, "{\"id\":8,\"ok\":true,\"state\":\"ready\"}\n");
+    assert_eq!(
+        decode_reply(text.trim_end().as_bytes()).unwrap().code(),
+        None
+    );
+}
+
+#[test]
+fn reply_without_error_body_is_internal() {
+    let r = decode_reply(br#"{"id":1,"ok":false}"#).unwrap();
+    assert_eq!(r.code(), Some(ErrorCode::Internal));
+}
+
+#[test]
+fn every_error_code_is_listed_once() {
+    let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    names.sort();
+    names.dedup();
+    // The 15 arms below; a new variant breaks the match, and whoever adds
+    // its arm adds it to ALL and counts it here.
+    assert_eq!(names.len(), 15);
+    for code in ErrorCode::ALL {
+        match code {
+            ErrorCode::BadRequest
+            | ErrorCode::TooLong
+            | ErrorCode::UnknownOp
+            | ErrorCode::UnsupportedVersion
+            | ErrorCode::InvalidChannel
+            | ErrorCode::Denied
+            | ErrorCode::UnknownChannel
+            | ErrorCode::BadChannel
+            | ErrorCode::Failed
+            | ErrorCode::Timeout
+            | ErrorCode::Capacity
+            | ErrorCode::Unavailable
+            | ErrorCode::NotRunning
+            | ErrorCode::ShuttingDown
+            | ErrorCode::Internal => {}
+        }
+    }
+}
