@@ -1,8 +1,16 @@
 package Test::Nginx;
 
-# A small, independent implementation of the Test::Nginx interface used by
+# A small, independent implementation of the Test::Nginx interface of
 # nginx's own test suite (nginx-tests), covering the calls this project's
-# tests make, so that t/*.t run unchanged under either library.
+# tests make, with the same semantics, so that t/*.t run unchanged under
+# either library (t/lib/Test/Nginx.pm chooses). Where this one behaves
+# otherwise, on purpose:
+#   - the nginx binary defaults to `nginx` in PATH;
+#   - port() takes free ports from the kernel (nginx-tests tries 8080 and
+#     so on first);
+#   - the test directory is world-readable, so that workers of nginx run
+#     as root without `user root;` can read it;
+#   - a daemon that ignores TERM is killed (nginx-tests waits for it).
 #
 # Environment, as in nginx-tests:
 #   TEST_NGINX_BINARY        nginx binary (default: nginx in PATH)
@@ -22,9 +30,7 @@ use File::Path qw/ rmtree /;
 use File::Temp qw/ tempdir /;
 use IO::Socket::INET;
 use POSIX qw/ WNOHANG /;
-use Socket qw/ CRLF /;
 use Test::More qw//;
-use Scalar::Util qw/ weaken /;
 use Time::HiRes qw/ sleep /;
 
 our $NGINX = defined $ENV{TEST_NGINX_BINARY} ? $ENV{TEST_NGINX_BINARY}
@@ -32,58 +38,45 @@ our $NGINX = defined $ENV{TEST_NGINX_BINARY} ? $ENV{TEST_NGINX_BINARY}
 
 my %ports;
 
-# Live instances, finished in END: a test file's $t may live until global
-# destruction (captured by a sub), when Test::More can no longer report.
-my @instances;
-
-END {
-	foreach my $t (grep { defined } @instances) {
-		$t->finish();
-	}
-}
-
 sub new {
 	my ($class) = @_;
 	my $self = bless {}, $class;
 
+	$self->{_pid} = $$;
 	$self->{_testdir} = tempdir('nginx-test-XXXXXXXXXX', TMPDIR => 1)
 		or die "cannot create a test directory: $!\n";
-	# Worker processes run as an unprivileged user when started as root.
 	chmod(0755, $self->{_testdir});
 	$self->{_daemons} = [];
-
-	push @instances, $self;
-	weaken($instances[-1]);
 
 	return $self;
 }
 
+# Stops nginx and the daemons, checks the error log, removes the test
+# directory. As in nginx-tests this happens when $t is destroyed: a $t
+# that a named sub closes over lives past Test::More's end-of-test check,
+# and the two tests added here are then missing from the count.
 sub DESTROY {
-	my ($self) = @_;
-	$self->finish();
-}
-
-# Stops nginx and the daemons, checks the error log for alerts, removes
-# the test directory. Runs once.
-sub finish {
 	my ($self) = @_;
 	local $?;
 
-	return if $self->{_forked_child} || $self->{_finished}++;
+	# Not in a forked daemon.
+	return if $self->{_pid} != $$;
 
 	$self->stop();
 	$self->stop_daemons();
 
 	if (Test::More->builder->expected_tests) {
-		my $alerts = join '', grep { /\[alert\]|exited on signal/ }
-			split /^/m, $self->read_file('error.log');
-		Test::More::is($alerts, '', 'no alerts');
+		my $log = $self->read_file('error.log');
+		Test::More::is(join("\n", $log =~ /.+\[alert\].+/gm), '',
+			'no alerts');
+		Test::More::is(join("\n", $log =~ /.+Sanitizer.+/gm), '',
+			'no sanitizer errors');
 	}
 
 	if ($ENV{TEST_NGINX_LEAVE}) {
 		Test::More::diag("test directory left: $self->{_testdir}");
 	} else {
-		rmtree($self->{_testdir});
+		eval { rmtree($self->{_testdir}); };
 	}
 }
 
@@ -92,8 +85,7 @@ sub testdir {
 	return $self->{_testdir};
 }
 
-# Whether the nginx binary was built with the named features; skips the
-# whole test file otherwise.
+# Skips the whole test file unless nginx has all the named features.
 sub has {
 	my ($self, @features) = @_;
 
@@ -105,42 +97,42 @@ sub has {
 	return $self;
 }
 
+# Whether nginx -V shows the feature: a table as in nginx-tests for the
+# ones this project uses, else the name itself as a pattern.
 sub has_module {
 	my ($self, $feature) = @_;
 
-	my %without = (
-		http => qr/--without-http(?!\S)/,
-		rewrite => qr/--without-http_rewrite_module/,
-		map => qr/--without-http_map_module/,
-		proxy => qr/--without-http_proxy_module/,
-	);
-	my %with = (
-		ssl => qr/--with-http_ssl_module/,
-		http_v2 => qr/--with-http_v2_module/,
-		realip => qr/--with-http_realip_module/,
-		stream => qr/--with-stream(?!_)/,
+	my %without = map { $_ => "--without-http_${_}_module" }
+		qw/ access rewrite map proxy fastcgi uwsgi scgi gzip /;
+	my %regex = (
+		(map { $_ => "(?s)^(?!.*$without{$_})" } keys %without),
+		http => '(?s)^(?!.*--without-http(?!\S))',
+		realip => '--with-http_realip_module',
+		ssl => '--with-http_ssl_module',
+		http_v2 => '--with-http_v2_module',
+		stream => '--with-stream((?!\S)|=dynamic)',
 	);
 
-	my $v = $self->{_configure_args} //= `$NGINX -V 2>&1`;
-	return $v =~ $with{$feature} if $with{$feature};
-	return $v !~ $without{$feature} if $without{$feature};
-	return 1;
+	my $re = $regex{$feature} // $feature;
+	$self->{_configure_args} //= `$NGINX -V 2>&1`;
+
+	return $self->{_configure_args} =~ $re ? 1 : 0;
 }
 
 sub has_daemon {
 	my ($self, $daemon) = @_;
 
-	my $found = $daemon =~ m!/! ? -x $daemon
-		: grep { -x "$_/$daemon" } split /:/, $ENV{PATH} // '';
+	my $found = grep { -x "$_/$daemon" } split /:/, $ENV{PATH} // '';
 	Test::More::plan(skip_all => "$daemon not found") unless $found;
 
 	return $self;
 }
 
-# One extra test is added: "no alerts" in the error log, checked at exit.
+# Two tests are added: "no alerts" and "no sanitizer errors" in the error
+# log, checked when $t is destroyed.
 sub plan {
 	my ($self, $plan) = @_;
-	Test::More::plan(tests => $plan + 1);
+	Test::More::plan(tests => $plan + 2);
 	return $self;
 }
 
@@ -148,7 +140,7 @@ sub write_file {
 	my ($self, $name, $content) = @_;
 
 	open my $fh, '>', $self->{_testdir} . '/' . $name
-		or die "cannot create $name: $!\n";
+		or die "Can't create $name: $!";
 	binmode $fh;
 	print $fh $content;
 	close $fh;
@@ -161,145 +153,161 @@ sub write_file_expand {
 
 	$content =~ s/%%TEST_GLOBALS%%/$self->test_globals()/gmse;
 	$content =~ s/%%TEST_GLOBALS_HTTP%%/$self->test_globals_http()/gmse;
+	$content =~ s/%%TEST_GLOBALS_STREAM%%/$self->test_globals_stream()/gmse;
 	$content =~ s/%%TESTDIR%%/$self->{_testdir}/gms;
 	$content =~ s/127\.0\.0\.1:(8\d\d\d)/'127.0.0.1:' . port($1)/gmse;
+	$content =~ s/%%PORT_(\d+)%%/port($1)/gmse;
 
 	return $self->write_file($name, $content);
 }
 
+# Dies when the file does not exist, as nginx-tests' does.
 sub read_file {
 	my ($self, $name) = @_;
 
-	open my $fh, '<', $self->{_testdir} . '/' . $name or return '';
+	open my $fh, '<', $self->{_testdir} . '/' . $name
+		or die "Can't open $name: $!";
 	local $/;
 	my $content = <$fh>;
 	close $fh;
 
-	return $content // '';
+	return $content;
 }
 
 sub test_globals {
 	my ($self) = @_;
 	my $d = $self->{_testdir};
 
-	my $s = "pid $d/nginx.pid;\n"
-		. "error_log $d/error.log debug;\n";
-	$s .= $ENV{TEST_NGINX_GLOBALS} . "\n" if $ENV{TEST_NGINX_GLOBALS};
-
-	return $s;
+	return $self->{_test_globals} //= "pid $d/nginx.pid;\n"
+		. "error_log $d/error.log debug;\n"
+		. ($ENV{TEST_NGINX_GLOBALS} // '');
 }
 
 sub test_globals_http {
 	my ($self) = @_;
 	my $d = $self->{_testdir};
 
-	my $s = "access_log $d/access.log;\n"
-		. "client_body_temp_path $d/client_body_temp;\n"
-		. "proxy_temp_path $d/proxy_temp;\n"
-		. "fastcgi_temp_path $d/fastcgi_temp;\n"
-		. "uwsgi_temp_path $d/uwsgi_temp;\n"
-		. "scgi_temp_path $d/scgi_temp;\n";
-	$s .= $ENV{TEST_NGINX_GLOBALS_HTTP} . "\n"
-		if $ENV{TEST_NGINX_GLOBALS_HTTP};
+	return $self->{_test_globals_http} if defined $self->{_test_globals_http};
 
-	return $s;
+	my $s = "root $d;\n"
+		. "access_log $d/access.log;\n"
+		. "client_body_temp_path $d/client_body_temp;\n";
+	foreach my $m (qw/ fastcgi proxy uwsgi scgi /) {
+		$s .= "${m}_temp_path $d/${m}_temp;\n" if $self->has_module($m);
+	}
+	$s .= $ENV{TEST_NGINX_GLOBALS_HTTP} // '';
+
+	return $self->{_test_globals_http} = $s;
 }
 
-# Starts nginx with the test directory as prefix; dies if it does not come
-# up (the error log says why).
+sub test_globals_stream {
+	my ($self) = @_;
+	return $self->{_test_globals_stream} //=
+		$ENV{TEST_NGINX_GLOBALS_STREAM} // '';
+}
+
+# Starts nginx (daemon off) with the test directory as prefix; dies if it
+# does not come up, with the error log. $conf, if given, is a file whose
+# text becomes nginx.conf.
 sub run {
 	my ($self, $conf) = @_;
 	my $d = $self->{_testdir};
 
-	$conf //= 'nginx.conf';
+	if (defined $conf) {
+		open my $fh, '<', $conf or die "Can't open $conf: $!";
+		local $/;
+		$self->write_file_expand('nginx.conf', <$fh>);
+	}
 
 	my $pid = fork();
 	die "cannot fork: $!\n" unless defined $pid;
 
 	if ($pid == 0) {
-		my @args = ('-p', "$d/", '-c', $conf, '-e', 'error.log');
-		exec($NGINX, @args) or die "cannot exec $NGINX: $!\n";
+		# A configuration without %%TEST_GLOBALS%% still logs here.
+		my @globals = $self->{_test_globals} ? ()
+			: ('-g', "pid $d/nginx.pid; error_log $d/error.log debug;");
+		exec($NGINX, '-p', "$d/", '-c', 'nginx.conf', '-e', 'error.log',
+			@globals) or die "cannot exec $NGINX: $!\n";
+	}
+
+	unless ($self->waitforfile("$d/nginx.pid", $pid)) {
+		my $log = eval { $self->read_file('error.log') } // '';
+		waitpid($pid, WNOHANG) or kill('TERM', $pid) && waitpid($pid, 0);
+		die "Can't start nginx:\n$log";
 	}
 
 	$self->{_nginx_pid} = $pid;
-
-	unless ($self->waitforfile("$d/nginx.pid", $pid)) {
-		my $log = $self->read_file('error.log');
-		$self->{_nginx_pid} = undef;
-		waitpid($pid, 0);
-		die "nginx did not start:\n$log";
-	}
-
 	$self->{_started} = 1;
 	return $self;
 }
 
-# Like run(), but returns undef instead of dying (for configurations that
-# are expected to fail).
+# Like run(), but skips the whole test file when nginx does not start.
 sub try_run {
 	my ($self, $message) = @_;
 
 	eval { $self->run(); };
 	return $self unless $@;
 
-	Test::More::diag("$message: $@") if $message && $ENV{TEST_NGINX_VERBOSE};
-	return undef;
+	Test::More::diag($@) if $ENV{TEST_NGINX_VERBOSE};
+	Test::More::plan(skip_all => $message);
+	return $self;
 }
 
 sub stop {
 	my ($self) = @_;
 
-	my $pid = $self->{_nginx_pid};
-	return $self unless $pid;
+	return $self unless $self->{_started};
 
+	my $pid = $self->{_nginx_pid};
 	kill 'QUIT', $pid;
-	foreach (1 .. 150) {
-		last if waitpid($pid, WNOHANG) != 0;
+	my $exited;
+	foreach (1 .. 900) {
+		last if $exited = waitpid($pid, WNOHANG) != 0;
 		sleep(0.1);
 	}
-	if (kill 0, $pid) {
+	unless ($exited) {
 		kill 'TERM', $pid;
 		waitpid($pid, 0);
 	}
 
-	$self->{_nginx_pid} = undef;
 	$self->{_started} = 0;
-
 	return $self;
 }
 
-# Starts a helper process (a daemon in the nginx-tests sense); stopped with
-# TERM (then KILL) when the test ends.
+# Starts a helper process, a command or a sub run in a child; returns $t,
+# as nginx-tests' does. Daemons are stopped with TERM, in the order they
+# were started, when $t is destroyed.
 sub run_daemon {
 	my ($self, $cmd, @args) = @_;
 
 	my $pid = fork();
-	die "cannot fork: $!\n" unless defined $pid;
+	die "Can't fork daemon: $!\n" unless defined $pid;
 
 	if ($pid == 0) {
 		if (ref($cmd) eq 'CODE') {
-			$self->{_forked_child} = 1;
 			$cmd->(@args);
-			POSIX::_exit(0);
+		} else {
+			exec($cmd, @args) or warn "cannot exec $cmd: $!\n";
 		}
-		exec($cmd, @args) or die "cannot exec $cmd: $!\n";
+		POSIX::_exit(0);
 	}
 
 	push @{$self->{_daemons}}, $pid;
-	return $pid;
+	return $self;
 }
 
 sub stop_daemons {
 	my ($self) = @_;
 
-	while (my $pid = pop @{$self->{_daemons}}) {
+	while (my $pid = shift @{$self->{_daemons}}) {
 		kill 'TERM', $pid;
-		my $gone = 0;
-		foreach (1 .. 100) {
-			if (waitpid($pid, WNOHANG) != 0) { $gone = 1; last; }
+		my $exited;
+		foreach (1 .. 50) {
+			last if $exited = waitpid($pid, WNOHANG) != 0;
 			sleep(0.1);
 		}
-		next if $gone;
+		next if $exited;
+		Test::More::diag("daemon $pid ignored TERM: killed");
 		kill 'KILL', $pid;
 		waitpid($pid, 0);
 	}
@@ -307,32 +315,31 @@ sub stop_daemons {
 	return $self;
 }
 
-# Waits for a file to appear (up to 10 s); stops early if $pid died.
+# Waits up to 5 s for a file to appear; stops early if $pid exited.
 sub waitforfile {
 	my ($self, $file, $pid) = @_;
+	my $exited;
 
-	foreach (1 .. 100) {
+	foreach (1 .. 50) {
 		return 1 if -e $file;
-		return 0 if defined $pid && waitpid($pid, WNOHANG) != 0;
+		return 0 if $exited;
+		$exited = waitpid($pid, WNOHANG) != 0 if $pid;
 		sleep(0.1);
 	}
 
-	return 0;
+	return undef;
 }
 
+# Waits up to 5 s for a TCP listener at $peer (host:port).
 sub waitforsocket {
 	my ($self, $peer) = @_;
 
-	foreach (1 .. 100) {
-		my $s = IO::Socket::INET->new(
-			Proto => 'tcp',
-			PeerAddr => $peer,
-		);
-		return 1 if defined $s;
+	foreach (1 .. 50) {
+		return 1 if IO::Socket::INET->new(Proto => 'tcp', PeerAddr => $peer);
 		sleep(0.1);
 	}
 
-	return 0;
+	return undef;
 }
 
 ###############################################################################
@@ -358,25 +365,21 @@ sub port {
 		return $ports{$n} = $port;
 	}
 
-	die "no free port for $n\n";
+	die "Port limit exceeded";
 }
 
-sub log_out {
+sub log_core {
 	return unless $ENV{TEST_NGINX_VERBOSE};
-	my ($msg) = @_;
-	$msg =~ s/^/# >> /gm;
-	$msg .= "\n" unless $msg =~ /\n\Z/;
-	print $msg;
-}
+	my ($prefix, $msg) = @_;
 
-sub log_in {
-	return unless $ENV{TEST_NGINX_VERBOSE};
-	my ($msg) = @_;
-	$msg =~ s/^/# << /gm;
+	$msg =~ s/^/# $prefix /gm;
 	$msg =~ s/([^\x20-\x7e\n])/sprintf('\\x%02x', ord($1))/gme;
 	$msg .= "\n" unless $msg =~ /\n\Z/;
 	print $msg;
 }
+
+sub log_out { log_core('>>', @_); }
+sub log_in { log_core('<<', @_); }
 
 sub http_get {
 	my ($url, %extra) = @_;
@@ -396,15 +399,15 @@ Host: localhost
 EOF
 }
 
-# Sends a raw request (LF line ends are turned into CRLF) and returns the
-# whole response. Options: socket (an open one), start (send only, return
-# the socket), sleep (before reading), body (sent after the request),
-# timeout (seconds, default 30).
+# Sends a raw request, as written (nginx takes bare LF line ends), and
+# returns the whole response. Options: socket (an open one), start (send
+# only, return the socket), sleep (before the body), body. Each of sending
+# and reading has 8 s.
 sub http {
 	my ($request, %extra) = @_;
 
-	my $s = http_start($request, %extra) or return;
-	return $s if $extra{start};
+	my $s = http_start($request, %extra);
+	return $s if $extra{start} or !defined $s;
 	return http_end($s, %extra);
 }
 
@@ -412,22 +415,23 @@ sub http_start {
 	my ($request, %extra) = @_;
 	my $s;
 
-	$request =~ s/(?<!\r)\n/\r\n/g;
-
 	eval {
 		local $SIG{ALRM} = sub { die "timeout\n" };
 		local $SIG{PIPE} = sub { die "sigpipe\n" };
-		alarm($extra{timeout} || 30);
+		alarm(8);
 
 		$s = $extra{socket} || IO::Socket::INET->new(
 			Proto => 'tcp',
 			PeerAddr => '127.0.0.1:' . port(8080),
-		) or die "cannot connect: $!\n";
+		) or die "Can't connect to nginx: $!\n";
 
 		log_out($request);
 		$s->print($request);
-		$s->print($extra{body}) if defined $extra{body};
 		sleep($extra{sleep}) if $extra{sleep};
+		if ($extra{body}) {
+			log_out($extra{body});
+			$s->print($extra{body});
+		}
 
 		alarm(0);
 	};
@@ -441,13 +445,13 @@ sub http_start {
 }
 
 sub http_end {
-	my ($s, %extra) = @_;
+	my ($s) = @_;
 	my $reply;
 
 	eval {
 		local $SIG{ALRM} = sub { die "timeout\n" };
 		local $SIG{PIPE} = sub { die "sigpipe\n" };
-		alarm($extra{timeout} || 30);
+		alarm(8);
 
 		local $/;
 		$reply = $s->getline();
