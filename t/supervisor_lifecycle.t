@@ -65,16 +65,16 @@ redis($t, 'SET', "channel:$_",
 # Beside them, a process marked for another HLS directory: not ours.
 
 sub marked {
-	my ($dir, $channel) = @_;
-	return $t->run_daemon(sub {
+	my ($t, $name, $dir, $channel) = @_;
+	return spawn($t, $name, sub {
 		$ENV{STREAM_SUPERVISOR_HLS_DIR} = $dir;
 		$ENV{STREAM_SUPERVISOR_CHANNEL} = $channel;
 		exec('sleep', '300');
 	});
 }
 
-my $leftover = marked($hls, '8');
-my $foreign = marked('/srv/other-hls', '8');
+my $leftover = marked($t, 'leftover', $hls, '8');
+my $foreign = marked($t, 'foreign', '/srv/other-hls', '8');
 wait_until(5, sub { -e "/proc/$leftover/environ" && -e "/proc/$foreign/environ" });
 redis($t, 'SET', 'stream:8:pid', $leftover);
 redis($t, 'SET', 'stream:8:started', time());
