@@ -116,8 +116,11 @@ waitpid($s->{supervisor_pid}, 0);
 ok(wait_until(2, sub { !ffmpeg_pids($hls) }),
 	'no ffmpeg left within 2 s of kill -9');
 
-# A new supervisor starts clean and serves the next viewer.
+# A new supervisor starts clean and serves the next viewer. The dead
+# ffmpeg are init's to reap: until it has, their ids are still taken (by
+# zombies, which ffmpeg_pids does not count) and are not "gone".
 
+wait_until(10, sub { !grep { -e "/proc/$_" } @p });
 start_supervisor($t, $s, segment => '1s');
 like($t->read_file('supervisor.log'),
 	qr/clearing stale stream keys channel=1 pid=\d+ reason="process is gone"/,
