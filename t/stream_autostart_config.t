@@ -22,9 +22,11 @@ select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->plan(13);
 
-# Runs nginx -t on a server block body; returns what nginx printed.
+# Runs nginx -t on a server block body; returns what nginx printed. ($t is
+# passed in: a named sub closing over it would keep it alive past the
+# end-of-test count, and Test::Nginx's closing tests would be missed.)
 sub check {
-	my ($body) = @_;
+	my ($t, $body) = @_;
 	$t->write_file_expand('test.conf', <<EOF);
 %%TEST_GLOBALS%%
 events {}
@@ -40,21 +42,21 @@ EOF
 	return `$Test::Nginx::NGINX -t -p $d/ -c test.conf -e error.log 2>&1`;
 }
 
-like(check('location / { stream_autostart $arg_c; stream_autostart_wait 10s; }'),
+like(check($t, 'location / { stream_autostart $arg_c; stream_autostart_wait 10s; }'),
 	qr/test is successful/, 'valid configuration');
-like(check('stream_autostart_wait soon;'),
+like(check($t, 'stream_autostart_wait soon;'),
 	qr/stream_autostart_wait: invalid time "soon": expected a number/, 'bad time');
-like(check('stream_autostart_wait 0;'),
+like(check($t, 'stream_autostart_wait 0;'),
 	qr/stream_autostart_wait must be greater than 0/, 'zero wait');
-like(check('stream_autostart_wait 1h;'),
+like(check($t, 'stream_autostart_wait 1h;'),
 	qr/stream_autostart_wait "1h" is longer than the maximum of 120 s/, 'too long');
-like(check('stream_autostart_supervisor /run/x.sock;'),
+like(check($t, 'stream_autostart_supervisor /run/x.sock;'),
 	qr/"\/run\/x.sock" is not a Unix socket address; expected unix:/, 'not unix:');
-like(check('stream_autostart_supervisor unix:run/x.sock;'),
+like(check($t, 'stream_autostart_supervisor unix:run/x.sock;'),
 	qr/socket path "run\/x.sock" must be absolute/, 'relative socket');
-like(check('stream_autostart_supervisor unix:/' . ('a' x 120) . ';'),
+like(check($t, 'stream_autostart_supervisor unix:/' . ('a' x 120) . ';'),
 	qr/Unix sockets allow at most 107/, 'socket path too long');
-like(check('location / { stream_autostart $arg_c; stream_autostart $arg_d; }'),
+like(check($t, 'location / { stream_autostart $arg_c; stream_autostart $arg_d; }'),
 	qr/"stream_autostart" directive is duplicate/, 'duplicate');
 
 # One location does one thing: a second mode is refused in either order,

@@ -123,7 +123,7 @@ ok(wait_until(5, sub { http_get("/live/$seg?token=revoke") =~ m!^HTTP/1\.1 403 !
 my ($pid) = ffmpeg_pids($s->{hls}, 1);
 my $deadline = time() + 13;
 while (time() < $deadline) {
-	my ($last) = $t->read_file('hls/stream_1.m3u8') =~ /(stream_1_\d+\.ts)\s*\z/;
+	my ($last) = file_text($t, 'hls/stream_1.m3u8') =~ /(stream_1_\d+\.ts)\s*\z/;
 	http_get("/live/$last?token=$token") if $last;
 	sleep 1;
 }

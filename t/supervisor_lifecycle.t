@@ -65,16 +65,16 @@ redis($t, 'SET', "channel:$_",
 # Beside them, a process marked for another HLS directory: not ours.
 
 sub marked {
-	my ($dir, $channel) = @_;
-	return $t->run_daemon(sub {
+	my ($t, $name, $dir, $channel) = @_;
+	return spawn($t, $name, sub {
 		$ENV{STREAM_SUPERVISOR_HLS_DIR} = $dir;
 		$ENV{STREAM_SUPERVISOR_CHANNEL} = $channel;
 		exec('sleep', '300');
 	});
 }
 
-my $leftover = marked($hls, '8');
-my $foreign = marked('/srv/other-hls', '8');
+my $leftover = marked($t, 'leftover', $hls, '8');
+my $foreign = marked($t, 'foreign', '/srv/other-hls', '8');
 wait_until(5, sub { -e "/proc/$leftover/environ" && -e "/proc/$foreign/environ" });
 redis($t, 'SET', 'stream:8:pid', $leftover);
 redis($t, 'SET', 'stream:8:started', time());
@@ -116,8 +116,11 @@ waitpid($s->{supervisor_pid}, 0);
 ok(wait_until(2, sub { !ffmpeg_pids($hls) }),
 	'no ffmpeg left within 2 s of kill -9');
 
-# A new supervisor starts clean and serves the next viewer.
+# A new supervisor starts clean and serves the next viewer. The dead
+# ffmpeg are init's to reap: until it has, their ids are still taken (by
+# zombies, which ffmpeg_pids does not count) and are not "gone".
 
+wait_until(10, sub { !grep { -e "/proc/$_" } @p });
 start_supervisor($t, $s, segment => '1s');
 like($t->read_file('supervisor.log'),
 	qr/clearing stale stream keys channel=1 pid=\d+ reason="process is gone"/,

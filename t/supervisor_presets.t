@@ -83,10 +83,10 @@ sub probe {
 # Segments (name, duration) listed once the playlist has gone past its
 # short first segments and lists one of full length.
 sub segments {
-	my ($id) = @_;
+	my ($t, $id) = @_;
 	my @segs;
 	wait_until(40, sub {
-		my $text = $t->read_file("hls/stream_$id.m3u8");
+		my $text = file_text($t, "hls/stream_$id.m3u8");
 		@segs = $text =~ /^#EXTINF:([\d.]+),\s*\n(stream_\S+\.ts)$/mg;
 		my @full = grep { $segs[$_ * 2] > 1.5 } 0 .. $#segs / 2;
 		@full >= 1;
@@ -102,7 +102,7 @@ sub segments {
 foreach my $id (qw/copy low medium high/) {
 	like(http_get("/live/stream_$id.m3u8?token=tk"), qr!^HTTP/1\.1 200 !,
 		"$id: plays");
-	my @segs = segments($id);
+	my @segs = segments($t, $id);
 	my ($name) = $segs[-1][0];
 
 	my $v = probe('-select_streams', 'v:0', '-show_entries',

@@ -27,6 +27,9 @@ my $t = Test::Nginx->new()->has_daemon('redis-server')->has_daemon('ffmpeg')
 my $s = start_stack($t, users => { u1 => '{"active":true}' },
 	tokens => { tk => 'u1' });
 
+# No nginx here, but Test::Nginx reads its error log for alerts at the end.
+$t->write_file('error.log', '');
+
 ###############################################################################
 
 my @r = supervisor_call($s->{socket},

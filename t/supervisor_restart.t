@@ -80,7 +80,7 @@ like(http_get('/live/stream_7.m3u8?token=tk'), qr!^HTTP/1\.1 200 !,
 	'channel started');
 my ($pid) = ffmpeg_pids($s->{hls}, 7);
 ok($pid, 'ffmpeg runs');
-wait_until(10, sub { last_segment($t->read_file('hls/stream_7.m3u8')) >= 1 });
+wait_until(10, sub { last_segment(file_text($t, 'hls/stream_7.m3u8')) >= 1 });
 my $before = $t->read_file('hls/stream_7.m3u8');
 
 kill 'KILL', $pid;

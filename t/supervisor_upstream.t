@@ -114,15 +114,15 @@ $t->run_daemon(sub {
 	exec('tinyproxy', '-d', '-c', "$d/tinyproxy.conf");
 });
 sub socks {
-	my (@args) = @_;
+	my ($t, @args) = @_;
 	$t->run_daemon(sub {
 		open STDOUT, '>>', "$d/microsocks.log";
 		open STDERR, '>>', "$d/microsocks.log";
 		exec('microsocks', '-i', '127.0.0.1', '-b', '127.0.0.2', @args);
 	});
 }
-socks('-p', $socks);
-socks('-p', $socks_auth, '-u', 'viewer', '-P', 's3cret');
+socks($t, '-p', $socks);
+socks($t, '-p', $socks_auth, '-u', 'viewer', '-P', 's3cret');
 
 # The origin's HLS rendition of the live test stream.
 mkdir "$d/origin-hls";

@@ -3,7 +3,7 @@ package StreamAutostart;
 # Helpers for the stream_autostart tests: a private redis-server, the live
 # test origin, the supervisor, and a few probes (processes, Redis, socket).
 # Everything binds loopback and is started through Test::Nginx::run_daemon,
-# so it is stopped when the test ends.
+# so it is stopped, by process id, when the test ends.
 #
 # Environment:
 #   TEST_SUPERVISOR_BINARY  stream-supervisor (default ../target/release/)
@@ -13,8 +13,8 @@ use warnings;
 use strict;
 
 use base qw/ Exporter /;
-our @EXPORT = qw/ start_stack start_supervisor redis supervisor_call
-	supervisor_ctl ffmpeg_pids wait_until media_sequence /;
+our @EXPORT = qw/ start_stack start_supervisor spawn redis supervisor_call
+	supervisor_ctl ffmpeg_pids wait_until media_sequence file_text /;
 
 use FindBin;
 use IO::Socket::UNIX;
@@ -84,7 +84,7 @@ sub start_supervisor {
 	my ($t, $s, %o) = @_;
 	my $d = $t->testdir();
 
-	my $pid = $t->run_daemon(sub {
+	my $pid = spawn($t, 'supervisor', sub {
 		open STDERR, '>>', "$d/supervisor.log";
 		exec($SUPERVISOR,
 			'--socket', $s->{socket},
@@ -99,10 +99,37 @@ sub start_supervisor {
 	});
 	# A socket file alone may be a dead supervisor's: wait for a listener.
 	wait_until(10, sub { IO::Socket::UNIX->new(Peer => $s->{socket}) })
-		or die "supervisor did not start: " . $t->read_file('supervisor.log');
+		or die "supervisor did not start: " . file_text($t, 'supervisor.log');
 	$s->{supervisor_pid} = $pid;
 
 	return $pid;
+}
+
+# Runs $code (which should exec) as a daemon of $t and returns its process
+# id, which the child writes to $name.pid first: nginx-tests' run_daemon
+# returns $t, not the id.
+sub spawn {
+	my ($t, $name, $code) = @_;
+	my $file = $t->testdir() . "/$name.pid";
+
+	unlink $file;
+	$t->run_daemon(sub {
+		open my $fh, '>', "$file.new" or die "$file.new: $!\n";
+		print $fh $$;
+		close $fh;
+		rename "$file.new", $file or die "$file: $!\n";
+		$code->();
+	});
+	wait_until(5, sub { -e $file }) or die "$name did not start\n";
+
+	return $t->read_file("$name.pid");
+}
+
+# The text of a file in the test directory, or '' while there is none
+# (Test::Nginx's read_file dies then): for polling files that come and go.
+sub file_text {
+	my ($t, $name) = @_;
+	return eval { $t->read_file($name) } // '';
 }
 
 # Runs a Redis command against the test's private server; returns its output.
