@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-dev libssl-dev libpcre2-dev
 zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates
-tinyproxy-bin microsocks vlc-bin vlc-plugin-base nginx-core nginx-dev"
+tinyproxy-bin microsocks vlc-bin vlc-plugin-base nginx-core nginx-dev
+libnginx-mod-http-perl"
 
 missing=""
 for p in $PACKAGES; do

@@ -82,6 +82,7 @@ $t->run();
 
 # The nginx worker (the test runs one).
 sub worker_pid {
+	my ($t) = @_;
 	my $master = $t->read_file('nginx.pid');
 	chomp $master;
 	foreach my $stat (glob '/proc/[0-9]*/stat') {
@@ -94,7 +95,7 @@ sub worker_pid {
 }
 
 my $sv = $s->{supervisor_pid};
-my $worker = worker_pid();
+my $worker = worker_pid($t);
 
 # One refused request, with the events lined up as described above.
 sub refused {
