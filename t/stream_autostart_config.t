@@ -61,21 +61,21 @@ like(check($t, 'location / { stream_autostart $arg_c; stream_autostart $arg_d; }
 
 # One location does one thing: a second mode is refused in either order,
 # and the message names both directives.
-like(check('location = /m.m3u { stream_autostart_m3u "http://h/{channel}"; '
+like(check($t, 'location = /m.m3u { stream_autostart_m3u "http://h/{channel}"; '
 	. 'stream_autostart $arg_c; }'),
 	qr/"stream_autostart" directive cannot be combined with "stream_autostart_m3u" in one location/,
 	'm3u then playlist');
-like(check('location = /m.m3u { stream_autostart $arg_c; '
+like(check($t, 'location = /m.m3u { stream_autostart $arg_c; '
 	. 'stream_autostart_m3u "http://h/{channel}"; }'),
 	qr/"stream_autostart_m3u" directive cannot be combined with "stream_autostart" in one location/,
 	'playlist then m3u');
-like(check('location /s/ { stream_autostart_segment $arg_c; stream_autostart_api; }'),
+like(check($t, 'location /s/ { stream_autostart_segment $arg_c; stream_autostart_api; }'),
 	qr/"stream_autostart_api" directive cannot be combined with "stream_autostart_segment"/,
 	'segment then api');
-like(check('location /a/ { stream_autostart_api; stream_autostart_segment $arg_c; }'),
+like(check($t, 'location /a/ { stream_autostart_api; stream_autostart_segment $arg_c; }'),
 	qr/"stream_autostart_segment" directive cannot be combined with "stream_autostart_api"/,
 	'api then segment');
-like(check('location /p/ { proxy_pass http://127.0.0.1:9; stream_autostart $arg_c; }'),
+like(check($t, 'location /p/ { proxy_pass http://127.0.0.1:9; stream_autostart $arg_c; }'),
 	qr/"stream_autostart" directive cannot be combined with another content handler/,
 	'another content handler');
 

@@ -6,8 +6,7 @@ use core::cell::RefCell;
 use std::rc::Rc;
 
 use ngx::ffi::{
-    ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED,
-    NGX_LOG_ERR, NGX_OK,
+    ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
 };
 use ngx::ngx_log_error;
 use shared::protocol::{ChannelEntry, ErrorCode, Op, Reply};
@@ -38,11 +37,7 @@ pub unsafe extern "C" fn catalog_handler(r: *mut ngx_http_request_t) -> ngx_int_
 }
 
 fn content(req: &mut Req<'_>) -> ngx_int_t {
-    if !req.is_get_or_head() {
-        return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
-    }
-    let rc = req.discard_body();
-    if rc != NGX_OK as ngx_int_t {
+    if let Err(rc) = req.accept_get() {
         return rc;
     }
     let Some(ctx) = Ctx::get_or_create(req, "") else {

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::rc::Rc;
 
 use ngx::ffi::{
-    ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED,
-    NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+    ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR,
+    NGX_LOG_INFO,
 };
 use ngx::ngx_log_error;
 use shared::playlist::NotReady;
@@ -40,11 +40,7 @@ pub unsafe extern "C" fn playlist_handler(r: *mut ngx_http_request_t) -> ngx_int
 }
 
 fn content(req: &mut Req<'_>) -> ngx_int_t {
-    if !req.is_get_or_head() {
-        return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
-    }
-    let rc = req.discard_body();
-    if rc != NGX_OK as ngx_int_t {
+    if let Err(rc) = req.accept_get() {
         return rc;
     }
     let lc = req.conf();

@@ -18,7 +18,7 @@ use ngx::ffi::{
     ngx_http_read_client_request_body, ngx_http_request_empty_handler, ngx_http_request_t,
     ngx_http_run_posted_requests, ngx_http_send_header, ngx_int_t, ngx_list_push, ngx_log_t,
     ngx_pnalloc, ngx_str_t, ngx_table_elt_t, ngx_uint_t, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD,
-    NGX_OK,
+    NGX_HTTP_NOT_ALLOWED, NGX_OK,
 };
 
 use super::conf::{Cv, LocConf};
@@ -167,6 +167,18 @@ impl<'a> Req<'a> {
             len: bytes.len(),
             data: p,
         })
+    }
+
+    /// Content handlers that only read: GET and HEAD (else 405), the body
+    /// discarded. `Err` is the status to end the request with.
+    pub fn accept_get(&mut self) -> Result<(), ngx_int_t> {
+        if !self.is_get_or_head() {
+            return Err(NGX_HTTP_NOT_ALLOWED as ngx_int_t);
+        }
+        match self.discard_body() {
+            rc if rc == NGX_OK as ngx_int_t => Ok(()),
+            rc => Err(rc),
+        }
     }
 
     pub fn discard_body(&mut self) -> ngx_int_t {
