@@ -20,7 +20,7 @@ use Test::Nginx;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http/)->plan(13);
+my $t = Test::Nginx->new()->has(qw/http/)->plan(14);
 
 # Runs nginx -t on a server block body; returns what nginx printed. ($t is
 # passed in: a named sub closing over it would keep it alive past the
@@ -78,5 +78,8 @@ like(check($t, 'location /a/ { stream_autostart_api; stream_autostart_segment $a
 like(check($t, 'location /p/ { proxy_pass http://127.0.0.1:9; stream_autostart $arg_c; }'),
 	qr/"stream_autostart" directive cannot be combined with another content handler/,
 	'another content handler');
+like(check($t, 'location /p/ { stream_autostart $arg_c; proxy_pass http://127.0.0.1:9; }'),
+	qr/"stream_autostart" cannot be combined with another content handler \(such as proxy_pass\) in location "\/p\/"/,
+	'another content handler, after');
 
 ###############################################################################

@@ -6,8 +6,8 @@
 use core::cell::RefCell;
 
 use ngx::ffi::{
-    ngx_http_request_t, ngx_int_t, NGX_AGAIN, NGX_DECLINED, NGX_HTTP_INTERNAL_SERVER_ERROR,
-    NGX_LOG_ERR, NGX_OK,
+    ngx_http_request_t, ngx_int_t, NGX_AGAIN, NGX_DECLINED, NGX_DONE,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_SPECIAL_RESPONSE, NGX_LOG_ERR, NGX_OK,
 };
 use ngx::ngx_log_error;
 use shared::channel_id;
@@ -112,13 +112,20 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
 /// token check, or because nginx re-ran the phases.
 fn again(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
     match ctx.stage.get() {
-        Stage::Finished => ctx.answer.get(),
+        // A refusal is answered again; a request that was served has
+        // nothing left to do here.
+        Stage::Finished => match ctx.answer.get() {
+            rc if rc >= NGX_HTTP_SPECIAL_RESPONSE as ngx_int_t => rc,
+            _ => NGX_DONE as ngx_int_t,
+        },
         Stage::Authorized | Stage::Waiting => NGX_OK as ngx_int_t,
         Stage::Authorizing => match ctx.mailbox.take() {
             Some(Outcome::Authorize(result)) => authorized(req, ctx, result, segment),
-            Some(other) => {
-                ctx.mailbox.put_back(other);
-                NGX_AGAIN as ngx_int_t
+            // Only a token check parks in this phase.
+            Some(_) => {
+                let rc = NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+                ctx.finish(None, rc);
+                rc
             }
             None => NGX_AGAIN as ngx_int_t,
         },

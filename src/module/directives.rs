@@ -14,7 +14,7 @@ use ngx::ffi::{
     NGX_CONF_TAKE12, NGX_ERROR, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
     NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF, NGX_HTTP_VAR_NOCACHEABLE, NGX_LOG_EMERG, NGX_OK,
 };
-use ngx::http::{HttpModule, HttpModuleLocationConf};
+use ngx::http::{HttpModule, HttpModuleLocationConf, Merge};
 use ngx::{ngx_conf_log_error, ngx_string};
 use shared::duration;
 use shared::protocol::MAX_WAIT_MS;
@@ -141,7 +141,7 @@ static MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
     create_srv_conf: None,
     merge_srv_conf: None,
     create_loc_conf: Some(Module::create_loc_conf),
-    merge_loc_conf: Some(Module::merge_loc_conf),
+    merge_loc_conf: Some(merge_loc_conf),
 };
 
 #[used]
@@ -154,6 +154,65 @@ pub static mut ngx_http_stream_autostart_module: ngx_module_t = ngx_module_t {
     type_: NGX_HTTP_MODULE as ngx_uint_t,
     ..ngx_module_t::default()
 };
+
+/// The content handler a mode installs, if any.
+fn content_handler(mode: &Mode) -> ngx::ffi::ngx_http_handler_pt {
+    match mode {
+        Mode::Playlist { .. } => Some(playlist_handler),
+        Mode::Catalog { .. } => Some(catalog_handler),
+        Mode::Api => Some(api_handler),
+        Mode::Segment { .. } => None,
+    }
+}
+
+/// Merges a location's configuration with its parent's, and refuses a
+/// location where another module's directive (proxy_pass, say) replaced
+/// the content handler our directive installed: set_mode sees only the
+/// other order.
+unsafe extern "C" fn merge_loc_conf(
+    cf: *mut ngx_conf_t,
+    prev: *mut c_void,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx merges two LocConf that create_loc_conf made, the
+    // parent's and this location's, and nothing else touches them now.
+    let (prev, conf) = unsafe { (&*(prev as *const LocConf), &mut *(conf as *mut LocConf)) };
+    if conf.merge(prev).is_err() {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "stream_autostart: the default supervisor socket {} is not a usable address",
+            shared::DEFAULT_SOCKET
+        );
+        return NGX_CONF_ERROR;
+    }
+    let Some(mode) = &conf.mode else {
+        return NGX_CONF_OK;
+    };
+    let Some(ours) = content_handler(mode) else {
+        return NGX_CONF_OK;
+    };
+    // SAFETY: while merging, cf->ctx is the http conf ctx of the location
+    // being merged, whose loc_conf array has the core module's entry.
+    let clcf = unsafe {
+        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
+        let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
+        &*(*(*ctx).loc_conf.add(core_index) as *const ngx_http_core_loc_conf_t)
+    };
+    if clcf.handler.map(|h| h as usize) == Some(ours as usize) {
+        return NGX_CONF_OK;
+    }
+    // SAFETY: the location's name is configuration memory.
+    let name = unsafe { core::slice::from_raw_parts(clcf.name.data, clcf.name.len) };
+    ngx_conf_log_error!(
+        NGX_LOG_EMERG,
+        cf,
+        "\"{}\" cannot be combined with another content handler (such as proxy_pass) in location \"{}\"",
+        mode.kind().directive(),
+        name.escape_ascii()
+    );
+    NGX_CONF_ERROR
+}
 
 /// Registers the variables (the module's preconfiguration).
 fn add_variables(cf: *mut ngx_conf_t) -> ngx_int_t {
@@ -257,17 +316,13 @@ impl<'a> Directive<'a> {
     }
 
     /// Gives the location its mode (and content handler): at most one.
-    fn set_mode(
-        &mut self,
-        mode: Mode,
-        handler: Option<ngx::ffi::ngx_http_handler_pt>,
-    ) -> *mut c_char {
+    fn set_mode(&mut self, mode: Mode) -> *mut c_char {
         let kind = mode.kind();
         let existing = self.lc.mode.as_ref().map(Mode::kind);
         if let Some(why) = directive_mode::conflict(existing, kind) {
             return self.error(format_args!("\"{}\" directive {}", kind.directive(), why));
         }
-        if let Some(handler) = handler {
+        if let Some(handler) = content_handler(&mode) {
             let clcf = self.core_loc_conf();
             if clcf.handler.is_some() {
                 return self.error(format_args!(
@@ -275,7 +330,7 @@ impl<'a> Directive<'a> {
                     kind.directive()
                 ));
             }
-            clcf.handler = handler;
+            clcf.handler = Some(handler);
         }
         self.lc.mode = Some(mode);
         NGX_CONF_OK
@@ -303,7 +358,7 @@ set_fn!(set_playlist, |d| {
         return NGX_CONF_ERROR;
     };
     // Playlists are this location's content, as for proxy_pass or mp4.
-    d.set_mode(Mode::Playlist { channel }, Some(Some(playlist_handler)))
+    d.set_mode(Mode::Playlist { channel })
 });
 
 set_fn!(set_segment, |d| {
@@ -312,7 +367,7 @@ set_fn!(set_segment, |d| {
     };
     // Segments stay nginx's static files (sendfile); only the access phase
     // is ours.
-    d.set_mode(Mode::Segment { channel }, None)
+    d.set_mode(Mode::Segment { channel })
 });
 
 set_fn!(set_m3u, |d| {
@@ -324,12 +379,10 @@ set_fn!(set_m3u, |d| {
     let Some(url) = d.compile() else {
         return NGX_CONF_ERROR;
     };
-    d.set_mode(Mode::Catalog { url }, Some(Some(catalog_handler)))
+    d.set_mode(Mode::Catalog { url })
 });
 
-set_fn!(set_api, |d| {
-    d.set_mode(Mode::Api, Some(Some(api_handler)))
-});
+set_fn!(set_api, |d| { d.set_mode(Mode::Api) });
 
 set_fn!(set_token, |d| {
     if d.lc.token.is_some() {

@@ -46,8 +46,9 @@ impl Mailbox {
         log: *mut ngx::ffi::ngx_log_t,
     ) {
         let ev = self.event.get();
-        // SAFETY: the event is ours and not posted (armed only while no
-        // result is pending); nginx reads these fields when it runs it.
+        // SAFETY: the event is ours; if it is already posted, it is with
+        // the same handler and data (a Ctx arms only its own mailbox, for
+        // itself), which nginx reads only when it runs the event.
         unsafe {
             (*ev).handler = Some(handler);
             (*ev).data = data;
@@ -84,11 +85,6 @@ impl Mailbox {
 
     pub fn pending(&self) -> bool {
         self.outcome.borrow().is_some()
-    }
-
-    /// Puts an outcome back for the handler that will take it.
-    pub fn put_back(&self, outcome: Outcome) {
-        *self.outcome.borrow_mut() = Some(outcome);
     }
 }
 

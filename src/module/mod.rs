@@ -1,6 +1,8 @@
-//! The nginx side. Every `unsafe` block of the module is in this folder:
-//! at the `extern "C"` entry points, in the request wrapper (`request`), and
-//! at the event loop (`mailbox`, `peer`), each with why it is sound.
+//! The nginx side. Every `unsafe` block of the module is in this folder,
+//! each with why it is sound: at the `extern "C"` entry points, in the
+//! request wrapper (`request`), at the event loop (`mailbox`, `peer`,
+//! `park`'s resume, `shared_ensure`'s delivery) and in the configuration
+//! (`directives`).
 //!
 //! Layers, each using only those above it:
 //! - `conf` (a location's configuration), `client`/`peer` (supervisor calls)

@@ -75,8 +75,9 @@ unsafe extern "C" fn resume_handler(ev: *mut ngx_event_t) {
             req.finalize(rc);
         }
     }
-    // SAFETY: the connection outlives its requests' handlers; nginx's own
-    // handlers run posted subrequests the same way at their end.
+    // SAFETY: nginx never frees connection structures (they return to the
+    // cycle's free list) and run_posted_requests checks c->destroyed, so
+    // this is sound after finalize, as in nginx's own upstream handlers.
     unsafe { run_posted_requests(c) };
 }
 

@@ -82,6 +82,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
             *ctx.playlist_path.borrow_mut() = path;
             req.hold();
             park(req, ctx, Resume::Content(ensured));
+            drop(ctx.group.borrow_mut().take());
             let membership = shared_ensure::join(
                 &ctx.mailbox,
                 lc.supervisor(),

@@ -1,7 +1,9 @@
 //! The request wrapper: every access the module makes to an
 //! `ngx_http_request_t` goes through here. A `Req` is made from the pointer
 //! nginx hands one of the module's entry points and lives no longer than
-//! that call, so what it lends out lives no longer than the request.
+//! that call. What it lends out (`'a`) is the request's memory: the entry
+//! points pass it only to code that returns before they do, and nothing
+//! keeps it (the types do not enforce that; `from_raw` is why it is unsafe).
 
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
@@ -9,7 +11,6 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use ngx::core::Pool;
 use ngx::ffi::{
     ngx_chain_t, ngx_connection_t, ngx_create_temp_buf, ngx_current_msec, ngx_http_arg,
     ngx_http_block_reading, ngx_http_client_body_handler_pt, ngx_http_complex_value,
@@ -17,8 +18,8 @@ use ngx::ffi::{
     ngx_http_finalize_request, ngx_http_map_uri_to_path, ngx_http_output_filter,
     ngx_http_read_client_request_body, ngx_http_request_empty_handler, ngx_http_request_t,
     ngx_http_run_posted_requests, ngx_http_send_header, ngx_int_t, ngx_list_push, ngx_log_t,
-    ngx_pnalloc, ngx_str_t, ngx_table_elt_t, ngx_uint_t, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD,
-    NGX_HTTP_NOT_ALLOWED, NGX_OK,
+    ngx_pnalloc, ngx_pool_cleanup_add, ngx_str_t, ngx_table_elt_t, ngx_uint_t, NGX_ERROR,
+    NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_NOT_ALLOWED, NGX_OK,
 };
 
 use super::conf::{Cv, LocConf};
@@ -105,12 +106,20 @@ impl<'a> Req<'a> {
     /// Moves `value` into the request pool (dropped when the pool goes) and
     /// makes it the module's context.
     pub fn set_ctx<T: RequestCtx>(&mut self, value: T) -> Option<&'a T> {
-        // SAFETY: the request's pool lives as long as the request; allocate
-        // registers a cleanup that runs T's Drop before the memory goes.
-        let p = unsafe { Pool::from_ngx_pool(self.get().pool) }.allocate(value);
-        if p.is_null() {
+        // SAFETY: one allocation in the request pool holds the cleanup and
+        // room for a T (or is null when memory ran out).
+        let cln = unsafe { ngx_pool_cleanup_add(self.get().pool, core::mem::size_of::<T>()) };
+        if cln.is_null() {
             return None;
         }
+        // SAFETY: cln->data is that room, aligned like any pool allocation;
+        // the cleanup drops the T before the pool frees the memory.
+        let p = unsafe {
+            let p = (*cln).data as *mut T;
+            p.write(value);
+            (*cln).handler = Some(drop_value::<T>);
+            p
+        };
         // SAFETY: the ctx array has a slot per HTTP module.
         unsafe { *self.get_mut().ctx.add(module_index()) = p.cast() };
         // SAFETY: p was just initialised and lives as long as the request.
@@ -308,6 +317,38 @@ impl<'a> Req<'a> {
         len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> ngx_int_t {
+        self.send_raw(status, content_type, len, |out| {
+            // SAFETY: out is `len` writable bytes (send_raw's promise),
+            // zeroed here before they become a slice.
+            unsafe {
+                ptr::write_bytes(out, 0, len);
+                fill(core::slice::from_raw_parts_mut(out, len));
+            }
+        })
+    }
+
+    pub fn send_bytes(
+        &mut self,
+        status: u16,
+        content_type: &'static str,
+        bytes: &[u8],
+    ) -> ngx_int_t {
+        self.send_raw(status, content_type, bytes.len(), |out| {
+            // SAFETY: out is bytes.len() writable bytes (send_raw's
+            // promise), a fresh buffer that cannot overlap `bytes`.
+            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) }
+        })
+    }
+
+    /// Sends headers and one buffer of `len` bytes, which `fill` must write
+    /// in full at the address it gets (called only when `len > 0`).
+    fn send_raw(
+        &mut self,
+        status: u16,
+        content_type: &'static str,
+        len: usize,
+        fill: impl FnOnce(*mut u8),
+    ) -> ngx_int_t {
         let r = self.get_mut();
         r.headers_out.status = status as ngx_uint_t;
         r.headers_out.content_length_n = len as i64;
@@ -329,12 +370,10 @@ impl<'a> Req<'a> {
             return NGX_ERROR as ngx_int_t;
         }
         let last_buf = self.as_ptr() == self.get().main;
-        // SAFETY: b->last..b->end is `len` writable bytes, zeroed here before
-        // they become a slice.
+        // SAFETY: b->last..b->end is `len` writable bytes, which fill writes.
         unsafe {
             if len > 0 {
-                ptr::write_bytes((*b).last, 0, len);
-                fill(core::slice::from_raw_parts_mut((*b).last, len));
+                fill((*b).last);
             }
             (*b).last = (*b).last.add(len);
             (*b).set_last_buf(last_buf as u32);
@@ -349,21 +388,11 @@ impl<'a> Req<'a> {
         unsafe { ngx_http_output_filter(self.as_ptr(), &mut out) }
     }
 
-    pub fn send_bytes(
-        &mut self,
-        status: u16,
-        content_type: &'static str,
-        bytes: &[u8],
-    ) -> ngx_int_t {
-        self.send_with(status, content_type, bytes.len(), |out| {
-            out.copy_from_slice(bytes)
-        })
-    }
-
     /// One more reference on the main request, for a content handler that
     /// returns NGX_DONE and finishes later.
     pub fn hold(&mut self) {
-        // SAFETY: main is the live main request (self, or self's parent).
+        // SAFETY: main is the live main request (self, or the main request
+        // of a subrequest).
         unsafe {
             let main = self.get().main;
             (*main).set_count((*main).count() + 1);
@@ -425,6 +454,12 @@ impl<'a> Req<'a> {
         // SAFETY: a live request has a live connection.
         unsafe { (*self.connection()).set_error(1) }
     }
+}
+
+/// The pool cleanup of a value `set_ctx` moved into the pool.
+unsafe extern "C" fn drop_value<T>(data: *mut core::ffi::c_void) {
+    // SAFETY: registered by set_ctx for exactly this T, run once by nginx.
+    unsafe { ptr::drop_in_place(data as *mut T) }
 }
 
 /// Runs the subrequests posted while a connection's handler ran, as
