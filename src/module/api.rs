@@ -12,7 +12,7 @@ use super::conf::ENSURE_SLACK_MS;
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
 use super::park::{call, park};
-use super::request::{BodyTooLarge, Req};
+use super::request::{content_handler, BodyTooLarge, Req};
 use crate::api::{self, ApiError, Route};
 use crate::outcome;
 
@@ -21,10 +21,7 @@ const CALL_TIMEOUT_MS: u64 = 5_000;
 
 pub unsafe extern "C" fn api_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls content handlers with the live request.
-    match unsafe { Req::from_raw(r) } {
-        Some(mut req) => content(&mut req),
-        None => NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
-    }
+    unsafe { content_handler(r, content) }
 }
 
 fn send_error(req: &mut Req<'_>, e: &ApiError) -> ngx_int_t {

@@ -15,7 +15,7 @@ use super::conf::Mode;
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
 use super::park::{call, park};
-use super::request::{now_ms, Req};
+use super::request::{content_handler, now_ms, Req};
 use crate::outcome::{self, Status};
 use crate::{m3u_render, playlist_rewrite};
 
@@ -30,10 +30,7 @@ thread_local! {
 
 pub unsafe extern "C" fn catalog_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls content handlers with the live request.
-    match unsafe { Req::from_raw(r) } {
-        Some(mut req) => content(&mut req),
-        None => NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
-    }
+    unsafe { content_handler(r, content) }
 }
 
 fn content(req: &mut Req<'_>) -> ngx_int_t {

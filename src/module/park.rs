@@ -54,7 +54,8 @@ unsafe extern "C" fn resume_handler(ev: *mut ngx_event_t) {
     // its request's pool; the Ctx's mailbox unlinks the event when it is
     // dropped, so a running event means the Ctx and its request are live.
     let ctx = unsafe { &*((*ev).data as *const Ctx) };
-    // SAFETY: as above; the Req lives only in this handler.
+    // SAFETY: ctx.request was set by park() to the request that owns this
+    // Ctx, alive while the Ctx is; the Req is dropped before we return.
     let Some(mut req) = (unsafe { Req::from_raw(ctx.request.get()) }) else {
         return;
     };

@@ -18,7 +18,7 @@ use super::conf::{LocConf, Mode, ENSURE_SLACK_MS};
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
 use super::park::park;
-use super::request::{now_ms, Req};
+use super::request::{content_handler, now_ms, Req};
 use super::shared_ensure;
 use super::touch::{learn_interval, touch_if_due, touched};
 use crate::outcome::{self, Status, READY_BUT_MISSING};
@@ -33,10 +33,7 @@ thread_local! {
 
 pub unsafe extern "C" fn playlist_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls content handlers with the live request.
-    match unsafe { Req::from_raw(r) } {
-        Some(mut req) => content(&mut req),
-        None => NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
-    }
+    unsafe { content_handler(r, content) }
 }
 
 fn content(req: &mut Req<'_>) -> ngx_int_t {
@@ -47,9 +44,14 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
     let Some(Mode::Playlist { channel: cv }) = &lc.mode else {
         return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     };
-    let channel = match eval_channel(req, *cv) {
-        Ok(c) => c,
-        Err(rc) => return rc,
+    let existing = Ctx::get(req);
+    let channel = match existing {
+        // The access phase evaluated and checked it for this request.
+        Some(ctx) if !ctx.channel.is_empty() => ctx.channel.clone(),
+        _ => match eval_channel(req, *cv) {
+            Ok(c) => c,
+            Err(rc) => return rc,
+        },
     };
     let Some(path) = req.mapped_path() else {
         return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
@@ -57,7 +59,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
     match ready_playlist(&path) {
         Ok(entry) => {
             touch_if_due(lc, &channel);
-            let token: &[u8] = match Ctx::get(req) {
+            let token: &[u8] = match existing {
                 Some(ctx) => {
                     ctx.status.set(Some(Status::Hit));
                     &ctx.token

@@ -19,7 +19,7 @@ use ngx::ffi::{
     ngx_http_read_client_request_body, ngx_http_request_empty_handler, ngx_http_request_t,
     ngx_http_run_posted_requests, ngx_http_send_header, ngx_int_t, ngx_list_push, ngx_log_t,
     ngx_pnalloc, ngx_pool_cleanup_add, ngx_str_t, ngx_table_elt_t, ngx_uint_t, NGX_ERROR,
-    NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_NOT_ALLOWED, NGX_OK,
+    NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_OK,
 };
 
 use super::conf::{Cv, LocConf};
@@ -79,7 +79,8 @@ impl<'a> Req<'a> {
     }
 
     fn get_mut(&mut self) -> &mut ngx_http_request_t {
-        // SAFETY: as in get(); `&mut self` makes this the only reference.
+        // SAFETY: the request is live for 'a (from_raw's contract), and
+        // `&mut self` makes this the only reference to it in this handler.
         unsafe { self.r.as_mut() }
     }
 
@@ -453,6 +454,23 @@ impl<'a> Req<'a> {
     pub fn set_connection_error(&mut self) {
         // SAFETY: a live request has a live connection.
         unsafe { (*self.connection()).set_error(1) }
+    }
+}
+
+/// Runs a content handler's body with the request nginx passed it (500
+/// for a null one).
+///
+/// # Safety
+/// `r` is the live request nginx passed the calling content handler.
+pub unsafe fn content_handler(
+    r: *mut ngx_http_request_t,
+    body: impl FnOnce(&mut Req<'_>) -> ngx_int_t,
+) -> ngx_int_t {
+    // SAFETY: the caller passes on nginx's live request; the Req does not
+    // outlive this call.
+    match unsafe { Req::from_raw(r) } {
+        Some(mut req) => body(&mut req),
+        None => NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
     }
 }
 
