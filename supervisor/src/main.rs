@@ -7,29 +7,10 @@ use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info};
 
-mod catalog;
-mod channel_record;
-mod config;
-mod ctl;
-mod data;
-mod ffmpeg_args;
-mod ffmpeg_reason;
-mod hls_files;
-mod m3u_import;
-mod process;
-mod proxy;
-mod reconcile;
-mod restart_policy;
-mod secret;
-mod server;
-mod socks_bridge;
-mod store;
-mod streams;
-mod users;
-
-use config::{Cli, Command};
-use store::Store;
-use streams::Streams;
+use stream_supervisor::config::{Cli, Command};
+use stream_supervisor::store::Store;
+use stream_supervisor::streams::Streams;
+use stream_supervisor::{ctl, data, proxy, reconcile, server};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

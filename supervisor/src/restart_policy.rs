@@ -81,7 +81,7 @@ impl Jitter {
         Jitter((nanos ^ (u64::from(std::process::id()) << 32)) | 1)
     }
 
-    pub fn next(&mut self) -> f64 {
+    pub fn next_fraction(&mut self) -> f64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn jitter_is_in_range_and_varies() {
         let mut j = Jitter::seeded();
-        let v: Vec<f64> = (0..1000).map(|_| j.next()).collect();
+        let v: Vec<f64> = (0..1000).map(|_| j.next_fraction()).collect();
         assert!(v.iter().all(|x| (0.0..1.0).contains(x)));
         let mean = v.iter().sum::<f64>() / v.len() as f64;
         assert!((0.4..0.6).contains(&mean), "{mean}");

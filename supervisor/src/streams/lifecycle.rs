@@ -150,7 +150,7 @@ impl Streams {
                 info.pid = None;
                 info.started = 0;
             }
-            match failures.record(&self.policy, Instant::now(), jitter.next()) {
+            match failures.record(&self.policy, Instant::now(), jitter.next_fraction()) {
                 Verdict::Retry(delay) => {
                     warn!(
                         channel = %id,

@@ -1,0 +1,22 @@
+//! The stream supervisor as a library: `main.rs` is a thin entry point, and
+//! the fuzz targets in `fuzz/` reach the parsers that see outside bytes.
+
+pub mod catalog;
+pub mod channel_record;
+pub mod config;
+pub mod ctl;
+pub mod data;
+pub mod ffmpeg_args;
+pub mod ffmpeg_reason;
+pub mod hls_files;
+pub mod m3u_import;
+pub mod process;
+pub mod proxy;
+pub mod reconcile;
+pub mod restart_policy;
+pub mod secret;
+pub mod server;
+pub mod socks_bridge;
+pub mod store;
+pub mod streams;
+pub mod users;
