@@ -228,7 +228,7 @@ per_stream=$(awk -v a="$sup_rss0" -v b="$sup_rss" -v n="$live" 'BEGIN { if (n > 
 ffmpeg_rss=$(for p in $ff_pids; do rss "$p" 2>/dev/null || true; done | awk '{ s += $1; n++ } END { if (n) printf "%.0f", s / n; else print "-" }')
 load=$(cut -d' ' -f1 /proc/loadavg)
 for i in $(seq 3 $((CHANNELS + 2))); do echo "{\"channel_id\":\"$i\"}"; done \
-    | xargs -d '\n' -P 16 -I{} curl -s -o /dev/null -X POST -d {} "$base/api/stream/stop"
+    | xargs -d '\n' -P 16 -I{} curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d {} "$base/api/stream/stop"
 
 echo "== 5. catalog (3931 channels)" >&2
 for i in $(seq 100001 $((100000 + 3931 - CHANNELS - 11))); do

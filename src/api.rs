@@ -6,7 +6,10 @@
 //! - `POST /api/stream/stop`   `{"channel_id"}`
 //! - `GET  /api/streams/active`
 //! - `GET  /api/streams/<id>`
-//! - `POST|GET /channel/<id>/start`
+//! - `POST /channel/<id>/start`
+//!
+//! Nothing reached with GET changes state. Who may ask at all (origin, API
+//! key, content type) is decided in `crate::api_guard`.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -35,13 +38,23 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// The methods a 405 names in its `Allow` header.
+    pub allow: Option<&'static str>,
 }
 
-fn err(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+pub fn err(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError {
         status,
         code,
         message: message.into(),
+        allow: None,
+    }
+}
+
+fn not_allowed(path: &str, allow: &'static str) -> ApiError {
+    ApiError {
+        allow: Some(allow),
+        ..err(405, "method_not_allowed", format!("{path} takes {allow}"))
     }
 }
 
@@ -59,14 +72,14 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         if method == "POST" {
             Ok(r)
         } else {
-            Err(err(405, "method_not_allowed", format!("{path} takes POST")))
+            Err(not_allowed(path, "POST"))
         }
     };
     let get_only = |r: Route| {
         if method == "GET" || method == "HEAD" {
             Ok(r)
         } else {
-            Err(err(405, "method_not_allowed", format!("{path} takes GET")))
+            Err(not_allowed(path, "GET, HEAD"))
         }
     };
     if path.ends_with("/stream/start") {
@@ -81,15 +94,9 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     let segs: Vec<&str> = path.rsplit('/').take(3).collect();
     if let [last, id, kind] = segs[..] {
         if last == "start" && kind == "channel" {
-            let id = checked_id(id)?;
-            return match method {
-                "GET" | "POST" => Ok(Route::Start(Some(id))),
-                _ => Err(err(
-                    405,
-                    "method_not_allowed",
-                    format!("{path} takes GET or POST"),
-                )),
-            };
+            // A start changes state: POST only, so that no link, image
+            // or prefetch can start a channel.
+            return post_only(Route::Start(Some(checked_id(id)?)));
         }
     }
     if let [id, kind, ..] = segs[..] {
@@ -162,11 +169,7 @@ pub fn error_json(e: &ApiError) -> Vec<u8> {
 pub fn reply_json(route: &Route, channel: &str, reply: &Reply) -> (u16, Vec<u8>) {
     if !reply.ok {
         let code = reply.code().unwrap_or(ErrorCode::Internal);
-        let e = ApiError {
-            status: status_for(code),
-            code: code.as_str(),
-            message: reply.message().to_string(),
-        };
+        let e = err(status_for(code), code.as_str(), reply.message());
         return (e.status, error_json(&e));
     }
     let v = match route {
@@ -203,12 +206,23 @@ mod tests {
             Ok(Route::Stream("71386".into()))
         );
         assert_eq!(
-            route("GET", "/channel/71386/start"),
-            Ok(Route::Start(Some("71386".into())))
-        );
-        assert_eq!(
             route("POST", "/channel/71386/start"),
             Ok(Route::Start(Some("71386".into())))
+        );
+        // Nothing reached with GET changes state.
+        let e = route("GET", "/channel/71386/start").unwrap_err();
+        assert_eq!((e.status, e.allow), (405, Some("POST")));
+        assert_eq!(
+            route("HEAD", "/channel/71386/start").unwrap_err().status,
+            405
+        );
+        assert_eq!(
+            route("GET", "/api/stream/stop").unwrap_err().allow,
+            Some("POST")
+        );
+        assert_eq!(
+            route("POST", "/api/streams/active").unwrap_err().allow,
+            Some("GET, HEAD")
         );
         assert_eq!(route("GET", "/admin/api/streams/active"), Ok(Route::Active));
         assert_eq!(route("GET", "/api/stream/start").unwrap_err().status, 405);
@@ -216,7 +230,7 @@ mod tests {
         assert_eq!(route("GET", "/api/nothing").unwrap_err().status, 404);
         assert_eq!(route("GET", "/api/streams/a.b").unwrap_err().status, 400);
         assert_eq!(
-            route("GET", "/channel/..%2f/start").unwrap_err().status,
+            route("POST", "/channel/..%2f/start").unwrap_err().status,
             400
         );
     }

@@ -8,8 +8,11 @@
 //! glue is in `module/`.
 
 pub mod api;
+pub mod api_guard;
 pub mod call_error;
 pub mod directive_mode;
+pub mod log_mask;
+pub mod log_text;
 pub mod m3u_render;
 pub mod outcome;
 pub mod playlist_cache;

@@ -159,3 +159,27 @@ fn api_errors_match_the_docs() {
         );
     }
 }
+
+#[test]
+fn api_refusals_match_the_docs() {
+    let rows = doc_table("### API errors");
+    let documented = |code: &str| {
+        rows.iter()
+            .find(|(_, c)| c == code)
+            .map(|(s, _)| s.parse::<u16>().expect("a status number"))
+    };
+    // What the module refuses itself, before asking the supervisor.
+    use crate::api_guard::{check_content_type, check_key, check_origin};
+    let refusals = [
+        check_origin(Some(b"http://evil.example"), None, "http", Some(b"x")),
+        check_key(Some(b"0123456789abcdef"), None, None),
+        check_content_type("POST", Some(b"text/plain")),
+        crate::api::route("GET", "/channel/7/start").map(|_| ()),
+        crate::api::route("GET", "/api/nothing").map(|_| ()),
+        crate::api::route("GET", "/api/streams/a.b").map(|_| ()),
+        crate::api::parse_body(b"{", &crate::api::Route::Stop).map(|_| ()),
+    ];
+    for e in refusals.into_iter().map(Result::unwrap_err) {
+        assert_eq!(documented(e.code), Some(e.status), "{e:?}");
+    }
+}

@@ -2,11 +2,16 @@
 //! playlist refreshes and segment requests do not each cost a socket round
 //! trip. Grants and refusals have separate lifetimes: a revoked token keeps
 //! working for at most the grant lifetime.
+//!
+//! Verdicts are kept per supervisor (its socket path): two deployments in
+//! one nginx never see each other's tokens. Under pressure the least
+//! recently used entries go, one at a time, so a flood of new tokens
+//! cannot push every viewer's grant out at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// Entries kept at most; past it, expired entries are dropped first and,
-/// if that is not enough, the whole cache (a cheap, bounded worst case).
+/// Entries kept at most; past it, expired entries are dropped first, then
+/// the least recently used.
 pub const MAX_ENTRIES: usize = 65_536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,11 +24,18 @@ pub enum Verdict {
 struct Entry {
     verdict: Verdict,
     expires_at: u64,
+    /// Position in the use order (`TokenCache::order`).
+    used: u64,
 }
 
 #[derive(Debug)]
 pub struct TokenCache {
+    /// Key: the supervisor, a NUL, the token (neither holds a NUL: socket
+    /// paths are checked, tokens are visible ASCII).
     entries: HashMap<Vec<u8>, Entry>,
+    /// Use order, oldest first: `used` stamp → key.
+    order: BTreeMap<u64, Vec<u8>>,
+    next_use: u64,
     max_entries: usize,
 }
 
@@ -33,47 +45,87 @@ impl Default for TokenCache {
     }
 }
 
+fn key(scope: &str, token: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(scope.len() + 1 + token.len());
+    k.extend_from_slice(scope.as_bytes());
+    k.push(0);
+    k.extend_from_slice(token);
+    k
+}
+
 impl TokenCache {
     pub fn with_capacity(max_entries: usize) -> TokenCache {
         TokenCache {
             entries: HashMap::new(),
+            order: BTreeMap::new(),
+            next_use: 0,
             max_entries: max_entries.max(1),
         }
     }
 
-    /// The cached verdict for `token` at time `now` (milliseconds, any
-    /// monotonic clock).
-    pub fn get(&mut self, token: &[u8], now: u64) -> Option<&Verdict> {
-        let expired = match self.entries.get(token) {
-            None => return None,
-            Some(e) => e.expires_at <= now,
-        };
+    fn stamp(&mut self) -> u64 {
+        self.next_use += 1;
+        self.next_use
+    }
+
+    /// The verdict `scope`'s supervisor gave on `token`, at time `now`
+    /// (milliseconds, any monotonic clock).
+    pub fn get(&mut self, scope: &str, token: &[u8], now: u64) -> Option<&Verdict> {
+        let k = key(scope, token);
+        let expired = self.entries.get(&k)?.expires_at <= now;
         if expired {
-            self.entries.remove(token);
+            self.remove(&k);
             return None;
         }
-        self.entries.get(token).map(|e| &e.verdict)
+        let used = self.stamp();
+        let e = self.entries.get_mut(&k)?;
+        self.order.remove(&e.used);
+        e.used = used;
+        self.order.insert(used, k);
+        Some(&e.verdict)
+    }
+
+    fn remove(&mut self, k: &[u8]) {
+        if let Some(e) = self.entries.remove(k) {
+            self.order.remove(&e.used);
+        }
     }
 
     /// Remembers a verdict for `ttl_ms`. A zero lifetime caches nothing.
-    pub fn insert(&mut self, token: &[u8], verdict: Verdict, now: u64, ttl_ms: u64) {
+    pub fn insert(&mut self, scope: &str, token: &[u8], verdict: Verdict, now: u64, ttl_ms: u64) {
+        let k = key(scope, token);
+        self.remove(&k);
         if ttl_ms == 0 {
-            self.entries.remove(token);
             return;
         }
-        if self.entries.len() >= self.max_entries && !self.entries.contains_key(token) {
-            self.entries.retain(|_, e| e.expires_at > now);
-            if self.entries.len() >= self.max_entries {
-                self.entries.clear();
-            }
+        if self.entries.len() >= self.max_entries {
+            self.make_room(now);
         }
+        let used = self.stamp();
+        self.order.insert(used, k.clone());
         self.entries.insert(
-            token.to_vec(),
+            k,
             Entry {
                 verdict,
                 expires_at: now.saturating_add(ttl_ms),
+                used,
             },
         );
+    }
+
+    /// Frees one place at least: every expired entry, else the least
+    /// recently used one.
+    fn make_room(&mut self, now: u64) {
+        let before = self.entries.len();
+        self.entries.retain(|_, e| e.expires_at > now);
+        if self.entries.len() < before {
+            let entries = &self.entries;
+            self.order.retain(|_, k| entries.contains_key(k));
+            return;
+        }
+        if let Some((_, oldest)) = self.order.pop_first() {
+            self.entries.remove(&oldest);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -89,6 +141,8 @@ impl TokenCache {
 mod tests {
     use super::*;
 
+    const S: &str = "/run/a.sock";
+
     fn granted() -> Verdict {
         Verdict::Granted { user: "u1".into() }
     }
@@ -96,19 +150,19 @@ mod tests {
     #[test]
     fn hit_until_expiry() {
         let mut c = TokenCache::default();
-        c.insert(b"t", granted(), 1_000, 500);
-        assert_eq!(c.get(b"t", 1_000), Some(&granted()));
-        assert_eq!(c.get(b"t", 1_499), Some(&granted()));
-        assert_eq!(c.get(b"t", 1_500), None);
+        c.insert(S, b"t", granted(), 1_000, 500);
+        assert_eq!(c.get(S, b"t", 1_000), Some(&granted()));
+        assert_eq!(c.get(S, b"t", 1_499), Some(&granted()));
+        assert_eq!(c.get(S, b"t", 1_500), None);
         assert!(c.is_empty(), "expired entry is dropped on lookup");
     }
 
     #[test]
     fn zero_ttl_caches_nothing() {
         let mut c = TokenCache::default();
-        c.insert(b"t", granted(), 0, 100);
-        c.insert(b"t", granted(), 0, 0);
-        assert_eq!(c.get(b"t", 1), None);
+        c.insert(S, b"t", granted(), 0, 100);
+        c.insert(S, b"t", granted(), 0, 0);
+        assert_eq!(c.get(S, b"t", 1), None);
     }
 
     #[test]
@@ -117,24 +171,62 @@ mod tests {
         let d = Verdict::Denied {
             reason: "token unknown".into(),
         };
-        c.insert(b"bad", d.clone(), 0, 100);
-        assert_eq!(c.get(b"bad", 50), Some(&d));
+        c.insert(S, b"bad", d.clone(), 0, 100);
+        assert_eq!(c.get(S, b"bad", 50), Some(&d));
     }
 
     #[test]
-    fn stays_bounded() {
+    fn supervisors_do_not_share_verdicts() {
+        let mut c = TokenCache::default();
+        c.insert("/run/a.sock", b"tok", granted(), 0, 1_000);
+        assert_eq!(c.get("/run/b.sock", b"tok", 1), None);
+        let d = Verdict::Denied {
+            reason: "no".into(),
+        };
+        c.insert("/run/b.sock", b"tok", d.clone(), 0, 1_000);
+        assert_eq!(c.get("/run/a.sock", b"tok", 2), Some(&granted()));
+        assert_eq!(c.get("/run/b.sock", b"tok", 2), Some(&d));
+    }
+
+    #[test]
+    fn expired_entries_go_first() {
         let mut c = TokenCache::with_capacity(4);
         for i in 0..4u8 {
-            c.insert(&[i], granted(), 0, if i < 2 { 10 } else { 1_000 });
+            c.insert(S, &[i], granted(), 0, if i < 2 { 10 } else { 1_000 });
         }
-        // Two expired entries make room.
-        c.insert(b"x", granted(), 20, 1_000);
+        c.insert(S, b"x", granted(), 20, 1_000);
         assert_eq!(c.len(), 3);
-        c.insert(b"y", granted(), 20, 1_000);
+        assert!(c.get(S, &[2], 21).is_some() && c.get(S, &[3], 21).is_some());
+    }
+
+    #[test]
+    fn under_pressure_the_least_recently_used_go() {
+        let mut c = TokenCache::with_capacity(4);
+        for i in 0..4u8 {
+            c.insert(S, &[i], granted(), 0, 1_000);
+        }
+        // Viewers 0 and 1 keep using their grants.
+        assert!(c.get(S, &[0], 1).is_some());
+        assert!(c.get(S, &[1], 2).is_some());
+        // A flood of new tokens pushes out only the idle ones, one by one.
+        c.insert(S, b"x", granted(), 3, 1_000);
         assert_eq!(c.len(), 4);
-        // Nothing expired: the cache starts over rather than grow.
-        c.insert(b"z", granted(), 20, 1_000);
-        assert_eq!(c.len(), 1);
-        assert!(c.get(b"z", 21).is_some());
+        assert!(c.get(S, &[2], 4).is_none(), "least recently used went");
+        assert!(c.get(S, &[0], 4).is_some() && c.get(S, &[1], 4).is_some());
+        for i in 0..100u8 {
+            c.insert(S, &[b'n', i], granted(), 5, 1_000);
+            assert!(c.get(S, &[0], 5).is_some(), "an active grant survives");
+            assert_eq!(c.len(), 4);
+        }
+    }
+
+    #[test]
+    fn replacing_an_entry_keeps_one() {
+        let mut c = TokenCache::with_capacity(2);
+        c.insert(S, b"a", granted(), 0, 1_000);
+        c.insert(S, b"a", granted(), 1, 1_000);
+        c.insert(S, b"b", granted(), 2, 1_000);
+        assert_eq!(c.len(), 2);
+        assert!(c.get(S, b"a", 3).is_some());
     }
 }

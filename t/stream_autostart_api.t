@@ -23,7 +23,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http access/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(30)
+	->has_daemon('ffmpeg')->plan(47)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -59,6 +59,11 @@ http {
             stream_autostart_api;
             deny all;
         }
+
+        location /keyed/api/ {
+            stream_autostart_api;
+            stream_autostart_api_key %%TESTDIR%%/api.key;
+        }
     }
 }
 
@@ -69,20 +74,25 @@ my $s = start_stack($t, segment => '1s',
 redis($t, 'SET', 'channel:7',
 	qq({"source_url":"$s->{origin_url}","quality":"copy"}));
 
+$t->write_file('api.key', "0123456789abcdef-secret\n");
+
 $t->run();
 
 ###############################################################################
 
 sub post {
-	my ($uri, $body) = @_;
+	my ($uri, $body, @headers) = @_;
+	@headers = ('Content-Type: application/json') unless @headers;
 	my $len = length $body;
-	return http(<<EOF . $body);
-POST $uri HTTP/1.0
-Host: localhost
-Content-Type: application/json
-Content-Length: $len
+	return http("POST $uri HTTP/1.0\r\nHost: localhost\r\n"
+		. join('', map { "$_\r\n" } @headers)
+		. "Content-Length: $len\r\n\r\n" . $body);
+}
 
-EOF
+sub get {
+	my ($uri, @headers) = @_;
+	return http("GET $uri HTTP/1.0\r\nHost: localhost\r\n"
+		. join('', map { "$_\r\n" } @headers) . "\r\n");
 }
 
 # (status, decoded JSON) of a response.
@@ -115,9 +125,13 @@ like($j->{stream}{pid} // '', qr/^\d+$/, 'one stream: pid');
 is($st, 404, 'stream not running: 404');
 is($j->{error}{code}, 'not_running', 'with its code');
 
-# The old API's URL form.
-($st, $j) = api(http_get('/channel/7/start'));
-is($st, 200, 'GET /channel/<id>/start: 200');
+# The old API's URL form: POST only (a link or an image must not start a
+# channel).
+($st, $j, $r) = api(http_get('/channel/7/start'));
+is("$st $j->{error}{code}", '405 method_not_allowed', 'GET /channel/<id>/start: 405');
+like($r, qr!^Allow: POST\r?$!mi, 'with Allow: POST');
+($st, $j) = api(post('/channel/7/start', ''));
+is($st, 200, 'POST /channel/<id>/start: 200');
 is($j->{started}, JSON::PP::false, 'already running: not started again');
 
 # Ad hoc: a channel with no record, started with a source and quality.
@@ -157,5 +171,49 @@ ok(!ffmpeg_pids($s->{hls}, 7) && !-e "$s->{hls}/stream_7.m3u8",
 	'stop: ffmpeg and files gone');
 ($st, $j) = api(post('/api/stream/stop', '{"channel_id":"7"}'));
 is("$st $j->{error}{code}", '404 not_running', 'stop again: 404');
+
+# Writes take JSON: forms and text/plain (what another site's page can
+# send without asking first) are refused before anything happens.
+my $start7 = '{"channel_id":"7"}';
+($st, $j) = api(post('/api/stream/start', $start7, 'Content-Type: text/plain'));
+is("$st $j->{error}{code}", '415 unsupported_media_type', 'text/plain: 415');
+($st, $j) = api(post('/api/stream/start', $start7,
+	'Content-Type: application/x-www-form-urlencoded'));
+is("$st $j->{error}{code}", '415 unsupported_media_type', 'form: 415');
+($st, $j) = api(post('/api/stream/start', $start7, 'X-None: 1'));
+is("$st $j->{error}{code}", '415 unsupported_media_type', 'no Content-Type: 415');
+
+# Browser requests from another site.
+($st, $j) = api(post('/api/stream/start', $start7,
+	'Content-Type: application/json', 'Origin: http://evil.example'));
+is("$st $j->{error}{code}", '403 cross_origin', 'another Origin: 403');
+($st, $j) = api(post('/channel/7/start', '', 'Content-Type: application/json',
+	'Sec-Fetch-Site: cross-site'));
+is("$st $j->{error}{code}", '403 cross_origin', 'Sec-Fetch-Site: cross-site: 403');
+($st, $j) = api(get('/api/streams/active', 'Origin: null'));
+is("$st $j->{error}{code}", '403 cross_origin', 'Origin: null: 403');
+ok(!ffmpeg_pids($s->{hls}, 7), 'no refused request started anything');
+like($t->read_file('error.log'),
+	qr/\[error\].*stream_autostart api: cross_origin \(403\): a request from origin "http:\/\/evil\.example"/,
+	'refusal logged with its reason');
+($st, $j) = api(get('/api/streams/active', 'Origin: http://localhost',
+	'Sec-Fetch-Site: same-origin'));
+is($st, 200, 'same origin: 200');
+
+# The API key.
+($st, $j, $r) = api(get('/keyed/api/streams/active'));
+is("$st $j->{error}{code}", '401 unauthorized', 'no key: 401');
+like($r, qr!^WWW-Authenticate: Bearer\r?$!mi, 'with WWW-Authenticate');
+($st, $j) = api(get('/keyed/api/streams/active',
+	'Authorization: Bearer 0123456789abcdef-secreT'));
+is("$st $j->{error}{code}", '401 unauthorized', 'wrong key: 401');
+($st, $j) = api(get('/keyed/api/streams/active',
+	'Authorization: Bearer 0123456789abcdef-secret'));
+is($st, 200, 'Authorization: Bearer: 200');
+($st, $j) = api(get('/keyed/api/streams/active',
+	'X-Api-Key: 0123456789abcdef-secret'));
+is($st, 200, 'X-Api-Key: 200');
+unlike($t->read_file('error.log'), qr/0123456789abcdef-secre/,
+	'the key is never logged');
 
 ###############################################################################

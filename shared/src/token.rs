@@ -28,12 +28,19 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+/// How many leading bytes of a token (or of its raw text in a URL) logs
+/// may show: four, and never more than half of it, so a short token is
+/// never shown whole.
+pub fn shown_len(len: usize) -> usize {
+    (len / 2).min(4)
+}
+
 /// A token shortened for logs: its first four characters and its length,
 /// never the whole secret.
 pub fn masked(token: &[u8]) -> String {
     let head: String = token
         .iter()
-        .take(4)
+        .take(shown_len(token.len()))
         .map(|&b| {
             if b.is_ascii_alphanumeric() {
                 b as char
@@ -43,6 +50,33 @@ pub fn masked(token: &[u8]) -> String {
         })
         .collect();
     format!("{head}...({} bytes)", token.len())
+}
+
+/// The longest token accepted, in bytes (decoded). Issued tokens are 48
+/// hex digits; imported ones may be longer, not unbounded.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// Whether `token` (decoded) has the form of a token: 1 to
+/// `MAX_TOKEN_LEN` bytes of visible ASCII (no space, no control byte,
+/// nothing beyond ASCII). Checked before anyone asks Redis, so junk costs
+/// nothing; the error says what is wrong without repeating the token.
+pub fn check_form(token: &[u8]) -> Result<(), String> {
+    if token.is_empty() {
+        return Err("the token is empty".into());
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(format!(
+            "the token is {} bytes long; at most {MAX_TOKEN_LEN} are accepted",
+            token.len()
+        ));
+    }
+    match token.iter().position(|b| !b.is_ascii_graphic()) {
+        Some(i) => Err(format!(
+            "the token has byte 0x{:02x} at offset {i}; tokens are visible ASCII",
+            token[i]
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The request line (`GET /path?token=SECRET HTTP/1.1`) with the value of
@@ -107,9 +141,25 @@ mod tests {
     }
 
     #[test]
+    fn forms() {
+        assert!(check_form(b"0123456789abcdef0123456789abcdef0123456789abcdef").is_ok());
+        assert!(check_form(b"a+b/c=d~%").is_ok());
+        assert!(check_form(&[b'a'; MAX_TOKEN_LEN]).is_ok());
+        assert!(check_form(&[b'a'; MAX_TOKEN_LEN + 1])
+            .unwrap_err()
+            .contains("257 bytes"));
+        assert!(check_form(b"").is_err());
+        assert!(check_form(b"a b").unwrap_err().contains("0x20 at offset 1"));
+        assert!(check_form(b"ab\n").unwrap_err().contains("0x0a"));
+        assert!(check_form("caf\u{e9}".as_bytes()).is_err());
+    }
+
+    #[test]
     fn masks() {
         assert_eq!(masked(b"secret-token-value"), "secr...(18 bytes)");
-        assert_eq!(masked(b"a\nb"), "a?b...(3 bytes)");
+        assert_eq!(masked(b"a\nb"), "a...(3 bytes)");
+        assert_eq!(masked(b"good"), "go...(4 bytes)");
+        assert_eq!(masked(b"tk"), "t...(2 bytes)");
         assert!(!masked(b"0123456789").contains("456"));
     }
 }

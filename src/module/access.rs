@@ -12,7 +12,7 @@ use ngx::ffi::{
 use ngx::ngx_log_error;
 use shared::channel_id;
 use shared::protocol::{ErrorCode, Op};
-use shared::token::{mask_request_line, masked, percent_decode};
+use shared::token::{check_form, masked, percent_decode};
 
 use super::conf::{Cv, Mode};
 use super::ctx::{Ctx, Resume, Stage};
@@ -20,6 +20,7 @@ use super::mailbox::{CallResult, Outcome};
 use super::park::{call, park};
 use super::request::{now_ms, Req};
 use super::touch::touch_if_due;
+use crate::log_text::esc;
 use crate::outcome::{self, Authorized, Status};
 use crate::token_cache::{TokenCache, Verdict};
 
@@ -51,7 +52,6 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
     if let Some(ctx) = Ctx::get(req) {
         return again(req, ctx, segment);
     }
-    mask_token_in_logs(req);
     let channel = match channel_cv {
         Some(cv) => match eval_channel(req, cv) {
             Ok(c) => c,
@@ -68,7 +68,21 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
         );
         return refuse(req, &channel, &[], Status::NoToken);
     };
-    let cached = TOKENS.with(|t| t.borrow_mut().get(&token, now_ms()).cloned());
+    // Junk never costs a socket call: refused here, and not cached (the
+    // check is cheaper than a lookup).
+    if let Err(why) = check_form(&token) {
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            req.log(),
+            "stream_autostart: token {} refused for channel \"{}\" (403): {}",
+            masked(&token),
+            channel,
+            why
+        );
+        return refuse(req, &channel, &token, Status::Denied);
+    }
+    let scope = &lc.supervisor().path;
+    let cached = TOKENS.with(|t| t.borrow_mut().get(scope, &token, now_ms()).cloned());
     match cached {
         Some(Verdict::Granted { user }) => {
             let Some(ctx) = Ctx::create(req, &channel, &token, Stage::Authorized) else {
@@ -84,7 +98,7 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
                 "stream_autostart: token {} refused for channel \"{}\" (403, cached): {}",
                 masked(&token),
                 channel,
-                reason
+                esc(&reason)
             );
             refuse(req, &channel, &token, Status::Denied)
         }
@@ -158,8 +172,13 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
         Authorized::Granted { user, ttl_ms } => {
             *ctx.user.borrow_mut() = user.clone();
             TOKENS.with(|t| {
-                t.borrow_mut()
-                    .insert(token, Verdict::Granted { user }, now_ms(), ttl_ms)
+                t.borrow_mut().insert(
+                    &lc.supervisor().path,
+                    token,
+                    Verdict::Granted { user },
+                    now_ms(),
+                    ttl_ms,
+                )
             });
             ctx.stage.set(Stage::Authorized);
             granted(req, ctx, segment)
@@ -171,11 +190,16 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
                 "stream_autostart: token {} refused for channel \"{}\" (403): {}",
                 masked(token),
                 ctx.channel,
-                reason
+                esc(&reason)
             );
             TOKENS.with(|t| {
-                t.borrow_mut()
-                    .insert(token, Verdict::Denied { reason }, now_ms(), lc.deny_ms())
+                t.borrow_mut().insert(
+                    &lc.supervisor().path,
+                    token,
+                    Verdict::Denied { reason },
+                    now_ms(),
+                    lc.deny_ms(),
+                )
             });
             let rc = req.refuse(Status::Denied);
             ctx.finish(Some(Status::Denied), rc);
@@ -195,7 +219,7 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
                 req.log(),
                 "stream_autostart: supervisor {} {} for channel \"{}\", answering 503",
                 lc.supervisor().text,
-                why,
+                esc(&why),
                 ctx.channel
             );
             let rc = req.refuse(Status::Unavailable);
@@ -242,15 +266,4 @@ fn eval_token(req: &mut Req<'_>) -> Option<Vec<u8>> {
         return None;
     }
     percent_decode(raw).filter(|t| !t.is_empty())
-}
-
-/// Replaces the token in the request line (what `$request` and the error
-/// log's request context show) by its first four characters.
-fn mask_token_in_logs(req: &mut Req<'_>) {
-    let Some(arg) = req.conf().token_arg() else {
-        return;
-    };
-    if let Some(line) = mask_request_line(req.request_line(), arg) {
-        req.set_request_line(&line);
-    }
 }

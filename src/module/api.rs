@@ -14,6 +14,8 @@ use super::mailbox::Outcome;
 use super::park::{call, park};
 use super::request::{content_handler, BodyTooLarge, Req};
 use crate::api::{self, ApiError, Route};
+use crate::api_guard;
+use crate::log_text::esc;
 use crate::outcome;
 
 const JSON: &str = "application/json";
@@ -25,21 +27,49 @@ pub unsafe extern "C" fn api_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 }
 
 fn send_error(req: &mut Req<'_>, e: &ApiError) -> ngx_int_t {
+    // Who may not ask at all is worth an operator's attention; a wrong
+    // path or body is the caller's business.
+    let level = match e.status {
+        401 | 403 | 415 => NGX_LOG_ERR,
+        _ => NGX_LOG_INFO,
+    };
     ngx_log_error!(
-        NGX_LOG_INFO,
+        level,
         req.log(),
         "stream_autostart api: {} ({}): {}",
         e.code,
         e.status,
-        e.message
+        esc(&e.message)
     );
+    if let Some(allow) = e.allow {
+        req.add_header("Allow", allow);
+    }
+    if e.status == 401 {
+        req.add_header("WWW-Authenticate", "Bearer");
+    }
     req.send_bytes(e.status, JSON, &api::error_json(e))
+}
+
+/// Everything decided before any supervisor call: who asks (origin, API
+/// key), what (route), and how (JSON for writes).
+fn admit(req: &Req<'_>, method: &str, path: &str) -> Result<Route, ApiError> {
+    api_guard::check_origin(
+        req.header(b"origin"),
+        req.header(b"sec-fetch-site"),
+        req.scheme(),
+        req.header(b"host"),
+    )?;
+    let key = req.conf().api_key.as_ref().map(|k| &k.0[..]);
+    api_guard::check_key(key, req.header(b"authorization"), req.header(b"x-api-key"))?;
+    let route = api::route(method, path)?;
+    api_guard::check_content_type(method, req.header(b"content-type"))?;
+    Ok(route)
 }
 
 fn content(req: &mut Req<'_>) -> ngx_int_t {
     let method = String::from_utf8_lossy(req.method_name()).into_owned();
     let path = String::from_utf8_lossy(req.uri()).into_owned();
-    let route = match api::route(&method, &path) {
+    let route = match admit(req, &method, &path) {
         Ok(route) => route,
         Err(e) => {
             let rc = req.discard_body();
@@ -89,11 +119,11 @@ unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
     };
     let parsed = match req.body() {
         Ok(body) => api::parse_body(&body, &route),
-        Err(BodyTooLarge) => Err(ApiError {
-            status: 413,
-            code: "too_large",
-            message: "request body larger than client_body_buffer_size".into(),
-        }),
+        Err(BodyTooLarge) => Err(api::err(
+            413,
+            "too_large",
+            "request body larger than client_body_buffer_size",
+        )),
     };
     match parsed {
         Ok((channel, source, quality)) => {
@@ -171,7 +201,7 @@ fn answered(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                     req.log(),
                     "stream_autostart api: channel \"{}\": {} ({})",
                     channel,
-                    reply.message(),
+                    esc(reply.message()),
                     status
                 );
             }
@@ -179,16 +209,16 @@ fn answered(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
         }
         Err(e) => {
             let refusal = outcome::call_error(&e);
-            let err = ApiError {
-                status: refusal.http(),
-                code: outcome::api_call_error_code(&e),
-                message: format!("supervisor {}: {e}", req.conf().supervisor().text),
-            };
+            let err = api::err(
+                refusal.http(),
+                outcome::api_call_error_code(&e),
+                format!("supervisor {}: {e}", req.conf().supervisor().text),
+            );
             ngx_log_error!(
                 NGX_LOG_ERR,
                 req.log(),
                 "stream_autostart api: {} ({})",
-                err.message,
+                esc(&err.message),
                 err.status
             );
             req.send_bytes(err.status, JSON, &api::error_json(&err))

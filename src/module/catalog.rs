@@ -3,6 +3,7 @@
 //! catalog for a few seconds.
 
 use core::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use ngx::ffi::{
@@ -16,6 +17,7 @@ use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
 use super::park::{call, park};
 use super::request::{content_handler, now_ms, Req};
+use crate::log_text::esc;
 use crate::outcome::{self, Status};
 use crate::{m3u_render, playlist_rewrite};
 
@@ -23,9 +25,13 @@ use crate::{m3u_render, playlist_rewrite};
 const CATALOG_TTL_MS: u64 = 5_000;
 const CATALOG_TIMEOUT_MS: u64 = 10_000;
 
+/// A catalog and when it was fetched (ms).
+type Fetched = (u64, Rc<Vec<ChannelEntry>>);
+
 thread_local! {
-    /// The catalog, with when it was fetched.
-    static CATALOG: RefCell<Option<(u64, Rc<Vec<ChannelEntry>>)>> = const { RefCell::new(None) };
+    /// Each supervisor's catalog (by socket path), with when it was
+    /// fetched: two deployments in one nginx each list their own channels.
+    static CATALOGS: RefCell<HashMap<String, Fetched>> = RefCell::new(HashMap::new());
 }
 
 pub unsafe extern "C" fn catalog_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
@@ -40,9 +46,10 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
     let Some(ctx) = Ctx::get_or_create(req, "") else {
         return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     };
-    let fresh = CATALOG.with(|c| {
+    let scope = &req.conf().supervisor().path;
+    let fresh = CATALOGS.with(|c| {
         c.borrow()
-            .as_ref()
+            .get(scope)
             .filter(|(at, _)| now_ms().saturating_sub(*at) < CATALOG_TTL_MS)
             .map(|(_, list)| list.clone())
     });
@@ -79,7 +86,8 @@ fn fetched(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
             };
             let list = Rc::new(list);
-            CATALOG.with(|c| *c.borrow_mut() = Some((now_ms(), list.clone())));
+            let scope = req.conf().supervisor().path.clone();
+            CATALOGS.with(|c| c.borrow_mut().insert(scope, (now_ms(), list.clone())));
             ctx.status.set(Some(status));
             return send_m3u(req, ctx, &list);
         }
@@ -95,6 +103,7 @@ fn fetched(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
         ),
         Err(e) => format!(": {e}"),
     };
+    let why = esc(&why);
     ngx_log_error!(
         NGX_LOG_ERR,
         req.log(),

@@ -60,12 +60,36 @@ pub enum TokenArg {
     Name(Box<[u8]>),
 }
 
+/// The http block's configuration: which query arguments are masked in
+/// what nginx logs, in every server of the block (the names every
+/// location using the module takes its token from, gathered while merging).
+#[derive(Default)]
+pub struct MainConf {
+    pub mask_names: Vec<Box<[u8]>>,
+}
+
+impl MainConf {
+    pub fn add_mask_name(&mut self, name: &[u8]) {
+        if !self.mask_names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            self.mask_names.push(name.into());
+        }
+    }
+}
+
+/// `stream_autostart_api_key`: never shown (not even by `Debug`).
+#[derive(Clone)]
+pub struct ApiKey(pub Box<[u8]>);
+
 #[derive(Default)]
 pub struct LocConf {
     /// Not inherited: each location says what it does.
     pub mode: Option<Mode>,
     /// `stream_autostart_token`; `None`: `$arg_token`.
     pub token: Option<Cv>,
+    /// The argument name when `stream_autostart_token` is `$arg_<name>`.
+    pub token_from_arg: Option<Box<[u8]>>,
+    /// `stream_autostart_api_key`.
+    pub api_key: Option<ApiKey>,
     /// `stream_autostart_supervisor`; `None`: the default socket.
     pub supervisor: Option<SupervisorAddr>,
     pub wait_ms: Option<ngx_msec_t>,
@@ -82,6 +106,22 @@ impl LocConf {
             Some(TokenArg::Off) => None,
             Some(TokenArg::Name(n)) => Some(n),
         }
+    }
+
+    /// The query arguments a token of this location may travel in, to be
+    /// masked in logs: where the token is read from, and where the module
+    /// writes it (whether or not `stream_autostart_token_arg` is `off`).
+    pub fn mask_names(&self) -> Vec<&[u8]> {
+        let mut names = Vec::new();
+        match (&self.token, &self.token_from_arg) {
+            (None, _) => names.push(&b"token"[..]),
+            (Some(_), Some(arg)) => names.push(arg),
+            (Some(_), None) => {}
+        }
+        if let Some(TokenArg::Name(n)) = &self.token_arg {
+            names.push(n);
+        }
+        names
     }
 
     pub fn supervisor(&self) -> &SupervisorAddr {
@@ -109,6 +149,10 @@ impl Merge for LocConf {
     fn merge(&mut self, prev: &LocConf) -> Result<(), MergeConfigError> {
         if self.token.is_none() {
             self.token = prev.token;
+            self.token_from_arg.clone_from(&prev.token_from_arg);
+        }
+        if self.api_key.is_none() {
+            self.api_key.clone_from(&prev.api_key);
         }
         if self.supervisor.is_none() {
             self.supervisor.clone_from(&prev.supervisor);

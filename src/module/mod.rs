@@ -2,7 +2,7 @@
 //! each with why it is sound: at the `extern "C"` entry points, in the
 //! request wrapper (`request`), at the event loop (`mailbox`, `peer`,
 //! `park`'s resume, `shared_ensure`'s delivery) and in the configuration
-//! (`directives`).
+//! (`directives`, `settings`).
 //!
 //! Layers, each using only those above it:
 //! - `conf` (a location's configuration), `client`/`peer` (supervisor calls)
@@ -10,8 +10,10 @@
 //!   `shared_ensure` (one `ensure` per channel per worker)
 //! - `request` (the request wrapper), `ctx` (per-request state)
 //! - `park` (waiting and resuming), `touch`
-//! - one file per phase: `access`, `playlist`, `catalog`, `api`; `variables`
-//! - `directives`: the module definition, the only file naming handlers
+//! - one file per phase: `masking` (post-read and log), `access`,
+//!   `playlist`, `catalog`, `api`; `variables`
+//! - `settings` (directive arguments), `directives`: the module
+//!   definition, the only file naming handlers
 
 mod access;
 mod api;
@@ -21,10 +23,12 @@ mod conf;
 mod ctx;
 mod directives;
 mod mailbox;
+mod masking;
 mod park;
 mod peer;
 mod playlist;
 mod request;
+mod settings;
 mod shared_ensure;
 mod touch;
 mod variables;

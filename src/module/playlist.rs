@@ -3,6 +3,7 @@
 //! playlist once it is ready, with the viewer's token on every segment URI.
 
 use core::cell::RefCell;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -21,6 +22,7 @@ use super::park::park;
 use super::request::{content_handler, now_ms, Req};
 use super::shared_ensure;
 use super::touch::{learn_interval, touch_if_due, touched};
+use crate::log_text::{esc, Esc};
 use crate::outcome::{self, Status, READY_BUT_MISSING};
 use crate::playlist_cache::{Entry, PlaylistCache};
 use crate::playlist_rewrite;
@@ -74,7 +76,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
                 req.log(),
                 "stream_autostart: channel \"{}\" not ready ({}: {}), asking the supervisor",
                 channel,
-                path.display(),
+                Esc(path.as_os_str().as_bytes()),
                 why
             );
             let Some(ctx) = Ctx::get_or_create(req, &channel) else {
@@ -115,7 +117,7 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
             match ready_playlist(&path) {
                 Ok(entry) => {
                     learn_interval(reply);
-                    touched(ch);
+                    touched(lc, ch);
                     ctx.status.set(Some(status));
                     ngx_log_error!(
                         NGX_LOG_INFO,
@@ -133,9 +135,9 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                         "stream_autostart: channel \"{}\" {} ({}: {}; the supervisor writes {}: do root/alias point at its HLS directory?) ({})",
                         ch,
                         READY_BUT_MISSING.reason,
-                        path.display(),
+                        Esc(path.as_os_str().as_bytes()),
                         why,
-                        reply.playlist.as_deref().unwrap_or("?"),
+                        esc(reply.playlist.as_deref().unwrap_or("?")),
                         READY_BUT_MISSING.http()
                     );
                     READY_BUT_MISSING
@@ -152,7 +154,7 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                 refusal.reason,
                 refusal.http(),
                 waited,
-                reply.message()
+                esc(reply.message())
             );
             refusal
         }
@@ -164,7 +166,7 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                 ch,
                 refusal.reason,
                 lc.supervisor().text,
-                e,
+                esc(&e.to_string()),
                 waited,
                 refusal.http()
             );

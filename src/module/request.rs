@@ -12,18 +12,20 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use ngx::ffi::{
-    ngx_chain_t, ngx_connection_t, ngx_create_temp_buf, ngx_current_msec, ngx_http_arg,
-    ngx_http_block_reading, ngx_http_client_body_handler_pt, ngx_http_complex_value,
-    ngx_http_core_run_phases, ngx_http_discard_request_body, ngx_http_event_handler_pt,
-    ngx_http_finalize_request, ngx_http_map_uri_to_path, ngx_http_output_filter,
-    ngx_http_read_client_request_body, ngx_http_request_empty_handler, ngx_http_request_t,
-    ngx_http_run_posted_requests, ngx_http_send_header, ngx_int_t, ngx_list_push, ngx_log_t,
-    ngx_pnalloc, ngx_pool_cleanup_add, ngx_str_t, ngx_table_elt_t, ngx_uint_t, NGX_ERROR,
+    ngx_connection_t, ngx_current_msec, ngx_event_flags, ngx_http_arg, ngx_http_block_reading,
+    ngx_http_client_body_handler_pt, ngx_http_complex_value, ngx_http_core_run_phases,
+    ngx_http_discard_request_body, ngx_http_event_handler_pt, ngx_http_finalize_request,
+    ngx_http_map_uri_to_path, ngx_http_read_client_request_body, ngx_http_request_empty_handler,
+    ngx_http_request_t, ngx_http_run_posted_requests, ngx_int_t, ngx_list_part_t, ngx_log_t,
+    ngx_pnalloc, ngx_pool_cleanup_add, ngx_str_t, ngx_table_elt_t, ngx_uint_t, ngx_use_epoll_rdhup,
     NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_NOT_ALLOWED, NGX_OK,
+    NGX_USE_EPOLL_EVENT,
 };
 
-use super::conf::{Cv, LocConf};
-use crate::outcome::Status;
+use super::conf::{Cv, LocConf, MainConf};
+
+mod log_mask;
+mod response;
 
 /// The module's index among HTTP modules, for the request's per-module
 /// slots. nginx assigns it before any configuration of ours is created; the
@@ -97,6 +99,47 @@ impl<'a> Req<'a> {
         unsafe { &*(*self.get().loc_conf.add(module_index()) as *const LocConf) }
     }
 
+    /// The http block's configuration of the module.
+    pub fn main_conf(&self) -> &'a MainConf {
+        // SAFETY: main_conf has a slot per HTTP module; ours holds the
+        // MainConf create_main_conf made for the http block, in the
+        // configuration pool, which outlives the request.
+        unsafe { &*(*self.get().main_conf.add(module_index()) as *const MainConf) }
+    }
+
+    /// The value of request header `name` (any case), the first if several.
+    pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
+        let mut part: *const ngx_list_part_t = &self.get().headers_in.headers.part;
+        // SAFETY: headers_in.headers is nginx's list of the request's
+        // headers: parts of `nelts` ngx_table_elt_t each, linked by `next`,
+        // in the request's pool or buffers.
+        unsafe {
+            while !part.is_null() {
+                let elts = (*part).elts as *const ngx_table_elt_t;
+                for i in 0..(*part).nelts {
+                    let h = &*elts.add(i);
+                    if h.hash != 0 && str_bytes(&h.key).eq_ignore_ascii_case(name) {
+                        return Some(str_bytes(&h.value));
+                    }
+                }
+                part = (*part).next;
+            }
+        }
+        None
+    }
+
+    /// `https` on a TLS connection, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        #[cfg(ngx_feature = "http_ssl")]
+        {
+            // SAFETY: a live request has a live connection.
+            if !unsafe { (*self.connection()).ssl }.is_null() {
+                return "https";
+            }
+        }
+        "http"
+    }
+
     /// The module's context of this request, if one was made.
     pub fn ctx<T: RequestCtx>(&self) -> Option<&'a T> {
         // SAFETY: the slot holds null or the one RequestCtx type, put there
@@ -148,20 +191,6 @@ impl<'a> Req<'a> {
     pub fn uri(&self) -> &'a [u8] {
         // SAFETY: the URI is in the request's buffers or pool.
         unsafe { str_bytes(&self.get().uri) }
-    }
-
-    pub fn request_line(&self) -> &'a [u8] {
-        // SAFETY: the request line points into the request's buffers.
-        unsafe { str_bytes(&self.get().request_line) }
-    }
-
-    /// Replaces what `$request` and the error log show of the request line.
-    pub fn set_request_line(&mut self, line: &[u8]) -> bool {
-        let Some(copy) = self.pool_copy(line) else {
-            return false;
-        };
-        self.get_mut().request_line = copy;
-        true
     }
 
     /// A copy of `bytes` in the request pool.
@@ -277,118 +306,6 @@ impl<'a> Req<'a> {
         Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
     }
 
-    /// Adds a response header whose key and value are static.
-    pub fn add_header(&mut self, key: &'static str, value: &'static str) -> bool {
-        // SAFETY: returns an uninitialised element of headers_out or null.
-        let h = unsafe { ngx_list_push(&mut self.get_mut().headers_out.headers) }
-            as *mut ngx_table_elt_t;
-        if h.is_null() {
-            return false;
-        }
-        // SAFETY: h is a fresh element; every field nginx reads is set, and
-        // key and value are static.
-        unsafe {
-            (*h).hash = 1;
-            (*h).key = static_str(key);
-            (*h).value = static_str(value);
-            (*h).lowcase_key = ptr::null_mut();
-            #[cfg(ngx_table_elt_next)]
-            {
-                (*h).next = ptr::null_mut();
-            }
-        }
-        true
-    }
-
-    /// The nginx status a refusal answers with, adding `Retry-After` where
-    /// it is one to retry.
-    pub fn refuse(&mut self, status: Status) -> ngx_int_t {
-        if status.retry_after() {
-            self.add_header("Retry-After", "5");
-        }
-        status.http() as ngx_int_t
-    }
-
-    /// Sends a body of `len` bytes that `fill` writes straight into the
-    /// response buffer, with `status` and `Cache-Control: no-cache`.
-    pub fn send_with(
-        &mut self,
-        status: u16,
-        content_type: &'static str,
-        len: usize,
-        fill: impl FnOnce(&mut [u8]),
-    ) -> ngx_int_t {
-        self.send_raw(status, content_type, len, |out| {
-            // SAFETY: out is `len` writable bytes (send_raw's promise),
-            // zeroed here before they become a slice.
-            unsafe {
-                ptr::write_bytes(out, 0, len);
-                fill(core::slice::from_raw_parts_mut(out, len));
-            }
-        })
-    }
-
-    pub fn send_bytes(
-        &mut self,
-        status: u16,
-        content_type: &'static str,
-        bytes: &[u8],
-    ) -> ngx_int_t {
-        self.send_raw(status, content_type, bytes.len(), |out| {
-            // SAFETY: out is bytes.len() writable bytes (send_raw's
-            // promise), a fresh buffer that cannot overlap `bytes`.
-            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) }
-        })
-    }
-
-    /// Sends headers and one buffer of `len` bytes, which `fill` must write
-    /// in full at the address it gets (called only when `len > 0`).
-    fn send_raw(
-        &mut self,
-        status: u16,
-        content_type: &'static str,
-        len: usize,
-        fill: impl FnOnce(*mut u8),
-    ) -> ngx_int_t {
-        let r = self.get_mut();
-        r.headers_out.status = status as ngx_uint_t;
-        r.headers_out.content_length_n = len as i64;
-        r.headers_out.content_type = static_str(content_type);
-        r.headers_out.content_type_len = content_type.len();
-        r.headers_out.content_type_lowcase = ptr::null_mut();
-        if !self.add_header("Cache-Control", "no-cache") {
-            return NGX_ERROR as ngx_int_t;
-        }
-        // SAFETY: a live request that has not sent its header.
-        let rc = unsafe { ngx_http_send_header(self.as_ptr()) };
-        if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || self.get().header_only() != 0
-        {
-            return rc;
-        }
-        // SAFETY: a temporary buffer of `len` bytes in the request pool.
-        let b = unsafe { ngx_create_temp_buf(self.get().pool, len) };
-        if b.is_null() {
-            return NGX_ERROR as ngx_int_t;
-        }
-        let last_buf = self.as_ptr() == self.get().main;
-        // SAFETY: b->last..b->end is `len` writable bytes, which fill writes.
-        unsafe {
-            if len > 0 {
-                fill((*b).last);
-            }
-            (*b).last = (*b).last.add(len);
-            (*b).set_last_buf(last_buf as u32);
-            (*b).set_last_in_chain(1);
-        }
-        let mut out = ngx_chain_t {
-            buf: b,
-            next: ptr::null_mut(),
-        };
-        // SAFETY: the chain and its buffer live until the filter returns
-        // (the buffer in the pool).
-        unsafe { ngx_http_output_filter(self.as_ptr(), &mut out) }
-    }
-
     /// One more reference on the main request, for a content handler that
     /// returns NGX_DONE and finishes later.
     pub fn hold(&mut self) {
@@ -431,19 +348,39 @@ impl<'a> Req<'a> {
         unsafe { ngx_http_finalize_request(self.as_ptr(), rc) }
     }
 
-    /// The client closed its side (a read of 0) or the socket failed;
-    /// pipelined bytes or nothing yet are not a close.
+    /// The client is gone: its HTTP/2 stream was reset or its connection
+    /// closed (checked as nginx's own `ngx_http_test_reading` does).
+    /// Pipelined requests waiting in the socket are not a close, and do
+    /// not hide one that follows them.
     pub fn client_gone(&self) -> bool {
-        let mut byte = 0u8;
-        // SAFETY: MSG_PEEK only looks at the connection's socket.
-        let n = unsafe {
-            libc::recv(
-                (*self.connection()).fd,
-                ptr::addr_of_mut!(byte).cast(),
-                1,
-                libc::MSG_PEEK,
+        let c = self.connection();
+        #[cfg(ngx_feature = "http_v2")]
+        {
+            if !self.get().stream.is_null() {
+                // SAFETY: a stream's fake connection lives with its request;
+                // nginx sets `error` on it when the stream is reset or the
+                // connection that carries it goes.
+                return unsafe { (*c).error() } != 0;
+            }
+        }
+        // SAFETY: a live request has a live connection with a read event;
+        // the globals are set once by the event module at startup.
+        let (rdhup, pending_eof, fd) = unsafe {
+            (
+                ngx_event_flags & NGX_USE_EPOLL_EVENT as ngx_uint_t != 0
+                    && ngx_use_epoll_rdhup != 0,
+                (*(*c).read).pending_eof() != 0 || (*(*c).read).eof() != 0,
+                (*c).fd,
             )
         };
+        if rdhup {
+            // epoll reported the peer's FIN (EPOLLRDHUP), whatever unread
+            // bytes come before it.
+            return pending_eof;
+        }
+        let mut byte = 0u8;
+        // SAFETY: MSG_PEEK only looks at the connection's socket.
+        let n = unsafe { libc::recv(fd, ptr::addr_of_mut!(byte).cast(), 1, libc::MSG_PEEK) };
         if n > 0 {
             return false;
         }
@@ -500,13 +437,5 @@ unsafe fn str_bytes<'a>(v: &ngx_str_t) -> &'a [u8] {
         // SAFETY: the caller vouches that data points at len initialised
         // bytes living for 'a; empty and null were handled above.
         unsafe { core::slice::from_raw_parts(v.data, v.len) }
-    }
-}
-
-fn static_str(s: &'static str) -> ngx_str_t {
-    // nginx never writes through response header strings it did not make.
-    ngx_str_t {
-        len: s.len(),
-        data: s.as_ptr() as *mut u8,
     }
 }

@@ -12,6 +12,7 @@ use shared::protocol::{Op, Reply};
 use super::client::call;
 use super::conf::LocConf;
 use super::request::now_ms;
+use crate::log_text::esc;
 use crate::touch_limiter::TouchLimiter;
 
 /// Until the supervisor says otherwise.
@@ -31,14 +32,16 @@ pub fn learn_interval(reply: &Reply) {
 }
 
 /// The channel was just started or waited for: that counts as a touch.
-pub fn touched(channel: &str) {
+pub fn touched(lc: &LocConf, channel: &str) {
     let every = TOUCH_MS.with(Cell::get);
-    TOUCHES.with(|t| t.borrow_mut().due(channel, now_ms(), every));
+    let scope = &lc.supervisor().path;
+    TOUCHES.with(|t| t.borrow_mut().due(scope, channel, now_ms(), every));
 }
 
 pub fn touch_if_due(lc: &LocConf, channel: &str) {
     let every = TOUCH_MS.with(Cell::get);
-    if !TOUCHES.with(|t| t.borrow_mut().due(channel, now_ms(), every)) {
+    let scope = &lc.supervisor().path;
+    if !TOUCHES.with(|t| t.borrow_mut().due(scope, channel, now_ms(), every)) {
         return;
     }
     let addr = lc.supervisor().clone();
@@ -58,14 +61,14 @@ pub fn touch_if_due(lc: &LocConf, channel: &str) {
         };
         if let Some(problem) = problem {
             // Try again on the next request rather than after a period.
-            TOUCHES.with(|t| t.borrow_mut().reset(&channel));
+            TOUCHES.with(|t| t.borrow_mut().reset(&addr.path, &channel));
             ngx_log_error!(
                 NGX_LOG_WARN,
                 ngx::log::ngx_cycle_log().as_ptr(),
                 "stream_autostart: touch of channel \"{}\" via {}: {}",
                 channel,
                 addr.text,
-                problem
+                esc(&problem)
             );
         }
     })

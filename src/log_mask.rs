@@ -1,0 +1,193 @@
+//! Masking tokens in what nginx logs of a request: the query argument that
+//! carries a viewer's token is overwritten in place, keeping its length,
+//! so it can be applied to nginx's own strings (the request line, `$args`,
+//! `$request_uri`) without moving anything they point into.
+//!
+//! Argument names match without regard to case, as nginx's own argument
+//! lookup (`$arg_token`, `ngx_http_arg`) does: `?TOKEN=` authenticates, so
+//! it is masked too.
+
+/// The byte a masked character becomes.
+pub const MASK: u8 = b'*';
+
+use shared::token::shown_len;
+
+/// Masks, in `query` (`a=1&token=SECRET&b=2`, without the `?`), the value
+/// of every argument named one of `names` (ASCII, any case). Returns
+/// whether anything changed.
+pub fn mask_query<N: AsRef<[u8]>>(query: &mut [u8], names: &[N]) -> bool {
+    let mut changed = false;
+    for pair in query.split_mut(|&b| b == b'&') {
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (key, value) = pair.split_at_mut(eq);
+        if !names.iter().any(|n| key.eq_ignore_ascii_case(n.as_ref())) {
+            continue;
+        }
+        let value = &mut value[1..];
+        let shown = shown_len(value.len());
+        for b in value.iter_mut().skip(shown) {
+            if *b != MASK {
+                *b = MASK;
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// Masks the query of a URI (`/path?query`, what `$request_uri` holds).
+pub fn mask_uri<N: AsRef<[u8]>>(uri: &mut [u8], names: &[N]) -> bool {
+    match uri.iter().position(|&b| b == b'?') {
+        Some(q) => mask_query(&mut uri[q + 1..], names),
+        None => false,
+    }
+}
+
+/// Masks the query in a request line (`GET /p?token=x HTTP/1.1`). The
+/// query ends at the first space; a line cut short (nginx logs the part it
+/// read of a URI too long for its buffers) is masked to its end.
+pub fn mask_request_line<N: AsRef<[u8]>>(line: &mut [u8], names: &[N]) -> bool {
+    let Some(q) = line.iter().position(|&b| b == b'?') else {
+        return false;
+    };
+    let query = &mut line[q + 1..];
+    let end = query.iter().position(|&b| b == b' ').unwrap_or(query.len());
+    mask_query(&mut query[..end], names)
+}
+
+/// `name` when a configured value is exactly `$arg_name` (or
+/// `${arg_name}`): the query argument a token read from it travels in.
+pub fn arg_variable(value: &[u8]) -> Option<&[u8]> {
+    let var = value.strip_prefix(b"$")?;
+    let var = match var.strip_prefix(b"{") {
+        Some(v) => v.strip_suffix(b"}")?,
+        None => var,
+    };
+    let name = var.strip_prefix(b"arg_")?;
+    (!name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_'))
+        .then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(s: &str, names: &[&str]) -> String {
+        let mut v = s.as_bytes().to_vec();
+        mask_request_line(&mut v, names);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn masks_the_value_keeping_length() {
+        assert_eq!(
+            line(
+                "GET /live/s.m3u8?token=0123456789abcdef HTTP/1.1",
+                &["token"]
+            ),
+            "GET /live/s.m3u8?token=0123************ HTTP/1.1"
+        );
+        assert_eq!(
+            line(
+                "GET /a?x=1&token=secretvalue&mytoken=keep HTTP/1.0",
+                &["token"]
+            ),
+            "GET /a?x=1&token=secr*******&mytoken=keep HTTP/1.0"
+        );
+    }
+
+    #[test]
+    fn any_case_of_the_name() {
+        for name in ["TOKEN", "Token", "tOkEn"] {
+            let l = format!("GET /a?{name}=0123456789abcdef HTTP/1.1");
+            assert_eq!(
+                line(&l, &["token"]),
+                format!("GET /a?{name}=0123************ HTTP/1.1")
+            );
+        }
+        // A configured name in upper case matches a lower-case argument.
+        assert_eq!(
+            line("GET /a?t=abcdefgh HTTP/1.1", &["T"]),
+            "GET /a?t=abcd**** HTTP/1.1"
+        );
+    }
+
+    #[test]
+    fn every_occurrence_and_every_name() {
+        assert_eq!(
+            line(
+                "GET /a?token=aaaaaaaa&k=bbbbbbbb&TOKEN=cccccccc HTTP/1.1",
+                &["token", "k"]
+            ),
+            "GET /a?token=aaaa****&k=bbbb****&TOKEN=cccc**** HTTP/1.1"
+        );
+    }
+
+    #[test]
+    fn short_values_are_not_shown_whole() {
+        assert_eq!(
+            line("GET /a?token=tk HTTP/1.1", &["token"]),
+            "GET /a?token=t* HTTP/1.1"
+        );
+        assert_eq!(
+            line("GET /a?token=good HTTP/1.1", &["token"]),
+            "GET /a?token=go** HTTP/1.1"
+        );
+    }
+
+    #[test]
+    fn leaves_other_things_alone() {
+        for l in [
+            "GET /a HTTP/1.1",
+            "GET /a?x=1 HTTP/1.1",
+            "GET /a?mytoken=abcdefgh&tokens=abcdefgh&token HTTP/1.1",
+            "GET /token=abcdefgh HTTP/1.1",
+            "GET /a?x=1 HTTP/1.1?token=abcdefgh",
+        ] {
+            assert_eq!(line(l, &["token"]), l);
+        }
+    }
+
+    #[test]
+    fn a_line_cut_short_is_masked_to_its_end() {
+        assert_eq!(
+            line("GET /a?token=abcdefghijkl", &["token"]),
+            "GET /a?token=abcd********"
+        );
+    }
+
+    #[test]
+    fn idempotent() {
+        let mut v = b"token=abcdefghijkl".to_vec();
+        assert!(mask_query(&mut v, &["token"]));
+        assert!(!mask_query(&mut v, &["token"]));
+        assert_eq!(v, b"token=abcd********");
+    }
+
+    #[test]
+    fn arg_variables() {
+        assert_eq!(arg_variable(b"$arg_t"), Some(&b"t"[..]));
+        assert_eq!(arg_variable(b"${arg_key}"), Some(&b"key"[..]));
+        for v in [
+            "$cookie_t",
+            "$arg_",
+            "x$arg_t",
+            "$arg_t$arg_u",
+            "${arg_t",
+            "$http_x",
+        ] {
+            assert_eq!(arg_variable(v.as_bytes()), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn uris() {
+        let mut v = b"/live/s.m3u8?Token=abcdefghijkl&x=1".to_vec();
+        assert!(mask_uri(&mut v, &["token"]));
+        assert_eq!(v, b"/live/s.m3u8?Token=abcd********&x=1");
+        let mut v = b"/token=abcdefgh".to_vec();
+        assert!(!mask_uri(&mut v, &["token"]));
+    }
+}

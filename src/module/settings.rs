@@ -1,0 +1,289 @@
+//! The directives' arguments: each `set_*` checks its words (so `nginx -t`
+//! says what is wrong) and stores them into the location's `LocConf`.
+
+use core::ffi::{c_char, c_void};
+use core::ptr::{self, NonNull};
+
+use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
+use ngx::ffi::{
+    ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
+    ngx_http_complex_value_t, ngx_http_conf_ctx_t, ngx_http_core_loc_conf_t, ngx_http_core_module,
+    ngx_msec_t, ngx_pcalloc, ngx_str_t, NGX_LOG_EMERG,
+};
+use ngx::ngx_conf_log_error;
+use shared::duration;
+use shared::protocol::MAX_WAIT_MS;
+
+use super::conf::{ApiKey, Cv, LocConf, Mode, TokenArg, DEFAULT_DENY_MS, DEFAULT_GRANT_MS};
+use super::directives::content_handler;
+use crate::supervisor_addr::SupervisorAddr;
+use crate::{api_guard, directive_mode, log_mask};
+
+/// A directive handler's view of what nginx passes it.
+struct Directive<'a> {
+    cf: *mut ngx_conf_t,
+    lc: &'a mut LocConf,
+}
+
+impl<'a> Directive<'a> {
+    /// # Safety
+    /// nginx's arguments to a `set` handler of this module's directives:
+    /// the configuration being parsed and this module's LocConf.
+    unsafe fn new(cf: *mut ngx_conf_t, conf: *mut c_void) -> Directive<'a> {
+        Directive {
+            cf,
+            // SAFETY: nginx passes our own LocConf as `conf`; no one
+            // else touches it while the directive is parsed.
+            lc: unsafe { &mut *(conf as *mut LocConf) },
+        }
+    }
+
+    fn nargs(&self) -> usize {
+        // SAFETY: cf->args is the array of the directive's words.
+        unsafe { (*(*self.cf).args).nelts }
+    }
+
+    /// Argument `n` (1-based) as bytes.
+    fn arg(&self, n: usize) -> &'a [u8] {
+        if n >= self.nargs() {
+            return &[];
+        }
+        // SAFETY: cf->args holds nelts ngx_str_t (checked above), in the
+        // configuration's memory.
+        unsafe {
+            let s = &*((*(*self.cf).args).elts as *const ngx_str_t).add(n);
+            if s.len == 0 {
+                &[]
+            } else {
+                core::slice::from_raw_parts(s.data, s.len)
+            }
+        }
+    }
+
+    fn arg_text(&self, n: usize) -> String {
+        String::from_utf8_lossy(self.arg(n)).into_owned()
+    }
+
+    /// Compiles argument 1 into a complex value in the configuration pool.
+    fn compile(&self) -> Option<Cv> {
+        // SAFETY: pcalloc returns zeroed pool memory or null; the compile
+        // structure points at the directive's own argument, and nginx
+        // reports errors itself.
+        unsafe {
+            let cv = ngx_pcalloc(
+                (*self.cf).pool,
+                core::mem::size_of::<ngx_http_complex_value_t>(),
+            ) as *mut ngx_http_complex_value_t;
+            let cv = NonNull::new(cv)?;
+            let mut ccv: ngx_http_compile_complex_value_t = core::mem::zeroed();
+            ccv.cf = self.cf;
+            ccv.value = ((*(*self.cf).args).elts as *mut ngx_str_t).add(1);
+            ccv.complex_value = cv.as_ptr();
+            (ngx_http_compile_complex_value(&mut ccv) == 0).then_some(Cv(cv))
+        }
+    }
+
+    /// The core module's configuration of this location.
+    fn core_loc_conf(&self) -> &'a mut ngx_http_core_loc_conf_t {
+        // SAFETY: in a location block cf->ctx is an http conf ctx whose
+        // loc_conf array has the core module's entry.
+        unsafe {
+            let ctx = (*self.cf).ctx as *mut ngx_http_conf_ctx_t;
+            let core_index = (*ptr::addr_of!(ngx_http_core_module)).ctx_index;
+            &mut *(*(*ctx).loc_conf.add(core_index) as *mut ngx_http_core_loc_conf_t)
+        }
+    }
+
+    fn error(&self, message: core::fmt::Arguments<'_>) -> *mut c_char {
+        ngx_conf_log_error!(NGX_LOG_EMERG, self.cf, "{}", message);
+        NGX_CONF_ERROR
+    }
+
+    /// Gives the location its mode (and content handler): at most one.
+    fn set_mode(&mut self, mode: Mode) -> *mut c_char {
+        let kind = mode.kind();
+        let existing = self.lc.mode.as_ref().map(Mode::kind);
+        if let Some(why) = directive_mode::conflict(existing, kind) {
+            return self.error(format_args!("\"{}\" directive {}", kind.directive(), why));
+        }
+        if let Some(handler) = content_handler(&mode) {
+            let clcf = self.core_loc_conf();
+            if clcf.handler.is_some() {
+                return self.error(format_args!(
+                    "\"{}\" directive cannot be combined with another content handler (such as proxy_pass) in one location",
+                    kind.directive()
+                ));
+            }
+            clcf.handler = Some(handler);
+        }
+        self.lc.mode = Some(mode);
+        NGX_CONF_OK
+    }
+}
+
+macro_rules! set_fn {
+    ($name:ident, |$d:ident| $body:block) => {
+        pub unsafe extern "C" fn $name(
+            cf: *mut ngx_conf_t,
+            _cmd: *mut ngx_command_t,
+            conf: *mut c_void,
+        ) -> *mut c_char {
+            // SAFETY: nginx calls directive handlers with the configuration
+            // being parsed and this module's conf for the current block.
+            #[allow(unused_mut)]
+            let mut $d = unsafe { Directive::new(cf, conf) };
+            $body
+        }
+    };
+}
+
+set_fn!(set_playlist, |d| {
+    let Some(channel) = d.compile() else {
+        return NGX_CONF_ERROR;
+    };
+    // Playlists are this location's content, as for proxy_pass or mp4.
+    d.set_mode(Mode::Playlist { channel })
+});
+
+set_fn!(set_segment, |d| {
+    let Some(channel) = d.compile() else {
+        return NGX_CONF_ERROR;
+    };
+    // Segments stay nginx's static files (sendfile); only the access phase
+    // is ours.
+    d.set_mode(Mode::Segment { channel })
+});
+
+set_fn!(set_m3u, |d| {
+    if !d.arg(1).windows(9).any(|w| w == b"{channel}") {
+        return d.error(format_args!(
+            "stream_autostart_m3u needs a playback URL with {{channel}} where the channel id goes, such as \"http://$host/live/stream_{{channel}}.m3u8\""
+        ));
+    }
+    let Some(url) = d.compile() else {
+        return NGX_CONF_ERROR;
+    };
+    d.set_mode(Mode::Catalog { url })
+});
+
+set_fn!(set_api, |d| { d.set_mode(Mode::Api) });
+
+set_fn!(set_token, |d| {
+    if d.lc.token.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    if d.arg(1).is_empty() {
+        return d.error(format_args!(
+            "stream_autostart_token needs a value such as $arg_token"
+        ));
+    }
+    let Some(cv) = d.compile() else {
+        return NGX_CONF_ERROR;
+    };
+    d.lc.token = Some(cv);
+    // A token read from a query argument is masked in logs under that
+    // argument's name.
+    d.lc.token_from_arg = log_mask::arg_variable(d.arg(1)).map(Into::into);
+    NGX_CONF_OK
+});
+
+set_fn!(set_api_key, |d| {
+    if d.lc.api_key.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // A path is read now (nginx -T then shows the path, not the key);
+    // anything else is the key itself.
+    let arg = d.arg(1);
+    let key = if arg.starts_with(b"/") {
+        let path = d.arg_text(1);
+        match std::fs::read(&path) {
+            Ok(text) => text.trim_ascii().to_vec(),
+            Err(e) => {
+                return d.error(format_args!(
+                    "stream_autostart_api_key: cannot read \"{path}\": {e}"
+                ))
+            }
+        }
+    } else {
+        arg.to_vec()
+    };
+    if let Err(why) = api_guard::check_configured_key(&key) {
+        return d.error(format_args!("stream_autostart_api_key: {why}"));
+    }
+    d.lc.api_key = Some(ApiKey(key.into()));
+    NGX_CONF_OK
+});
+
+set_fn!(set_supervisor, |d| {
+    if d.lc.supervisor.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    match SupervisorAddr::parse(&d.arg_text(1)) {
+        Ok(addr) => {
+            d.lc.supervisor = Some(addr);
+            NGX_CONF_OK
+        }
+        Err(e) => d.error(format_args!("stream_autostart_supervisor: {e}")),
+    }
+});
+
+set_fn!(set_wait, |d| {
+    if d.lc.wait_ms.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    let text = d.arg_text(1);
+    match duration::parse_msec(&text) {
+        Ok(0) => d.error(format_args!("stream_autostart_wait must be greater than 0")),
+        Ok(ms) if ms > MAX_WAIT_MS => d.error(format_args!(
+            "stream_autostart_wait \"{}\" is longer than the maximum of {} s",
+            text,
+            MAX_WAIT_MS / 1000
+        )),
+        Ok(ms) => {
+            d.lc.wait_ms = Some(ms as ngx_msec_t);
+            NGX_CONF_OK
+        }
+        Err(e) => d.error(format_args!("stream_autostart_wait: {e}")),
+    }
+});
+
+set_fn!(set_token_arg, |d| {
+    if d.lc.token_arg.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    let a = d.arg(1);
+    if a == b"off" {
+        d.lc.token_arg = Some(TokenArg::Off);
+    } else if !a.is_empty()
+        && a.iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(b))
+    {
+        d.lc.token_arg = Some(TokenArg::Name(a.into()));
+    } else {
+        return d.error(format_args!(
+            "stream_autostart_token_arg \"{}\" is not a query argument name (letters, digits, _ and -) or off",
+            a.escape_ascii()
+        ));
+    }
+    NGX_CONF_OK
+});
+
+set_fn!(set_token_cache, |d| {
+    if d.lc.token_cache.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    let mut times = [DEFAULT_GRANT_MS, DEFAULT_DENY_MS];
+    let given = d.nargs() - 1;
+    for (i, t) in times.iter_mut().enumerate().take(given) {
+        match duration::parse_msec(&d.arg_text(i + 1)) {
+            Ok(ms) => *t = ms as ngx_msec_t,
+            Err(e) => return d.error(format_args!("stream_autostart_token_cache: {e}")),
+        }
+    }
+    if given == 1 {
+        // One time given: refusals are not trusted longer than grants.
+        times[1] = times[1].min(times[0]);
+    }
+    d.lc.token_cache = Some((times[0], times[1]));
+    NGX_CONF_OK
+});
