@@ -20,7 +20,7 @@ use Test::Nginx;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http/)->plan(14);
+my $t = Test::Nginx->new()->has(qw/http/)->plan(18);
 
 # Runs nginx -t on a server block body; returns what nginx printed. ($t is
 # passed in: a named sub closing over it would keep it alive past the
@@ -81,5 +81,18 @@ like(check($t, 'location /p/ { proxy_pass http://127.0.0.1:9; stream_autostart $
 like(check($t, 'location /p/ { stream_autostart $arg_c; proxy_pass http://127.0.0.1:9; }'),
 	qr/"stream_autostart" cannot be combined with another content handler \(such as proxy_pass\) in location "\/p\/"/,
 	'another content handler, after');
+
+# stream_autostart_api_key: a file read now, or the key; never a weak one.
+$t->write_file('api.key', "0123456789abcdef-from-file\n");
+my $keyfile = $t->testdir() . '/api.key';
+like(check($t, "location /api/ { stream_autostart_api; stream_autostart_api_key $keyfile; }"),
+	qr/test is successful/, 'API key from a file');
+like(check($t, 'location /api/ { stream_autostart_api; stream_autostart_api_key /nonexistent/key; }'),
+	qr/stream_autostart_api_key: cannot read "\/nonexistent\/key"/, 'API key file missing');
+like(check($t, 'stream_autostart_api_key short;'),
+	qr/stream_autostart_api_key: the API key is 5 bytes long; at least 16 are needed/,
+	'API key too short');
+unlike(check($t, 'stream_autostart_api_key weak-key-12;'), qr/weak-key-12/,
+	'a refused key is not printed');
 
 ###############################################################################
