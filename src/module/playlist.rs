@@ -77,7 +77,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
                 "stream_autostart: channel \"{}\" not ready ({}: {}), asking the supervisor",
                 channel,
                 Esc(path.as_os_str().as_bytes()),
-                why
+                esc(&why.to_string())
             );
             let Some(ctx) = Ctx::get_or_create(req, &channel) else {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
@@ -136,7 +136,7 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                         ch,
                         READY_BUT_MISSING.reason,
                         Esc(path.as_os_str().as_bytes()),
-                        why,
+                        esc(&why.to_string()),
                         esc(reply.playlist.as_deref().unwrap_or("?")),
                         READY_BUT_MISSING.http()
                     );
