@@ -213,7 +213,9 @@ is($st, 200, 'Authorization: Bearer: 200');
 ($st, $j) = api(get('/keyed/api/streams/active',
 	'X-Api-Key: 0123456789abcdef-secret'));
 is($st, 200, 'X-Api-Key: 200');
-unlike($t->read_file('error.log'), qr/0123456789abcdef-secre/,
-	'the key is never logged');
+# nginx's own debug lines (a --with-debug build at level debug) show the
+# raw headers; every other level must not.
+unlike(join('', grep { !/ \[debug\] / } split /^/m, $t->read_file('error.log')),
+	qr/0123456789abcdef-secre/, 'the key is never logged');
 
 ###############################################################################
