@@ -57,7 +57,7 @@ fn admit(req: &Req<'_>, method: &str, path: &str) -> Result<Route, ApiError> {
         req.header(b"origin"),
         req.header(b"sec-fetch-site"),
         req.scheme(),
-        req.header(b"host"),
+        req.host(),
     )?;
     let key = req.conf().api_key.as_ref().map(|k| &k.0[..]);
     api_guard::check_key(key, req.header(b"authorization"), req.header(b"x-api-key"))?;

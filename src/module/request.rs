@@ -128,6 +128,25 @@ impl<'a> Req<'a> {
         None
     }
 
+    /// The host the request names: its `Host` header, else the authority
+    /// nginx parsed (HTTP/2's `:authority`, which adds no header).
+    pub fn host(&self) -> Option<&'a [u8]> {
+        if let Some(h) = self.header(b"host") {
+            return Some(h);
+        }
+        let r = self.get();
+        if r.host_start.is_null() || r.host_end < r.host_start {
+            return None;
+        }
+        // SAFETY: nginx sets host_start..host_end to the authority in the
+        // request line or the `:authority` value, in the request's buffers,
+        // which live as long as the request.
+        unsafe {
+            let len = r.host_end.offset_from(r.host_start) as usize;
+            Some(core::slice::from_raw_parts(r.host_start, len))
+        }
+    }
+
     /// `https` on a TLS connection, else `http`.
     pub fn scheme(&self) -> &'static str {
         #[cfg(ngx_feature = "http_ssl")]
