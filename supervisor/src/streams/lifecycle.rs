@@ -109,7 +109,12 @@ impl Streams {
             Ok(p) => p,
             Err(end) => return end,
         };
-        ch.info.lock().unwrap().proxy = plan.proxy.as_ref().map(Proxy::display);
+        {
+            let mut info = ch.info.lock().unwrap();
+            info.proxy = plan.proxy.as_ref().map(Proxy::display);
+            info.tls = (!plan.options.tls_verify)
+                .then(|| "certificates not verified (tls_verify: false)".to_string());
+        }
         // Leftovers of an earlier run must not count as this run's segments.
         let _ = hls_files::remove_channel_files(&self.cfg.hls_dir, id);
         let mut failures = Failures::default();

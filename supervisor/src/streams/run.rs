@@ -1,13 +1,13 @@
-//! One ffmpeg run of a channel: spawn it on one source (through the SOCKS
-//! bridge if the plan says so), wait for its first segment, watch the
-//! playlist advance, and say how the run ended.
+//! One ffmpeg run of a channel: spawn it on one source (http and https
+//! through the run's upstream gateway), wait for its first segment, watch
+//! the playlist advance, and say how the run ended.
 
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tracing::{debug, info, warn};
 
@@ -15,15 +15,18 @@ use super::lifecycle::Plan;
 use super::{Channel, State, Streams};
 use crate::channel_record;
 use crate::ffmpeg_args::{self, HlsOutput, Input};
-use crate::ffmpeg_reason;
+use crate::ffmpeg_reason::{self, StderrLines};
+use crate::gateway::{self, policy, tls, Gateway, Route};
 use crate::hls_files;
 use crate::process;
 use crate::proxy::Proxy;
-use crate::socks_bridge::Bridge;
+use crate::redact;
 use shared::playlist;
 
 /// stderr lines kept per channel for failure reasons.
 const STDERR_TAIL: usize = 30;
+/// Longest stderr line kept (the rest of a longer line is dropped).
+const STDERR_LINE_MAX: usize = 2048;
 
 /// What one ffmpeg run came to.
 pub(super) enum Outcome {
@@ -51,47 +54,28 @@ impl Streams {
         resume: bool,
     ) -> Outcome {
         let id = &ch.id;
-        // ffmpeg speaks HTTP proxy; SOCKS goes through our bridge.
-        let mut bridge = None;
-        let http_proxy = match &plan.proxy {
-            None => None,
-            Some(Proxy::Http { url }) => Some(url.clone()),
-            Some(socks @ Proxy::Socks5 { .. }) => {
-                let timeout = plan
-                    .options
-                    .connect_timeout
-                    .unwrap_or(self.cfg.connect_timeout);
-                match Bridge::start(socks, timeout, id).await {
-                    Ok(b) => {
-                        let url = b.proxy_url();
-                        bridge = Some(b);
-                        Some(url)
-                    }
-                    Err(e) => {
-                        return Outcome::Failed {
-                            reason: format!("cannot start the SOCKS bridge: {e}"),
-                            was_ready: false,
-                        }
-                    }
-                }
-            }
-        };
         let via = plan
             .proxy
             .as_ref()
             .map(|p| format!(" (via {})", p.display()))
             .unwrap_or_default();
         let o = &plan.options;
+        // http(s) goes through the gateway; other enabled schemes are
+        // ffmpeg's own, their literal host checked here.
+        let gateway = match self.gateway_for(plan, source, id).await {
+            Ok(g) => g,
+            Err(reason) => {
+                warn!(channel = %id, source = %redact::url(source), %reason, "source refused");
+                return Outcome::Failed {
+                    reason,
+                    was_ready: false,
+                };
+            }
+        };
         let input = Input {
-            url: source.to_string(),
-            user_agent: o.user_agent.clone().or_else(|| self.cfg.user_agent.clone()),
-            referer: o.referer.clone().or_else(|| self.cfg.referer.clone()),
-            headers: channel_record::merge_headers(
-                &self.cfg.headers,
-                self.cfg.cookies.as_deref(),
-                &o.headers,
-            ),
-            http_proxy,
+            url: gateway
+                .as_ref()
+                .map_or_else(|| source.to_string(), |g| g.url_for(source)),
             read_timeout: o.read_timeout.unwrap_or(self.cfg.read_timeout),
             reconnect: o.reconnect.unwrap_or(self.cfg.reconnect),
             schemes: self.cfg.source_schemes.0.clone(),
@@ -122,13 +106,16 @@ impl Streams {
             }
         };
         let pid = child.id().unwrap_or(0);
+        if let Some(g) = &gateway {
+            g.serve_ffmpeg(pid);
+        }
         let started = unix_now();
         {
             let mut info = ch.info.lock().unwrap();
             info.pid = Some(pid);
             info.started = started;
         }
-        info!(channel = %id, pid, source = %input.url, proxy = ?plan.proxy.as_ref().map(Proxy::display), quality = ?plan.quality, resume, "ffmpeg started");
+        info!(channel = %id, pid, source = %redact::url(source), proxy = ?plan.proxy.as_ref().map(Proxy::display), quality = ?plan.quality, resume, "ffmpeg started");
         match self.store.set_stream_keys(id, pid, started).await {
             Ok(()) => ch.info.lock().unwrap().keys_written = true,
             Err(e) => warn!(channel = %id, error = %e, "cannot record stream keys"),
@@ -138,14 +125,26 @@ impl Streams {
             let tail = tail.clone();
             let id = id.clone();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    debug!(channel = %id, pid, "ffmpeg: {line}");
-                    let mut t = tail.lock().unwrap();
-                    if t.len() == STDERR_TAIL {
-                        t.pop_front();
+                let mut stderr = stderr;
+                let mut splitter = StderrLines::new(STDERR_LINE_MAX);
+                let mut buf = [0u8; 4096];
+                loop {
+                    let (lines, done) = match stderr.read(&mut buf).await {
+                        Ok(0) | Err(_) => (splitter.finish().into_iter().collect(), true),
+                        Ok(n) => (splitter.feed(&buf[..n]), false),
+                    };
+                    for line in lines {
+                        let line = redact::text(&line);
+                        debug!(channel = %id, pid, "ffmpeg: {line}");
+                        let mut t = tail.lock().unwrap();
+                        if t.len() == STDERR_TAIL {
+                            t.pop_front();
+                        }
+                        t.push_back(line);
                     }
-                    t.push_back(line);
+                    if done {
+                        break;
+                    }
                 }
             });
         }
@@ -165,9 +164,9 @@ impl Streams {
                     // Let the stderr reader drain the last lines.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
-                    let reason = match (status, bridge.as_ref().and_then(Bridge::last_error)) {
-                        // The proxy could not reach the upstream: ffmpeg
-                        // only saw the bridge's 502.
+                    let reason = match (status, gateway.as_ref().and_then(Gateway::last_error)) {
+                        // The gateway could not reach the upstream (policy,
+                        // TLS, proxy): ffmpeg only saw its 502.
                         (Ok(s), Some(e)) if s.code().is_some() => e,
                         (Ok(s), _) => exit_reason(s, &lines) + &via,
                         (Err(e), _) => format!("ffmpeg could not be waited for ({e})"),
@@ -233,6 +232,62 @@ impl Streams {
             }
         }
     }
+}
+
+impl Streams {
+    /// The gateway for an http(s) source; `None` for another scheme (whose
+    /// literal host is checked against the address policy here).
+    async fn gateway_for(
+        &self,
+        plan: &Plan,
+        source: &str,
+        id: &str,
+    ) -> Result<Option<Gateway>, String> {
+        let o = &plan.options;
+        let mut allowed = self.cfg.allow_upstream_networks.0.clone();
+        allowed.extend(o.allow_networks.iter().copied());
+        if gateway::url::parse(source).is_err() {
+            if let Some(ip) = literal_host(source) {
+                policy::check(&ip.to_string(), ip, &allowed)?;
+            }
+            return Ok(None);
+        }
+        let mut headers = Vec::new();
+        if let Some(ua) = o.user_agent.clone().or_else(|| self.cfg.user_agent.clone()) {
+            headers.push(("User-Agent".to_string(), ua));
+        }
+        if let Some(r) = o.referer.clone().or_else(|| self.cfg.referer.clone()) {
+            headers.push(("Referer".to_string(), r));
+        }
+        headers.extend(channel_record::merge_headers(
+            &self.cfg.headers,
+            self.cfg.cookies.as_deref(),
+            &o.headers,
+        ));
+        let route = Route {
+            proxy: plan.proxy.clone(),
+            allowed,
+            tls: tls::client_config(o.tls_verify, o.tls_ca_file.as_deref())?,
+            connect_timeout: o.connect_timeout.unwrap_or(self.cfg.connect_timeout),
+            read_timeout: o.read_timeout.unwrap_or(self.cfg.read_timeout),
+            headers,
+        };
+        Gateway::start(route, id)
+            .await
+            .map(Some)
+            .map_err(|e| format!("cannot start the upstream gateway: {e}"))
+    }
+}
+
+/// The host of `scheme://[user@]host[:port]/...` if it is an IP address.
+fn literal_host(url: &str) -> Option<std::net::IpAddr> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        return v6.split(']').next()?.parse().ok();
+    }
+    hostport.split(':').next()?.parse().ok()
 }
 
 /// What a look at the playlist means for the run.
@@ -437,6 +492,17 @@ mod tests {
         let mut w = Watch::new(t0, None, START, STALL);
         w.look(t0, Some(1), || true);
         assert_eq!(w.look(t0 + START * 10, Some(2), || true), Seen::Waiting);
+    }
+
+    #[test]
+    fn literal_hosts_of_other_schemes() {
+        assert_eq!(
+            literal_host("rtmp://u:p@127.0.0.1:1935/app"),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(literal_host("rtsp://[::1]/x"), Some("::1".parse().unwrap()));
+        assert_eq!(literal_host("srt://cdn.test:9000"), None);
+        assert_eq!(literal_host("nonsense"), None);
     }
 
     #[test]
