@@ -201,10 +201,15 @@ impl Streams {
                         .last()
                         .map(|l| format!(" (ffmpeg: {l})"))
                         .unwrap_or_default();
-                    let reason = format!(
-                        "no segment within {} s{last}{via}",
-                        self.cfg.start_timeout.as_secs()
-                    );
+                    // A refused or failed upstream request (the policy,
+                    // TLS) says more than the timeout ffmpeg ran into.
+                    let reason = match gateway.as_ref().and_then(Gateway::last_error) {
+                        Some(e) => e,
+                        None => format!(
+                            "no segment within {} s{last}{via}",
+                            self.cfg.start_timeout.as_secs()
+                        ),
+                    };
                     warn!(channel = %id, pid, %reason, "start timed out");
                     return Outcome::Failed {
                         reason,
