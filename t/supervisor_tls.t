@@ -175,7 +175,7 @@ like(get('viasocks'), qr!^HTTP/1\.1 200 !, 'through SOCKS5: plays');
 # The proxies connect from 127.0.0.2: segments came through them.
 my $p = port(8443);
 ok(wait_until(10, sub { file_text($t, 'tls.access.log')
-	=~ /^127\.0\.0\.2 $p 200 \/hls\/index\d+\.ts$/m }),
+	=~ /^127\.0\.0\.2 $p 20[06] \/hls\/index\d+\.ts$/m }),
 	'segments fetched over TLS through the proxies');
 
 like(get('noca'), qr!^HTTP/1\.1 502 !, 'a CA the system does not know: 502');
