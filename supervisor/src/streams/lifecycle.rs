@@ -14,6 +14,7 @@ use crate::channel_record::{self, ProxyChoice, RequestOptions};
 use crate::ffmpeg_args::Quality;
 use crate::hls_files;
 use crate::proxy::{self, Proxy};
+use crate::redact;
 use crate::restart_policy::{Failures, Jitter, Verdict};
 use crate::store::Keys;
 use shared::protocol::ErrorCode;
@@ -135,7 +136,7 @@ impl Streams {
             if let Next::Failover(next) = rotation.failed(was_ready) {
                 // The next source at once; a whole round of failed sources
                 // counts as one failure below.
-                warn!(channel = %id, %source, %reason, next = %plan.sources[next], "source failed, trying the next");
+                warn!(channel = %id, source = %redact::url(source), %reason, next = %redact::url(&plan.sources[next]), "source failed, trying the next");
                 {
                     let mut info = ch.info.lock().unwrap();
                     info.pid = None;
