@@ -162,9 +162,14 @@ $t->run_daemon(sub {
 		'-u', 'suser', '-P', 'socks-s3cret');
 });
 
-start_supervisor($t, $s, segment => '1s', allow => '127.0.0.2/32',
-	args => [ '--max-failures', '1', '--failed-cooldown', '60s',
-		'--start-timeout', '5s' ]);
+# The supervisor's own environment holds a secret (and a proxy setting
+# that must not reach ffmpeg either).
+{
+	local $ENV{http_proxy} = 'http://envuser:env-s3cret@127.0.0.1:9/';
+	start_supervisor($t, $s, segment => '1s', allow => '127.0.0.2/32',
+		args => [ '--max-failures', '1', '--failed-cooldown', '60s',
+			'--start-timeout', '5s' ]);
+}
 
 $t->run();
 $t->waitforsocket("127.0.0.1:$_") or die "proxy $_ did not start\n"
@@ -234,7 +239,7 @@ unlike($argv, qr/-headers|-http_proxy|-user_agent|urluser/,
 	'and no request option');
 
 my $env = environ($pid);
-@leaks = grep { index($env, $_) >= 0 } @secrets, 'redis://';
+@leaks = grep { index($env, $_) >= 0 } @secrets, 'env-s3cret', 'http_proxy';
 is("@leaks", '', 'no secret in ffmpeg\'s environment');
 like($env, qr/(^|\0)STREAM_SUPERVISOR_CHANNEL=viahttp\0/,
 	'the reconcile markers are kept');
