@@ -31,7 +31,7 @@ select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http proxy rewrite/)
 	->has_daemon('redis-server')->has_daemon('ffmpeg')
-	->has_daemon('tinyproxy')->has_daemon('microsocks')->plan(26);
+	->has_daemon('tinyproxy')->has_daemon('microsocks')->plan(28);
 
 IO::Socket::INET->new(LocalAddr => '127.0.0.2', Proto => 'tcp', Listen => 1)
 	or plan(skip_all => 'no 127.0.0.2');
@@ -48,7 +48,7 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
-    log_format origin '$remote_addr "$http_x_secret" "$cookie_sid" $status $uri';
+    log_format origin '$remote_addr "$http_x_secret" "$cookie_sid" "$cookie_jar" $status $uri';
     log_format plain '$remote_addr $status $request_uri';
 
     server {
@@ -101,6 +101,12 @@ http {
             types {
                 application/vnd.apple.mpegurl m3u8;
             }
+        }
+
+        # A cookie set on a redirect: the gateway keeps it for the run.
+        location = /setcookie.ts {
+            add_header Set-Cookie "jar=from-origin; Path=/";
+            return 302 /live.ts;
         }
 
         location = /redirect.ts {
@@ -188,6 +194,7 @@ my %channels = (
 	evilmedia => qq("source_url":"$origin/evil/media.m3u8","proxy":null),
 	redirect => qq("source_url":"$origin/redirect.ts","proxy":null),
 	loopback => qq("source_url":"$api/api/direct.ts","proxy":null),
+	jar => qq("source_url":"$origin/setcookie.ts",$secret,"proxy":null),
 	allowed => qq("source_url":"$api/api/x.ts","proxy":null,)
 		. qq("allow_networks":["127.0.0.1/32"]),
 );
@@ -288,8 +295,8 @@ supervisor_ctl($s, 'stop', $_) for qw/viahttp viasocks/;
 my $log;
 wait_until(10, sub {
 	$log = file_text($t, 'origin.access.log');
-	(() = $log =~ /"hdr-s3cret" "cookie-s3cret" 200 \/live\.ts/g) >= 2 });
-is((() = $log =~ /"hdr-s3cret" "cookie-s3cret" 200 \/live\.ts/g), 2,
+	(() = $log =~ /"hdr-s3cret" "cookie-s3cret" "-" 200 \/live\.ts/g) >= 2 });
+is((() = $log =~ /"hdr-s3cret" "cookie-s3cret" "-" 200 \/live\.ts/g), 2,
 	'the origin got the header and cookie through both proxies');
 
 my $slog = file_text($t, 'supervisor.log');
@@ -314,6 +321,15 @@ like(get('redirect'), qr!^HTTP/1\.1 502 !, 'a redirect to loopback: 502');
 like(get('loopback'), qr!^HTTP/1\.1 502 !, 'a loopback source: 502');
 
 is(file_text($t, 'api.access.log'), '', 'the local server saw no request');
+
+# Cookies an upstream sets (here on a redirect) are sent back with the
+# channel's own.
+
+like(get('jar'), qr!^HTTP/1\.1 200 !, 'a redirect that sets a cookie: plays');
+supervisor_ctl($s, 'stop', 'jar');
+ok(wait_until(10, sub { file_text($t, 'origin.access.log')
+	=~ /"hdr-s3cret" "cookie-s3cret" "from-origin" 200 \/live\.ts$/m }),
+	'the redirect\'s cookie came back with the channel\'s');
 
 # A channel may allow a network explicitly.
 

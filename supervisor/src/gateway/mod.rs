@@ -7,6 +7,7 @@
 //! playlists so every URI they name comes back through it.
 
 pub mod chunked;
+pub mod cookies;
 pub mod http;
 pub mod ids;
 pub mod peer;
@@ -43,6 +44,7 @@ struct Shared {
     channel: String,
     route: Route,
     ids: Mutex<IdTable>,
+    jar: Mutex<cookies::Jar>,
     /// This run's ffmpeg, once spawned (0 before).
     ffmpeg: AtomicU32,
     uid: u32,
@@ -69,6 +71,7 @@ impl Gateway {
             channel: channel.to_string(),
             route,
             ids: Mutex::new(IdTable::new(MAX_IDS)),
+            jar: Mutex::new(cookies::Jar::default()),
             ffmpeg: AtomicU32::new(0),
             uid: peer::my_uid(),
             addr: listener.local_addr()?,
@@ -159,7 +162,7 @@ async fn serve(mut client: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         let _ = client.write_all(&status(404, "Not Found")).await;
         return;
     };
-    match upstream::fetch(&shared.route, &real, req.range.as_deref()).await {
+    match upstream::fetch(&shared.route, &shared.jar, &real, req.range.as_deref()).await {
         Ok(f) => {
             if let Err(e) = pass_on(&mut client, f, &shared).await {
                 debug!(channel = %shared.channel, error = %e, "gateway: response not passed on");

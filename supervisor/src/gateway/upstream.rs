@@ -4,7 +4,7 @@
 //! checked again.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
@@ -12,6 +12,7 @@ use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::cookies::Jar;
 use super::http::{self, Response};
 use super::policy::{self, Net};
 use super::url::{self, HttpUrl};
@@ -57,13 +58,19 @@ pub fn io_text(e: &std::io::Error) -> String {
 }
 
 /// GETs `url`, following redirects. Errors are channel reasons.
-pub async fn fetch(route: &Route, url: &str, range: Option<&str>) -> Result<Fetched, String> {
+pub async fn fetch(
+    route: &Route,
+    jar: &Mutex<Jar>,
+    url: &str,
+    range: Option<&str>,
+) -> Result<Fetched, String> {
     let mut current = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
         let u = url::parse(&current)?;
+        let jarred = jar.lock().unwrap().header_for(&u.host);
         let f = tokio::time::timeout(route.read_timeout + route.connect_timeout, async {
             let (mut conn, absolute) = connect(route, &u).await?;
-            let head = request_head(route, &u, absolute, range);
+            let head = request_head(route, &u, absolute, range, jarred.as_deref());
             conn.write_all(head.as_bytes())
                 .await
                 .map_err(|e| format!("{}: {}", u.host, io_text(&e)))?;
@@ -72,6 +79,11 @@ pub async fn fetch(route: &Route, url: &str, range: Option<&str>) -> Result<Fetc
         .await
         .map_err(|_| format!("{} did not answer in time", u.host))??;
         let (response, body_start, conn) = f;
+        for (n, v) in &response.headers {
+            if n.eq_ignore_ascii_case("set-cookie") {
+                jar.lock().unwrap().set(&u.host, v);
+            }
+        }
         if (300..400).contains(&response.status) && response.status != 304 {
             if let Some(loc) = response.header("location") {
                 current = url::resolve(&current, loc);
@@ -88,15 +100,33 @@ pub async fn fetch(route: &Route, url: &str, range: Option<&str>) -> Result<Fetc
     Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
 
-fn request_head(route: &Route, u: &HttpUrl, absolute: bool, range: Option<&str>) -> String {
+/// The request; cookies from the run's jar join the channel's own.
+fn request_head(
+    route: &Route,
+    u: &HttpUrl,
+    absolute: bool,
+    range: Option<&str>,
+    jarred: Option<&str>,
+) -> String {
     let target = if absolute {
         format!("http://{}{}", u.host_header(), u.target)
     } else {
         u.target.clone()
     };
     let mut h = format!("GET {target} HTTP/1.1\r\nHost: {}\r\n", u.host_header());
+    let mut cookie_sent = false;
     for (n, v) in &route.headers {
+        if n.eq_ignore_ascii_case("cookie") {
+            if let Some(j) = jarred {
+                h.push_str(&format!("{n}: {v}; {j}\r\n"));
+                cookie_sent = true;
+                continue;
+            }
+        }
         h.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if let (Some(j), false) = (jarred, cookie_sent) {
+        h.push_str(&format!("Cookie: {j}\r\n"));
     }
     if !route
         .headers
