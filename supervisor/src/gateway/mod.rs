@@ -130,7 +130,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 Err(e) => {
                     // Out of descriptors (EMFILE) and the like: wait before
                     // the next try instead of spinning.
-                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    backoff = next_backoff(backoff);
                     warn!(channel = %shared.channel, error = %e, delay_ms = backoff.as_millis() as u64, "gateway: accept failed");
                     tokio::time::sleep(backoff).await;
                 }
@@ -138,6 +138,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
+}
+
+/// The wait after a failed accept: 10 ms, doubling to at most 1 s (reset
+/// by the next accepted connection).
+fn next_backoff(previous: Duration) -> Duration {
+    (previous * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
 async fn serve(mut client: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
@@ -288,6 +294,17 @@ fn status(code: u16, text: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_errors_back_off() {
+        let mut d = Duration::ZERO;
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            d = next_backoff(d);
+            waits.push(d.as_millis());
+        }
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+    }
 
     #[test]
     fn gateway_urls_carry_nothing_of_the_real_url_but_its_extension() {
