@@ -10,6 +10,7 @@
 
 mod failover;
 mod lifecycle;
+mod route;
 mod run;
 
 use std::collections::HashMap;
