@@ -115,7 +115,7 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_RECONNECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub reconnect: bool,
 
-    /// Connecting to an upstream through a SOCKS proxy gives up after this.
+    /// Connecting to an upstream or its proxy gives up after this.
     #[arg(long, env = "SUPERVISOR_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
