@@ -62,7 +62,8 @@ ulimit -n 65536 2>/dev/null || true
 start_supervisor() {
     stack_supervisor "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" \
         --socket-mode 666 --hls-dir "$run/hls" --idle-timeout "$IDLE" \
-        --max-streams $((CHANNELS + 20)) --segment-duration 4s
+        --max-streams $((CHANNELS + 20)) --segment-duration 4s \
+        --allow-upstream-networks 127.0.0.0/8
     suppid=$(daemon_pid supervisor)
 }
 start_supervisor

@@ -61,7 +61,8 @@ token=$(data tokens issue demo)
 # nginx workers run as nobody/nogroup: give them the socket through its group.
 group=$(id -gn nobody 2>/dev/null || echo nogroup)
 stack_supervisor "$run/supervisor/supervisor.sock" --socket-group "$group" \
-    --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --hls-dir "$run/hls" --idle-timeout "$IDLE"
+    --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --hls-dir "$run/hls" --idle-timeout "$IDLE" \
+    --allow-upstream-networks 127.0.0.0/8
 chmod 755 "$run/supervisor"
 
 sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \

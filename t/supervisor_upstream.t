@@ -4,8 +4,10 @@
 # server of the nginx under test) answers 403 unless User-Agent and Referer
 # match and the connection comes from 127.0.0.2, the address the proxies
 # (tinyproxy, microsocks) bind their outgoing connections to. Channels go
-# direct, through the HTTP proxy, and through SOCKS5 via the supervisor's
-# bridge, for MPEG-TS and HLS sources; failover and refused sources too.
+# direct, through the HTTP proxy, and through SOCKS5, all by the
+# supervisor's upstream gateway, for MPEG-TS and HLS sources; failover and
+# refused sources too. The supervisor allows loopback upstreams here (the
+# test helper's default --allow-upstream-networks 127.0.0.0/8).
 
 ###############################################################################
 

@@ -239,6 +239,10 @@ pub struct StreamInfo {
     /// The proxy requests go through (credentials removed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// Set when upstream certificates are not verified
+    /// (`tls_verify: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
     /// Other sources of the channel that failed, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedSource>,

@@ -1,7 +1,9 @@
 //! `channel:<id>` records: JSON with at least `source_url` (or `sources`),
 //! plus optional `quality`, `name`, `group`, `logo`, and the request
 //! options `user_agent`, `referer`, `headers`, `cookies`, `proxy`,
-//! `connect_timeout`, `read_timeout`, `reconnect`. Unknown fields are kept
+//! `connect_timeout`, `read_timeout`, `reconnect`, and the upstream
+//! safety options `tls_verify`, `tls_ca_file`, `allow_networks`. Unknown
+//! fields are kept
 //! out of the way, since other tools of the deployment write these records
 //! too.
 
@@ -39,6 +41,16 @@ pub struct ChannelRecord {
     pub read_timeout: Option<Value>,
     #[serde(default)]
     pub reconnect: Option<bool>,
+    /// `false`: accept any upstream certificate (shown by `status`).
+    #[serde(default)]
+    pub tls_verify: Option<bool>,
+    /// A PEM file of CAs trusted for this channel, besides the system's.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
+    /// Networks this channel's upstreams may be in although private or
+    /// local: a list of `addr/prefix` strings.
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
 }
 
 /// Keeps an explicit `null` as `Some(Value::Null)`, apart from a missing
@@ -48,7 +60,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 /// The request options of a channel, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestOptions {
     pub user_agent: Option<String>,
     pub referer: Option<String>,
@@ -57,6 +69,10 @@ pub struct RequestOptions {
     pub connect_timeout: Option<std::time::Duration>,
     pub read_timeout: Option<std::time::Duration>,
     pub reconnect: Option<bool>,
+    /// Verify upstream certificates (the default).
+    pub tls_verify: bool,
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    pub allow_networks: Vec<crate::gateway::policy::Net>,
 }
 
 /// A channel's proxy choice.
@@ -138,6 +154,19 @@ impl ChannelRecord {
             reconnect: self.reconnect,
             ..RequestOptions::default()
         };
+        o.tls_verify = self.tls_verify.unwrap_or(true);
+        if let Some(f) = self.tls_ca_file.as_deref().filter(|f| !f.is_empty()) {
+            if !f.starts_with('/') {
+                return Err("\"tls_ca_file\" must be an absolute path".into());
+            }
+            o.tls_ca_file = Some(f.into());
+        }
+        for n in &self.allow_networks {
+            o.allow_networks.push(
+                crate::gateway::policy::Net::parse(n)
+                    .map_err(|e| format!("allow_networks: {e}"))?,
+            );
+        }
         if let Some(ua) = &o.user_agent {
             check_header_value("user_agent", ua)?;
         }
@@ -181,6 +210,22 @@ impl ChannelRecord {
         o.connect_timeout = seconds("connect_timeout", self.connect_timeout.as_ref())?;
         o.read_timeout = seconds("read_timeout", self.read_timeout.as_ref())?;
         Ok(o)
+    }
+}
+
+impl Default for RequestOptions {
+    fn default() -> RequestOptions {
+        RequestOptions {
+            user_agent: None,
+            referer: None,
+            headers: Vec::new(),
+            connect_timeout: None,
+            read_timeout: None,
+            reconnect: None,
+            tls_verify: true,
+            tls_ca_file: None,
+            allow_networks: Vec::new(),
+        }
     }
 }
 
@@ -245,7 +290,7 @@ fn check_header_value(field: &str, value: &str) -> Result<(), String> {
 /// allow: `file:`, `pipe:`, `concat:` never can be) and control bytes.
 pub fn check_source(url: &str, allowed: &[String]) -> Result<(), String> {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    let shown: String = url.chars().take(80).collect();
+    let shown: String = crate::redact::url(url).chars().take(80).collect();
     match scheme {
         Some(s) if allowed.contains(&s) => {}
         Some(s) => {
@@ -353,6 +398,31 @@ mod tests {
         let got = merge_headers(&d, Some("g=1"), &[]);
         assert_eq!(got.len(), 2);
         assert_eq!(got[1], ("Cookie".to_string(), "g=1".to_string()));
+    }
+
+    #[test]
+    fn upstream_safety_options() {
+        let o = parse("{}").unwrap().request_options().unwrap();
+        assert!(o.tls_verify && o.tls_ca_file.is_none() && o.allow_networks.is_empty());
+        let o = parse(
+            r#"{"tls_verify":false,"tls_ca_file":"/etc/ca.pem","allow_networks":["10.0.0.0/8"]}"#,
+        )
+        .unwrap()
+        .request_options()
+        .unwrap();
+        assert!(!o.tls_verify);
+        assert_eq!(
+            o.tls_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(o.allow_networks.len(), 1);
+        for bad in [
+            r#"{"tls_ca_file":"ca.pem"}"#,
+            r#"{"allow_networks":["everything"]}"#,
+        ] {
+            assert!(parse(bad).unwrap().request_options().is_err(), "{bad}");
+        }
+        assert!(parse(r#"{"tls_verify":"no"}"#).is_err());
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_RECONNECT", default_value_t = true, action = clap::ArgAction::Set)]
     pub reconnect: bool,
 
-    /// Connecting to an upstream through a SOCKS proxy gives up after this.
+    /// Connecting to an upstream or its proxy gives up after this.
     #[arg(long, env = "SUPERVISOR_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
@@ -128,6 +128,17 @@ pub struct Cli {
     /// protocols can be enabled.
     #[arg(long, env = "SUPERVISOR_SOURCE_SCHEMES", default_value = "http,https", value_parser = parse_schemes)]
     pub source_schemes: Schemes,
+
+    /// Private or local networks upstreams may be in (comma-separated
+    /// addr/prefix); by default none: loopback, link-local, private,
+    /// CGNAT, unspecified and multicast addresses are refused.
+    #[arg(long, env = "SUPERVISOR_ALLOW_UPSTREAM_NETWORKS", default_value = "", value_parser = parse_networks)]
+    pub allow_upstream_networks: Networks,
+
+    /// Query parameters whose values are secrets, redacted wherever a
+    /// source URL is shown (comma-separated, any case).
+    #[arg(long, env = "SUPERVISOR_REDACT_QUERY_PARAMS", default_value = crate::redact::DEFAULT_PARAMS)]
+    pub redact_query_params: String,
 
     /// Log level or filter (RUST_LOG, if set, wins).
     #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
@@ -333,6 +344,13 @@ fn parse_schemes(s: &str) -> Result<Schemes, String> {
         return Err("allow at least one source scheme".into());
     }
     Ok(Schemes(out))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Networks(pub Vec<crate::gateway::policy::Net>);
+
+fn parse_networks(s: &str) -> Result<Networks, String> {
+    crate::gateway::policy::parse_list(s).map(Networks)
 }
 
 fn header_value(s: &str) -> Result<String, String> {

@@ -142,6 +142,9 @@ pub fn details(s: &StreamInfo) -> String {
     if let Some(p) = &s.proxy {
         out += &format!("proxy: {p}\n");
     }
+    if let Some(t) = &s.tls {
+        out += &format!("tls: {t}\n");
+    }
     for k in &s.skipped {
         out += &format!("skipped: {} ({})\n", k.source, k.reason);
     }
@@ -236,6 +239,7 @@ mod tests {
                 reason: Some("ffmpeg was killed by signal 9 (SIGKILL)".into()),
                 source: None,
                 proxy: None,
+                tls: None,
                 skipped: Vec::new(),
             },
             StreamInfo {
@@ -249,6 +253,7 @@ mod tests {
                 reason: Some("upstream answered HTTP 403 Forbidden".into()),
                 source: None,
                 proxy: None,
+                tls: None,
                 skipped: Vec::new(),
             },
         ];

@@ -1,4 +1,7 @@
 //! The ffmpeg argument vector for one channel (never a shell command line).
+//! Everything in it is readable by every local user (/proc/PID/cmdline):
+//! http(s) sources are gateway URLs, and no header, cookie or credential
+//! is ever an argument.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -37,16 +40,11 @@ impl Quality {
     }
 }
 
-/// What to read, and how to ask for it.
+/// What to read.
 #[derive(Debug, Clone)]
 pub struct Input {
+    /// A gateway URL, or a direct source of another scheme.
     pub url: String,
-    pub user_agent: Option<String>,
-    pub referer: Option<String>,
-    /// Extra header lines (cookies included).
-    pub headers: Vec<(String, String)>,
-    /// `-http_proxy`: an HTTP proxy, or the supervisor's SOCKS bridge.
-    pub http_proxy: Option<String>,
     /// ffmpeg's socket timeout (connect and each read).
     pub read_timeout: std::time::Duration,
     /// Reconnect when a live HTTP stream drops.
@@ -59,10 +57,6 @@ impl Default for Input {
     fn default() -> Input {
         Input {
             url: String::new(),
-            user_agent: None,
-            referer: None,
-            headers: Vec::new(),
-            http_proxy: None,
             read_timeout: std::time::Duration::from_secs(10),
             reconnect: true,
             schemes: vec!["http".into(), "https".into()],
@@ -115,42 +109,47 @@ pub fn keyframe_expr(out: &HlsOutput) -> String {
     }
 }
 
+/// Only network protocols: a channel record must never reach local files.
+/// http(s) sources come through the gateway as plain http (crypto for
+/// AES-128 HLS); other enabled schemes are ffmpeg's own.
+pub fn protocol_whitelist(schemes: &[String]) -> String {
+    let mut protocols: Vec<&str> = vec!["http", "tcp", "crypto"];
+    for s in schemes {
+        if s != "https" && !protocols.contains(&s.as_str()) {
+            protocols.push(s);
+        }
+    }
+    if schemes.iter().any(|s| s == "rtmps" || s == "srt") {
+        protocols.push("tls");
+    }
+    protocols.join(",")
+}
+
+/// Input formats ffmpeg may use: live stream containers, and for enabled
+/// RTSP/RTP what they need.
+pub fn format_whitelist(schemes: &[String]) -> String {
+    let mut formats = vec![
+        "hls", "mpegts", "mov", "flv", "live_flv", "aac", "ac3", "eac3", "mp3", "matroska", "mpeg",
+        "h264", "hevc", "webvtt",
+    ];
+    if schemes.iter().any(|s| s == "rtsp" || s == "rtp") {
+        formats.extend(["rtsp", "sdp", "rtp"]);
+    }
+    formats.join(",")
+}
+
 pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |s: &str| a.push(s.into());
     for s in ["-hide_banner", "-nostdin", "-loglevel", "warning"] {
         push(s);
     }
-    // Only network protocols: a channel record must never reach local files.
-    let mut protocols: Vec<&str> = input.schemes.iter().map(String::as_str).collect();
-    for p in ["tcp", "tls", "crypto", "httpproxy"] {
-        if !protocols.contains(&p) {
-            protocols.push(p);
-        }
-    }
     push("-protocol_whitelist");
-    push(&protocols.join(","));
-    if let Some(ua) = &input.user_agent {
-        push("-user_agent");
-        push(ua);
-    }
-    if let Some(r) = &input.referer {
-        push("-referer");
-        push(r);
-    }
-    if !input.headers.is_empty() {
-        let block: String = input
-            .headers
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}\r\n"))
-            .collect();
-        push("-headers");
-        push(&block);
-    }
-    if let Some(proxy) = &input.http_proxy {
-        push("-http_proxy");
-        push(proxy);
-    }
+    push(&protocol_whitelist(&input.schemes));
+    // Demuxers that never open URLs of their own (dash, concat, sdp and
+    // the like would, around the gateway); hls's URIs are rewritten.
+    push("-format_whitelist");
+    push(&format_whitelist(&input.schemes));
     let is_http = input.url.starts_with("http://") || input.url.starts_with("https://");
     if input.reconnect && is_http {
         // A live stream that drops mid-way is picked up again by ffmpeg
@@ -325,39 +324,54 @@ mod tests {
         );
         assert_eq!(v.last().unwrap(), "/var/www/hls/stream_71386.m3u8");
         let wl = after(&v, "-protocol_whitelist");
-        assert_eq!(wl, "http,https,tcp,tls,crypto,httpproxy");
+        assert_eq!(wl, "http,tcp,crypto");
         // The whitelist and headers are input options: they precede -i.
         let i = v.iter().position(|s| s == "-i").unwrap();
         assert!(v.iter().position(|s| s == "-protocol_whitelist").unwrap() < i);
     }
 
     #[test]
-    fn request_options() {
+    fn nothing_secret_and_only_the_gateway() {
         let input = Input {
-            url: "https://origin.invalid/x.m3u8".into(),
-            user_agent: Some("Player/1.0".into()),
-            referer: Some("https://portal.invalid/".into()),
-            headers: vec![
-                ("X-Key".into(), "v".into()),
-                ("Cookie".into(), "a=1".into()),
-            ],
-            http_proxy: Some("http://127.0.0.1:3128/".into()),
+            url: "http://127.0.0.1:4000/u/0/s.m3u8".into(),
             read_timeout: std::time::Duration::from_millis(2500),
             ..Input::default()
         };
         let v = strs(&build(&input, Quality::Copy, &out()));
-        assert_eq!(after(&v, "-user_agent"), "Player/1.0");
-        assert_eq!(after(&v, "-referer"), "https://portal.invalid/");
-        assert_eq!(after(&v, "-headers"), "X-Key: v\r\nCookie: a=1\r\n");
-        assert_eq!(after(&v, "-http_proxy"), "http://127.0.0.1:3128/");
+        for flag in [
+            "-headers",
+            "-user_agent",
+            "-referer",
+            "-http_proxy",
+            "-cookies",
+        ] {
+            assert!(!v.iter().any(|s| s == flag), "{flag}");
+        }
         assert_eq!(after(&v, "-rw_timeout"), "2500000");
         assert_eq!(after(&v, "-reconnect_streamed"), "1");
+        assert!(!after(&v, "-format_whitelist").contains("dash"));
+        assert!(!after(&v, "-format_whitelist").contains("concat"));
         let quiet = Input {
             reconnect: false,
             ..input
         };
         let v = strs(&build(&quiet, Quality::Copy, &out()));
         assert!(!v.iter().any(|s| s == "-reconnect"));
+    }
+
+    #[test]
+    fn whitelists_follow_the_enabled_schemes() {
+        let s = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            protocol_whitelist(&s(&["http", "https"])),
+            "http,tcp,crypto"
+        );
+        assert_eq!(
+            protocol_whitelist(&s(&["https", "rtmps"])),
+            "http,tcp,crypto,rtmps,tls"
+        );
+        assert!(format_whitelist(&s(&["rtsp"])).ends_with("rtsp,sdp,rtp"));
+        assert!(!format_whitelist(&s(&["http"])).contains("sdp"));
     }
 
     #[test]

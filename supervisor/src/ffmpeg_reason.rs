@@ -7,6 +7,7 @@ const KNOWN: &[(&str, &str)] = &[
         "Protocol not on whitelist",
         "source protocol is not allowed",
     ),
+    ("not on whitelist", "source format is not allowed"),
     ("Connection refused", "connection refused"),
     (
         "Connection timed out",
@@ -33,6 +34,49 @@ const KNOWN: &[(&str, &str)] = &[
     ("End of file", "upstream ended the stream"),
 ];
 
+/// ffmpeg's stderr cut into lines: bounded in length (a line without an
+/// end cannot grow without limit), any bytes (lossy UTF-8), `\n` or `\r`
+/// ending a line.
+pub struct StderrLines {
+    current: Vec<u8>,
+    max: usize,
+}
+
+impl StderrLines {
+    pub fn new(max: usize) -> StderrLines {
+        StderrLines {
+            current: Vec::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// The lines `bytes` completes.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        for &b in bytes {
+            if b == b'\n' || b == b'\r' {
+                if !self.current.is_empty() {
+                    out.push(self.take());
+                }
+            } else if self.current.len() < self.max {
+                self.current.push(b);
+            }
+        }
+        out
+    }
+
+    /// What is left when stderr ends.
+    pub fn finish(&mut self) -> Option<String> {
+        (!self.current.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> String {
+        let line = String::from_utf8_lossy(&self.current).into_owned();
+        self.current.clear();
+        line
+    }
+}
+
 /// A reason from stderr lines (oldest first) and the exit description.
 pub fn reason(stderr_tail: &[String], exit: &str) -> String {
     for line in stderr_tail.iter().rev() {
@@ -47,7 +91,7 @@ pub fn reason(stderr_tail: &[String], exit: &str) -> String {
     }
     match stderr_tail.iter().rev().find(|l| !l.trim().is_empty()) {
         Some(last) => {
-            let last: String = last.trim().chars().take(300).collect();
+            let last: String = crate::redact::text(last.trim()).chars().take(300).collect();
             format!("ffmpeg {exit}: {last}")
         }
         None => format!("ffmpeg {exit} without a message"),
@@ -106,6 +150,25 @@ mod tests {
         assert_eq!(reason(&t, "exited"), "connection refused");
         let t = lines(&["Output file #0 does not contain any stream"]);
         assert_eq!(reason(&t, "exited"), "no video or audio in source");
+    }
+
+    #[test]
+    fn stderr_lines_are_bounded_and_any_bytes() {
+        let mut s = StderrLines::new(8);
+        assert_eq!(s.feed(b"ab"), Vec::<String>::new());
+        assert_eq!(s.feed(b"c\n\xff\xfeok\r\n"), ["abc", "\u{fffd}\u{fffd}ok"]);
+        assert_eq!(s.feed(b"0123456789abcdef\nnext"), ["01234567"]);
+        assert_eq!(s.finish().as_deref(), Some("next"));
+        assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn secrets_in_a_last_line_are_redacted() {
+        let t = lines(&["rtmp://u:pw@h/app?token=1: odd"]);
+        assert_eq!(
+            reason(&t, "exited"),
+            "ffmpeg exited: rtmp://***@h/app?token=***: odd"
+        );
     }
 
     #[test]

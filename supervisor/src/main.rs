@@ -14,6 +14,7 @@ use stream_supervisor::{ctl, data, proxy, reconcile, server};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    stream_supervisor::redact::configure(&cli.redact_query_params);
     match cli.command.clone().unwrap_or(Command::Run) {
         Command::Run => {
             init_logging(&cli);

@@ -15,10 +15,14 @@ pub const MARK_CHANNEL: &str = "STREAM_SUPERVISOR_CHANNEL";
 /// Makes `cmd` a child that dies with the supervisor: its own process group
 /// (a Ctrl-C in the supervisor's terminal is the supervisor's to handle),
 /// SIGKILL when the supervisor dies however it dies, killed when its handle
-/// drops, and marked so that a later supervisor can find it.
+/// drops, and marked so that a later supervisor can find it. Its
+/// environment is only that: nothing of the supervisor's (a Redis URL with
+/// its password, an `http_proxy` that would route around the gateway).
 pub fn guard(cmd: &mut Command, hls_dir: &Path, channel: &str) {
     cmd.process_group(0)
         .kill_on_drop(true)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env(MARK_DIR, hls_dir)
         .env(MARK_CHANNEL, channel);
     let parent = std::process::id() as libc::pid_t;

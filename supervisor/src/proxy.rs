@@ -1,17 +1,16 @@
 //! Upstream proxies: parsing `http://`, `socks5://` and `socks5h://` proxy
-//! URLs, and the pure parts of the SOCKS bridge (the HTTP proxy request
-//! ffmpeg sends it, the SOCKS5 messages it sends on). The I/O is in
-//! `socks_bridge.rs`.
+//! URLs, and the pure parts of speaking to them (credentials, the SOCKS5
+//! messages). The I/O is in `gateway/`.
 
 use std::net::IpAddr;
 
 /// A proxy a channel's requests go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proxy {
-    /// ffmpeg speaks HTTP proxy itself: the URL (with any credentials) is
-    /// handed to it as `-http_proxy`.
+    /// An HTTP proxy: the gateway sends plain requests in absolute form and
+    /// tunnels https with CONNECT, adding the credentials itself.
     Http { url: String },
-    /// ffmpeg has no SOCKS client: the supervisor bridges.
+    /// A SOCKS5 proxy.
     Socks5 {
         host: String,
         port: u16,
@@ -136,80 +135,27 @@ fn percent_decode(s: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "proxy credentials are not UTF-8".to_string())
 }
 
-/// What ffmpeg asks the bridge for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyRequest {
-    pub host: String,
-    pub port: u16,
-    /// `CONNECT`: a tunnel (HTTPS); otherwise a plain request to forward.
-    pub tunnel: bool,
-    /// For a forwarded request: the head to send upstream (origin-form
-    /// request line, proxy headers dropped, `Connection: close`).
-    pub head: Vec<u8>,
-    /// The `Proxy-Authorization` value, if any.
-    pub auth: Option<String>,
+/// Host and port of an `http://` proxy URL (port 80 if none).
+pub fn http_proxy_endpoint(url: &str) -> Option<(String, u16)> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = split_host_port(hostport)?;
+    Some((host, port.unwrap_or(80)))
 }
 
-/// Parses an HTTP proxy request head (through the blank line).
-pub fn parse_request(head: &[u8]) -> Result<ProxyRequest, String> {
-    let text = std::str::from_utf8(head).map_err(|_| "request head is not UTF-8".to_string())?;
-    let mut lines = text.split("\r\n");
-    let first = lines.next().unwrap_or("");
-    let mut parts = first.split(' ');
-    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v), None) if v.starts_with("HTTP/1.") => (m, t, v),
-        _ => return Err(format!("bad request line {first:?}")),
-    };
-    let mut auth = None;
-    let mut headers = Vec::new();
-    for line in lines {
-        if line.is_empty() {
-            break;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("bad header line {line:?}"));
-        };
-        let lname = name.trim().to_ascii_lowercase();
-        match lname.as_str() {
-            "proxy-authorization" => auth = Some(value.trim().to_string()),
-            "proxy-connection" | "connection" | "keep-alive" => {}
-            _ => headers.push(line),
-        }
-    }
-    if method == "CONNECT" {
-        let (host, port) =
-            split_host_port(target).ok_or_else(|| format!("bad CONNECT target {target:?}"))?;
-        return Ok(ProxyRequest {
-            host,
-            port: port.ok_or_else(|| format!("CONNECT target {target:?} has no port"))?,
-            tunnel: true,
-            head: Vec::new(),
-            auth,
-        });
-    }
-    let rest = target
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("the bridge forwards http:// URLs only, not {target:?}"))?;
-    let slash = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(slash);
-    let (host, port) =
-        split_host_port(authority).ok_or_else(|| format!("bad URL host in {target:?}"))?;
-    let path = if path.is_empty() { "/" } else { path };
-    // One request per upstream connection: ffmpeg may send its next request
-    // for another host on the same proxy connection.
-    let mut out = format!("{method} {path} {version}\r\n");
-    for h in headers {
-        out.push_str(h);
-        out.push_str("\r\n");
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    Ok(ProxyRequest {
-        host,
-        port: port.unwrap_or(80),
-        tunnel: false,
-        head: out.into_bytes(),
-        auth,
-    })
+/// `Proxy-Authorization` for an `http://user:pass@...` proxy URL: the
+/// gateway adds it, so the credentials never reach ffmpeg.
+pub fn http_proxy_auth(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next().unwrap_or("");
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (user, pass) = (percent_decode(user).ok()?, percent_decode(pass).ok()?);
+    Some(format!(
+        "Basic {}",
+        base64(format!("{user}:{pass}").as_bytes())
+    ))
 }
 
 /// The SOCKS5 greeting: version 5, "no auth" and, with credentials,
@@ -366,35 +312,18 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_requests() {
-        let head = b"GET http://origin.test:8081/live/a.ts?x=1 HTTP/1.1\r\nUser-Agent: UA\r\nProxy-Authorization: Basic abc\r\nConnection: keep-alive\r\nHost: origin.test:8081\r\n\r\n";
-        let r = parse_request(head).unwrap();
+    fn http_proxy_parts() {
+        let u = "http://us%40r:p%3Ass@127.0.0.1:3128/";
+        assert_eq!(http_proxy_endpoint(u), Some(("127.0.0.1".into(), 3128)));
         assert_eq!(
-            (r.host.as_str(), r.port, r.tunnel),
-            ("origin.test", 8081, false)
+            http_proxy_auth(u).unwrap(),
+            format!("Basic {}", base64(b"us@r:p:ss"))
         );
-        assert_eq!(r.auth.as_deref(), Some("Basic abc"));
+        assert_eq!(http_proxy_auth("http://127.0.0.1:3128"), None);
         assert_eq!(
-            String::from_utf8(r.head).unwrap(),
-            "GET /live/a.ts?x=1 HTTP/1.1\r\nUser-Agent: UA\r\nHost: origin.test:8081\r\nConnection: close\r\n\r\n"
+            http_proxy_endpoint("http://[::1]"),
+            Some(("::1".into(), 80))
         );
-        let r = parse_request(b"GET http://h HTTP/1.0\r\n\r\n").unwrap();
-        assert_eq!(r.port, 80);
-        assert!(String::from_utf8(r.head)
-            .unwrap()
-            .starts_with("GET / HTTP/1.0\r\n"));
-    }
-
-    #[test]
-    fn tunnels_and_bad_requests() {
-        let r =
-            parse_request(b"CONNECT cdn.test:443 HTTP/1.1\r\nHost: cdn.test:443\r\n\r\n").unwrap();
-        assert_eq!((r.host.as_str(), r.port, r.tunnel), ("cdn.test", 443, true));
-        assert!(parse_request(b"CONNECT cdn.test HTTP/1.1\r\n\r\n").is_err());
-        assert!(parse_request(b"GET /relative HTTP/1.1\r\n\r\n").is_err());
-        assert!(parse_request(b"GET ftp://x/ HTTP/1.1\r\n\r\n").is_err());
-        assert!(parse_request(b"nonsense\r\n\r\n").is_err());
-        assert!(parse_request(b"GET http://h/ HTTP/1.1\r\nno colon\r\n\r\n").is_err());
     }
 
     #[test]

@@ -29,6 +29,8 @@ my %redis_port;
 
 # Starts redis, the origin and the supervisor for $t. Options:
 #   idle_timeout, segment (supervisor flags), args => [more flags],
+#   allow => upstream networks the supervisor may reach (default
+#   127.0.0.0/8: the tests' origins are on loopback),
 #   supervisor => 0 to skip it,
 #   channels => { id => json }, users => { id => json },
 #   tokens => { token => user }.
@@ -94,6 +96,7 @@ sub start_supervisor {
 			'--idle-timeout', $o{idle_timeout} || '60s',
 			'--segment-duration', $o{segment} || '2s',
 			'--log', 'debug',
+			'--allow-upstream-networks', $o{allow} // '127.0.0.0/8',
 			@{$o{args} || []},
 		) or die "cannot exec $SUPERVISOR: $!\n";
 	});

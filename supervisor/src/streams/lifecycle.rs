@@ -14,6 +14,7 @@ use crate::channel_record::{self, ProxyChoice, RequestOptions};
 use crate::ffmpeg_args::Quality;
 use crate::hls_files;
 use crate::proxy::{self, Proxy};
+use crate::redact;
 use crate::restart_policy::{Failures, Jitter, Verdict};
 use crate::store::Keys;
 use shared::protocol::ErrorCode;
@@ -109,7 +110,12 @@ impl Streams {
             Ok(p) => p,
             Err(end) => return end,
         };
-        ch.info.lock().unwrap().proxy = plan.proxy.as_ref().map(Proxy::display);
+        {
+            let mut info = ch.info.lock().unwrap();
+            info.proxy = plan.proxy.as_ref().map(Proxy::display);
+            info.tls = (!plan.options.tls_verify)
+                .then(|| "certificates not verified (tls_verify: false)".to_string());
+        }
         // Leftovers of an earlier run must not count as this run's segments.
         let _ = hls_files::remove_channel_files(&self.cfg.hls_dir, id);
         let mut failures = Failures::default();
@@ -130,7 +136,7 @@ impl Streams {
             if let Next::Failover(next) = rotation.failed(was_ready) {
                 // The next source at once; a whole round of failed sources
                 // counts as one failure below.
-                warn!(channel = %id, %source, %reason, next = %plan.sources[next], "source failed, trying the next");
+                warn!(channel = %id, source = %redact::url(source), %reason, next = %redact::url(&plan.sources[next]), "source failed, trying the next");
                 {
                     let mut info = ch.info.lock().unwrap();
                     info.pid = None;

@@ -10,6 +10,7 @@
 
 mod failover;
 mod lifecycle;
+mod route;
 mod run;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use tracing::{debug, warn};
 use super::config::Cli;
 use super::ffmpeg_args;
 use super::hls_files;
+use super::redact;
 use super::restart_policy::Policy;
 use super::store::Store;
 use failover::Skipped;
@@ -67,6 +69,8 @@ struct Info {
     reason: Option<String>,
     source: Option<String>,
     proxy: Option<String>,
+    /// Why upstream TLS is not verified, if it is not.
+    tls: Option<String>,
     /// Failover sources given up on.
     skipped: Skipped,
     /// Stream keys were written to Redis and must be cleared.
@@ -377,15 +381,17 @@ impl Streams {
                     idle_secs: ch.idle_for().as_secs(),
                     segments: hls_files::segment_count(&self.cfg.hls_dir, &ch.id),
                     restarts: info.restarts,
-                    reason: info.reason.clone(),
-                    source: info.source.clone(),
+                    // Shown to operators and over the API: no credentials.
+                    reason: info.reason.as_deref().map(redact::text),
+                    source: info.source.as_deref().map(redact::url),
                     proxy: info.proxy.clone(),
+                    tls: info.tls.clone(),
                     skipped: info
                         .skipped
                         .iter()
                         .map(|(source, reason)| SkippedSource {
-                            source: source.clone(),
-                            reason: reason.clone(),
+                            source: redact::url(source),
+                            reason: redact::text(reason),
                         })
                         .collect(),
                 }

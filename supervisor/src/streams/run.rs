@@ -1,29 +1,31 @@
-//! One ffmpeg run of a channel: spawn it on one source (through the SOCKS
-//! bridge if the plan says so), wait for its first segment, watch the
-//! playlist advance, and say how the run ended.
+//! One ffmpeg run of a channel: spawn it on one source (http and https
+//! through the run's upstream gateway), wait for its first segment, watch
+//! the playlist advance, and say how the run ended.
 
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 use tracing::{debug, info, warn};
 
 use super::lifecycle::Plan;
 use super::{Channel, State, Streams};
-use crate::channel_record;
 use crate::ffmpeg_args::{self, HlsOutput, Input};
-use crate::ffmpeg_reason;
+use crate::ffmpeg_reason::{self, StderrLines};
+use crate::gateway::Gateway;
 use crate::hls_files;
 use crate::process;
 use crate::proxy::Proxy;
-use crate::socks_bridge::Bridge;
+use crate::redact;
 use shared::playlist;
 
 /// stderr lines kept per channel for failure reasons.
 const STDERR_TAIL: usize = 30;
+/// Longest stderr line kept (the rest of a longer line is dropped).
+const STDERR_LINE_MAX: usize = 2048;
 
 /// What one ffmpeg run came to.
 pub(super) enum Outcome {
@@ -51,47 +53,28 @@ impl Streams {
         resume: bool,
     ) -> Outcome {
         let id = &ch.id;
-        // ffmpeg speaks HTTP proxy; SOCKS goes through our bridge.
-        let mut bridge = None;
-        let http_proxy = match &plan.proxy {
-            None => None,
-            Some(Proxy::Http { url }) => Some(url.clone()),
-            Some(socks @ Proxy::Socks5 { .. }) => {
-                let timeout = plan
-                    .options
-                    .connect_timeout
-                    .unwrap_or(self.cfg.connect_timeout);
-                match Bridge::start(socks, timeout, id).await {
-                    Ok(b) => {
-                        let url = b.proxy_url();
-                        bridge = Some(b);
-                        Some(url)
-                    }
-                    Err(e) => {
-                        return Outcome::Failed {
-                            reason: format!("cannot start the SOCKS bridge: {e}"),
-                            was_ready: false,
-                        }
-                    }
-                }
-            }
-        };
         let via = plan
             .proxy
             .as_ref()
             .map(|p| format!(" (via {})", p.display()))
             .unwrap_or_default();
         let o = &plan.options;
+        // http(s) goes through the gateway; other enabled schemes are
+        // ffmpeg's own, their literal host checked here.
+        let gateway = match self.gateway_for(plan, source, id).await {
+            Ok(g) => g,
+            Err(reason) => {
+                warn!(channel = %id, source = %redact::url(source), %reason, "source refused");
+                return Outcome::Failed {
+                    reason,
+                    was_ready: false,
+                };
+            }
+        };
         let input = Input {
-            url: source.to_string(),
-            user_agent: o.user_agent.clone().or_else(|| self.cfg.user_agent.clone()),
-            referer: o.referer.clone().or_else(|| self.cfg.referer.clone()),
-            headers: channel_record::merge_headers(
-                &self.cfg.headers,
-                self.cfg.cookies.as_deref(),
-                &o.headers,
-            ),
-            http_proxy,
+            url: gateway
+                .as_ref()
+                .map_or_else(|| source.to_string(), |g| g.url_for(source)),
             read_timeout: o.read_timeout.unwrap_or(self.cfg.read_timeout),
             reconnect: o.reconnect.unwrap_or(self.cfg.reconnect),
             schemes: self.cfg.source_schemes.0.clone(),
@@ -122,13 +105,16 @@ impl Streams {
             }
         };
         let pid = child.id().unwrap_or(0);
+        if let Some(g) = &gateway {
+            g.serve_ffmpeg(pid);
+        }
         let started = unix_now();
         {
             let mut info = ch.info.lock().unwrap();
             info.pid = Some(pid);
             info.started = started;
         }
-        info!(channel = %id, pid, source = %input.url, proxy = ?plan.proxy.as_ref().map(Proxy::display), quality = ?plan.quality, resume, "ffmpeg started");
+        info!(channel = %id, pid, source = %redact::url(source), proxy = ?plan.proxy.as_ref().map(Proxy::display), quality = ?plan.quality, resume, "ffmpeg started");
         match self.store.set_stream_keys(id, pid, started).await {
             Ok(()) => ch.info.lock().unwrap().keys_written = true,
             Err(e) => warn!(channel = %id, error = %e, "cannot record stream keys"),
@@ -138,14 +124,26 @@ impl Streams {
             let tail = tail.clone();
             let id = id.clone();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    debug!(channel = %id, pid, "ffmpeg: {line}");
-                    let mut t = tail.lock().unwrap();
-                    if t.len() == STDERR_TAIL {
-                        t.pop_front();
+                let mut stderr = stderr;
+                let mut splitter = StderrLines::new(STDERR_LINE_MAX);
+                let mut buf = [0u8; 4096];
+                loop {
+                    let (lines, done) = match stderr.read(&mut buf).await {
+                        Ok(0) | Err(_) => (splitter.finish().into_iter().collect(), true),
+                        Ok(n) => (splitter.feed(&buf[..n]), false),
+                    };
+                    for line in lines {
+                        let line = redact::text(&line);
+                        debug!(channel = %id, pid, "ffmpeg: {line}");
+                        let mut t = tail.lock().unwrap();
+                        if t.len() == STDERR_TAIL {
+                            t.pop_front();
+                        }
+                        t.push_back(line);
                     }
-                    t.push_back(line);
+                    if done {
+                        break;
+                    }
                 }
             });
         }
@@ -165,9 +163,9 @@ impl Streams {
                     // Let the stderr reader drain the last lines.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
-                    let reason = match (status, bridge.as_ref().and_then(Bridge::last_error)) {
-                        // The proxy could not reach the upstream: ffmpeg
-                        // only saw the bridge's 502.
+                    let reason = match (status, gateway.as_ref().and_then(Gateway::last_error)) {
+                        // The gateway could not reach the upstream (policy,
+                        // TLS, proxy): ffmpeg only saw its 502.
                         (Ok(s), Some(e)) if s.code().is_some() => e,
                         (Ok(s), _) => exit_reason(s, &lines) + &via,
                         (Err(e), _) => format!("ffmpeg could not be waited for ({e})"),
@@ -202,10 +200,15 @@ impl Streams {
                         .last()
                         .map(|l| format!(" (ffmpeg: {l})"))
                         .unwrap_or_default();
-                    let reason = format!(
-                        "no segment within {} s{last}{via}",
-                        self.cfg.start_timeout.as_secs()
-                    );
+                    // A refused or failed upstream request (the policy,
+                    // TLS) says more than the timeout ffmpeg ran into.
+                    let reason = match gateway.as_ref().and_then(Gateway::last_error) {
+                        Some(e) => e,
+                        None => format!(
+                            "no segment within {} s{last}{via}",
+                            self.cfg.start_timeout.as_secs()
+                        ),
+                    };
                     warn!(channel = %id, pid, %reason, "start timed out");
                     return Outcome::Failed {
                         reason,

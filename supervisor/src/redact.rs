@@ -1,0 +1,147 @@
+//! Credentials out of everything shown: a URL's userinfo and the values of
+//! secret query parameters become `***` in status, API replies, logs and
+//! reasons. The parameter names are configured once at start
+//! (`--redact-query-params`); the pure functions take them explicitly.
+
+use std::sync::OnceLock;
+
+/// Query parameters whose values are secrets unless configured otherwise.
+pub const DEFAULT_PARAMS: &str =
+    "token,password,pass,passwd,pwd,key,api_key,apikey,auth,signature,sig,secret,access_token";
+
+static PARAMS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Sets the secret parameter names (comma-separated); the first call wins.
+pub fn configure(list: &str) {
+    let _ = PARAMS.set(parse_params(list));
+}
+
+pub fn parse_params(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn params() -> &'static [String] {
+    PARAMS.get_or_init(|| parse_params(DEFAULT_PARAMS))
+}
+
+/// `url` with the configured parameters redacted.
+pub fn url(u: &str) -> String {
+    redact_url(u, params())
+}
+
+/// `text` with every URL in it redacted.
+pub fn text(t: &str) -> String {
+    redact_text(t, params())
+}
+
+/// Redacts one URL: `scheme://user:pass@host/p?token=x` becomes
+/// `scheme://***@host/p?token=***` (parameter names compared without case).
+pub fn redact_url(url: &str, secret_params: &[String]) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_string(),
+    };
+    let (before_frag, frag) = match tail.split_once('#') {
+        Some((a, f)) => (a, Some(f)),
+        None => (tail, None),
+    };
+    let tail = match before_frag.split_once('?') {
+        Some((path, query)) => {
+            let q: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if secret_params.iter().any(|p| p.eq_ignore_ascii_case(k)) => {
+                        format!("{k}=***")
+                    }
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", q.join("&"))
+        }
+        None => before_frag.to_string(),
+    };
+    match frag {
+        Some(f) => format!("{scheme}://{authority}{tail}#{f}"),
+        None => format!("{scheme}://{authority}{tail}"),
+    }
+}
+
+/// Redacts every `scheme://...` in free text (ffmpeg's stderr, reasons).
+pub fn redact_text(text: &str, secret_params: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let start = rest[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+            .map_or(0, |j| j + 1);
+        let end = rest[i..]
+            .find(|c: char| c.is_whitespace() || "\"'<>`".contains(c))
+            .map_or(rest.len(), |j| i + j);
+        // A URL ending a sentence or in brackets keeps its punctuation out.
+        let trimmed = rest[..end].trim_end_matches([',', '.', ')', ']', ';', ':']);
+        let end = trimmed.len().max(i + 3);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url(&rest[start..end], secret_params));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> Vec<String> {
+        parse_params(DEFAULT_PARAMS)
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            redact_url(
+                "http://user:pw@o.test:81/a/b.m3u8?x=1&TOKEN=abc&Sig=z#f",
+                &p()
+            ),
+            "http://***@o.test:81/a/b.m3u8?x=1&TOKEN=***&Sig=***#f"
+        );
+        assert_eq!(
+            redact_url("https://o.test/live.ts", &p()),
+            "https://o.test/live.ts"
+        );
+        assert_eq!(redact_url("http://u@h?key=", &p()), "http://***@h?key=***");
+        // The path's @ is not userinfo.
+        assert_eq!(redact_url("http://h/a@b", &p()), "http://h/a@b");
+        assert_eq!(redact_url("not a url", &p()), "not a url");
+        let custom = parse_params(" Hash , ");
+        assert_eq!(
+            redact_url("http://h/?hash=1&token=2", &custom),
+            "http://h/?hash=***&token=2"
+        );
+    }
+
+    #[test]
+    fn text_with_urls() {
+        assert_eq!(
+            redact_text(
+                "[http @ 0x1] Opening 'http://a:b@h/x?token=t' for reading, then (http://h2/?pass=p).",
+                &p()
+            ),
+            "[http @ 0x1] Opening 'http://***@h/x?token=***' for reading, then (http://h2/?pass=***)."
+        );
+        assert_eq!(redact_text("no urls here", &p()), "no urls here");
+        assert_eq!(redact_text("://x ://", &p()), "://x ://");
+        assert_eq!(
+            redact_text("socks5://u:p@127.0.0.1:1080 refused", &p()),
+            "socks5://***@127.0.0.1:1080 refused"
+        );
+    }
+}
