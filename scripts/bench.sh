@@ -35,7 +35,7 @@ case "${1:-}" in
 *) echo "usage: $0 [--quick | --soak MINUTES (1-120)]" >&2; exit 2 ;;
 esac
 if [ "$SOAK_MINUTES" != 0 ]; then
-    COLD_RUNS=0; HERD=0; CHANNELS=20; WRK_SECS=0; ROUNDS=0; IDLE=15s
+    COLD_RUNS=0; HERD=0; CHANNELS=30; WRK_SECS=0; ROUNDS=0; IDLE=15s
 elif [ $quick = 1 ]; then
     COLD_RUNS=8; HERD=300; CHANNELS=20; WRK_SECS=4; ROUNDS=3; IDLE=20s
 else

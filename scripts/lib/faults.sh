@@ -149,8 +149,8 @@ fault_redis() {
     warm 1 2
     before=$(records); supp=$(sup_pid); ngxp=$(ngx_pid)
     slog=$(size "$run/supervisor.log"); elog=$(size "$run/nginx/error.log")
-    vstart r_view --viewers 50 --channels 1,2 --duration $((out + 20)) --ramp 1
-    vstart r_bad --viewers 5 --channels 1,2 --duration $((out + 20)) \
+    vstart r_view --viewers 50 --channels 1,2 --duration $((out + 15)) --ramp 1
+    vstart r_bad --viewers 5 --channels 1,2 --duration $((out + 15)) \
         --playlist "/live/stream_{channel}.m3u8?token=unknown0token0abcdef"
     sleep 10
     rpid=$(daemon_pid redis)
@@ -197,8 +197,8 @@ fault_supervisor() {
     before=$(records); old=$(sup_pid); ngxp=$(ngx_pid)
     oldff=$(for c in 1 2 3 4; do ffmpeg_of $c; done | tr '\n' ' ')
     slog=$(size "$run/supervisor.log"); elog=$(size "$run/nginx/error.log")
-    vstart s_view --viewers 200 --channels 1,2,3,4 --duration 40 --interval 2 --ramp 2
-    sleep 12
+    vstart s_view --viewers 200 --channels 1,2,3,4 --duration 30 --interval 2 --ramp 2
+    sleep 10
     t0=$(date +%s.%N)
     kill -KILL "$old"
     wait_for 60 eval '[ "$(sup_pid)" != "$old" ] && [ -n "$(sup_pid)" ] && sup_answers' || true
@@ -208,7 +208,7 @@ fault_supervisor() {
     vstart s_after --viewers 200 --channels 1,2,3,4 --duration 10 --interval 2 --ramp 2
     vwait s_after
     after=$(records)
-    say injected "kill -KILL of the supervisor (pid $old) 12 s into the viewing; runsv started pid $(sup_pid), answering ${back} s after the kill"
+    say injected "kill -KILL of the supervisor (pid $old) 10 s into the viewing; runsv started pid $(sup_pid), answering ${back} s after the kill"
     say "viewers saw" "$(vsum s_view); not 200: $(vbad s_view)"
     say "afterwards" "200 viewers for 10 s more: $(vsum s_after)"
     say "operator saw" "$(sv status "$run/sv/supervisor" 2>&1 | sed "s|$run/||")"
@@ -232,7 +232,7 @@ fault_nginx() {
     supctl stop hold2 >/dev/null 2>&1 || true
     supctl stop hold3 >/dev/null 2>&1 || true
     elog=$(size "$run/nginx/error.log")
-    vstart n_view --viewers 100 --channels 1,2 --duration 35 --ramp 1
+    vstart n_view --viewers 100 --channels 1,2 --duration 30 --ramp 1
     sleep 4
     held hold1 20 h1
     sleep 0.3
@@ -341,14 +341,14 @@ fault_stop() {
     warm st
     pid=$(ffmpeg_of st | head -n 1)
     slog=$(size "$run/supervisor.log")
-    vstart p_view --viewers 10 --channels st --duration 40
-    sleep 8
+    vstart p_view --viewers 10 --channels st --duration 30
+    sleep 6
     kill -STOP "$pid"
     wait_for 60 eval '[ -n "$(ffmpeg_of st)" ] && [ "$(ffmpeg_of st | head -n 1)" != "$pid" ]' || true
     new=$(ffmpeg_of st | head -n 1)
     vwait p_view
     st=$(supctl status st 2>&1 | sed -n 2p | tr -s ' ')
-    say injected "kill -STOP of the channel's ffmpeg (pid $pid) 8 s into the viewing"
+    say injected "kill -STOP of the channel's ffmpeg (pid $pid) 6 s into the viewing"
     say "viewers saw" "$(vsum p_view); not 200: $(vbad p_view)"
     say "operator saw" "stream-supervisor status: $st"
     log_lines "$run/supervisor.log" "$slog" 'stall|restart|WARN|ERROR' | sed 's/^/              supervisor: /'

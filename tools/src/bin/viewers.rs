@@ -154,8 +154,12 @@ impl Run {
             t.last_bad = Some(ms);
         }
         if self.args.events.is_some() {
-            t.all
-                .push((ms, kind.to_string(), status.to_string(), channel.to_string()));
+            t.all.push((
+                ms,
+                kind.to_string(),
+                status.to_string(),
+                channel.to_string(),
+            ));
         }
     }
 }
@@ -246,8 +250,7 @@ async fn main() {
         let _ = t.await;
     }
     let t = run.tally.lock().unwrap();
-    let mut by_kind: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
-        BTreeMap::new();
+    let mut by_kind: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
     for ((kind, status), n) in &t.counts {
         by_kind
             .entry(kind.clone())
@@ -276,4 +279,20 @@ async fn main() {
         "longest_gap_ms": t.longest_gap.as_millis() as u64,
     });
     println!("{out}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments;
+
+    #[test]
+    fn segment_uris_resolve_against_the_playlist() {
+        let body = b"#EXTM3U\n#EXTINF:2.0,\nstream_1_7.ts?token=t\n\n#EXTINF:2.0,\n/other/x.ts\n";
+        assert_eq!(
+            segments("/live/stream_1.m3u8?token=t/x", body),
+            vec!["/live/stream_1_7.ts?token=t", "/other/x.ts"]
+        );
+        assert_eq!(segments("/s.m3u8", b"a.ts\n"), vec!["/a.ts"]);
+        assert!(segments("/s.m3u8", b"#EXTM3U\n").is_empty());
+    }
 }
