@@ -335,6 +335,14 @@ fault_full() {
     verdict
 }
 
+# Whether the channel's ffmpeg is one other than PID (one look: two could
+# straddle the old one's end).
+replaced() { # channel pid
+    local n
+    n=$(ffmpeg_of "$1" | head -n 1)
+    [ -n "$n" ] && [ "$n" != "$2" ]
+}
+
 fault_stop() {
     local pid new st slog
     header stop "a channel's ffmpeg stopped (SIGSTOP) while 10 viewers watch; stall timeout 6 s"
@@ -344,7 +352,7 @@ fault_stop() {
     vstart p_view --viewers 10 --channels st --duration 30
     sleep 6
     kill -STOP "$pid"
-    wait_for 60 eval '[ -n "$(ffmpeg_of st)" ] && [ "$(ffmpeg_of st | head -n 1)" != "$pid" ]' || true
+    wait_for 60 replaced st "$pid" || true
     new=$(ffmpeg_of st | head -n 1)
     vwait p_view
     st=$(supctl status st 2>&1 | sed -n 2p | tr -s ' ')
