@@ -15,7 +15,7 @@
 # operator saw (status, logs) and what was lost, checks what must hold,
 # and exits non-zero if anything did not. Results: docs/faults.md.
 #
-#   scripts/faults.sh [FAULT...]    (default: all, about 4 minutes)
+#   scripts/faults.sh [FAULT...]    (default: all, about 5 minutes)
 # FAULTS_KEEP=1 keeps the logs in /tmp/stream-autostart-faults.kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
