@@ -13,15 +13,30 @@
 # Numbers only: nothing here passes or fails on a time.
 #
 #   scripts/bench.sh [--quick]     (--quick: fewer runs, a few minutes)
+#   scripts/bench.sh --soak MINUTES  (1 to 120: only the soak, see
+#                                   scripts/lib/soak.sh; its own section)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 # shellcheck source=scripts/lib/stack.sh
 . scripts/lib/stack.sh
 
-quick=0
-[ "${1:-}" = --quick ] && quick=1
-if [ $quick = 1 ]; then
+quick=0 SOAK_MINUTES=0
+case "${1:-}" in
+--quick) quick=1 ;;
+--soak)
+    SOAK_MINUTES=${2:-}
+    case $SOAK_MINUTES in
+    [1-9] | [1-9][0-9] | 1[01][0-9] | 120) ;;
+    *) echo "usage: $0 [--quick | --soak MINUTES (1-120)]" >&2; exit 2 ;;
+    esac
+    ;;
+"") ;;
+*) echo "usage: $0 [--quick | --soak MINUTES (1-120)]" >&2; exit 2 ;;
+esac
+if [ "$SOAK_MINUTES" != 0 ]; then
+    COLD_RUNS=0; HERD=0; CHANNELS=30; WRK_SECS=0; ROUNDS=0; IDLE=15s
+elif [ $quick = 1 ]; then
     COLD_RUNS=8; HERD=300; CHANNELS=20; WRK_SECS=4; ROUNDS=3; IDLE=20s
 else
     COLD_RUNS=20; HERD=1000; CHANNELS=200; WRK_SECS=6; ROUNDS=5; IDLE=60s
@@ -114,6 +129,12 @@ EOF
 echo ok >"$run/static.txt"
 stack_nginx nginx $PORT "$run/nginx" "$run/nginx/nginx.conf"
 base="http://127.0.0.1:$PORT"
+
+if [ "$SOAK_MINUTES" != 0 ]; then
+    # shellcheck source=scripts/lib/soak.sh
+    . scripts/lib/soak.sh
+    exit 0
+fi
 
 ms() { awk '{ printf "%.0f", $1 * 1000 }'; }
 stats() { # reads numbers, prints "median p95 max"
@@ -214,7 +235,7 @@ start_all=$(awk -v t="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.1f", t / 1e9
 # (Processes may end while these loops run: they must not end the script.)
 ffmpegs() {
     for p in $(pgrep -x ffmpeg || true); do
-        if tr '\0' ' ' <"/proc/$p/environ" 2>/dev/null | grep -q "STREAM_SUPERVISOR_HLS_DIR=$run/hls"; then echo "$p"; fi
+        if tr '\0' ' ' <"/proc/$p/environ" 2>/dev/null | grep "STREAM_SUPERVISOR_HLS_DIR=$run/hls" >/dev/null; then echo "$p"; fi
     done
 }
 ff_pids=$(ffmpegs)
@@ -299,6 +320,8 @@ EOF
 )
 echo "$table"
 
+# The soak section (bench.sh --soak) is its own run's: kept as it is.
+soak_section=$(sed -n '/^<!-- soak:/,/^<!-- \/soak -->/p' BENCHMARKS.md 2>/dev/null || true)
 cat >BENCHMARKS.md <<EOF
 # Benchmarks
 
@@ -375,4 +398,5 @@ start.
    for that: a stream stops between idle timeout and idle timeout +
    $touch_s s after its last request.
 EOF
+[ -z "$soak_section" ] || printf '\n%s\n' "$soak_section" >>BENCHMARKS.md
 echo "bench: wrote BENCHMARKS.md and bench/*.png" >&2

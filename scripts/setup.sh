@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config clang libclang-dev libssl-dev libpcre2-dev
 zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates openssl
 tinyproxy-bin microsocks vlc-bin vlc-plugin-base nginx-core nginx-dev
-libnginx-mod-http-perl"
+libnginx-mod-http-perl valgrind runit"
 
 missing=""
 for p in $PACKAGES; do

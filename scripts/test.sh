@@ -3,7 +3,8 @@
 # unit tests, the nginx-style suite in t/ against real nginx, Redis,
 # supervisor and ffmpeg (under this project's Test::Nginx and under
 # nginx-tests' own library), and a slice of nginx's own tests bare and with
-# the module loaded, on the vendored nginx and on the distribution's.
+# the module loaded, on the vendored nginx and on the distribution's; the
+# fault suite (scripts/faults.sh) once.
 # Exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ export TEST_ORIGIN_BINARY="$stage/bin/test-origin"
 # The vendored nginx 1.28 and the module built with it.
 sh scripts/prove-t.sh "$stage/sbin/nginx" "$stage/modules/$so"
 bash scripts/nginx-suite.sh "$stage/sbin/nginx" "$stage/modules/$so"
+# The fault suite (real processes, a few minutes), once: it is about the
+# supervisor and the deployment, not about which nginx.
+bash scripts/faults.sh
 
 # The distribution's nginx, with the module built for it (its version and
 # configure arguments, --with-compat).

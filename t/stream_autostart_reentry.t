@@ -95,7 +95,11 @@ sub worker_pid {
 }
 
 my $sv = $s->{supervisor_pid};
-my $worker = worker_pid($t);
+# (The master writes its pid file before it forks the worker: slow under
+# valgrind, scripts/memcheck.sh.)
+my $worker;
+wait_until(10, sub { $worker = eval { worker_pid($t) } });
+$worker //= worker_pid($t);
 
 # One refused request, with the events lined up as described above.
 sub refused {

@@ -3,6 +3,7 @@
 # Sourced by bash (scripts/lib/stack.sh).
 #
 #   daemon_start [--stop-with SIG] NAME LOG CMD [ARG...]
+#   daemon_adopt [--stop-with SIG] NAME LOG PID  one that daemonized itself
 #   daemon_pid NAME / daemon_alive NAME
 #   daemon_stop NAME / daemon_stop_all
 #
@@ -78,6 +79,20 @@ daemon_start() {
     _daemon_names+=("$name")
     _daemon_pid[$name]=$!
     _daemon_stamp[$name]=$(_proc_start "$!" || true)
+    _daemon_log[$name]=$log
+    _daemon_sig[$name]=$sig
+}
+
+# A daemon that forked away from what we started (nginx with `daemon on`,
+# found by its pid file), recorded as if daemon_start had started it.
+daemon_adopt() {
+    local sig=TERM
+    if [ "$1" = --stop-with ]; then sig=$2; shift 2; fi
+    local name=$1 log=$2 pid=$3
+    [ -z "${_daemon_pid[$name]:-}" ] || stack_fail "$name is already running"
+    _daemon_names+=("$name")
+    _daemon_pid[$name]=$pid
+    _daemon_stamp[$name]=$(_proc_start "$pid" || true)
     _daemon_log[$name]=$log
     _daemon_sig[$name]=$sig
 }

@@ -18,6 +18,9 @@ package Test::Nginx;
 #   TEST_NGINX_GLOBALS_HTTP  extra http-context directives
 #   TEST_NGINX_LEAVE         keep the test directory
 #   TEST_NGINX_VERBOSE       log requests and responses (log_in/log_out)
+# and one of its own:
+#   TEST_NGINX_SLOW          a factor for nginx's start wait and the 8 s of
+#                            http(): nginx under valgrind (scripts/memcheck.sh)
 
 use warnings;
 use strict;
@@ -37,6 +40,8 @@ our $NGINX = defined $ENV{TEST_NGINX_BINARY} ? $ENV{TEST_NGINX_BINARY}
 	: 'nginx';
 
 my %ports;
+
+my $SLOW = ($ENV{TEST_NGINX_SLOW} // '') =~ /^([1-9]\d*)$/ ? $1 : 1;
 
 sub new {
 	my ($class) = @_;
@@ -319,12 +324,13 @@ sub stop_daemons {
 	return $self;
 }
 
-# Waits up to 5 s for a file to appear; stops early if $pid exited.
+# Waits up to 5 s (times TEST_NGINX_SLOW) for a file to appear; stops
+# early if $pid exited.
 sub waitforfile {
 	my ($self, $file, $pid) = @_;
 	my $exited;
 
-	foreach (1 .. 50) {
+	foreach (1 .. 50 * $SLOW) {
 		return 1 if -e $file;
 		return 0 if $exited;
 		$exited = waitpid($pid, WNOHANG) != 0 if $pid;
@@ -422,7 +428,7 @@ sub http_start {
 	eval {
 		local $SIG{ALRM} = sub { die "timeout\n" };
 		local $SIG{PIPE} = sub { die "sigpipe\n" };
-		alarm(8);
+		alarm(8 * $SLOW);
 
 		$s = $extra{socket} || IO::Socket::INET->new(
 			Proto => 'tcp',
@@ -455,7 +461,7 @@ sub http_end {
 	eval {
 		local $SIG{ALRM} = sub { die "timeout\n" };
 		local $SIG{PIPE} = sub { die "sigpipe\n" };
-		alarm(8);
+		alarm(8 * $SLOW);
 
 		local $/;
 		$reply = $s->getline();
