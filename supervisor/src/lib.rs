@@ -4,12 +4,14 @@
 pub mod catalog;
 pub mod channel_record;
 pub mod config;
+pub mod conn_limits;
 pub mod ctl;
 pub mod data;
 pub mod ffmpeg_args;
 pub mod ffmpeg_reason;
 pub mod hls_files;
 pub mod m3u_import;
+pub mod peer_access;
 pub mod process;
 pub mod proxy;
 pub mod reconcile;
