@@ -13,6 +13,7 @@ use strict;
 use Test::More;
 use IO::Socket::UNIX;
 use Errno qw/ EAGAIN EWOULDBLOCK /;
+use POSIX ();
 
 BEGIN { use FindBin; chdir($FindBin::Bin); }
 
@@ -38,7 +39,7 @@ plan(skip_all => "ulimit -n $nofile is too low to hold 2000 connections")
 	if $held < 2000;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(11)
+	->has_daemon('ffmpeg')->plan(12)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -71,9 +72,10 @@ http {
 
 EOF
 
-# Default connection limits; a short write timeout so the test need not
-# wait long for the client that never reads.
-my $s = start_stack($t, segment => '1s',
+# Default connection limits, under an open-files limit the herd below
+# could exhaust; a short write timeout so the test need not wait long for
+# the client that never reads.
+my $s = start_stack($t, segment => '1s', nofile => 4096,
 	users => { u1 => '{"active":true}' }, tokens => { tk => 'u1' },
 	args => [ '--client-write-timeout', '3s' ]);
 redis($t, 'SET', 'channel:1', qq({"source_url":"$s->{origin_url}"}));
@@ -83,18 +85,37 @@ $t->run();
 
 ###############################################################################
 
-# One process opens (and keeps) $held connections: ten thousand where the
-# open-files limit allows. The supervisor keeps --max-client-connections
+# A writer whose peer is gone must see EPIPE, not die of SIGPIPE.
+$SIG{PIPE} = 'IGNORE';
+
+# Another process opens (and keeps) $held connections: ten thousand where
+# the open-files limit allows. The supervisor keeps --max-client-connections
 # (512) of them and closes the rest at once.
 
-my @herd;
-my $opened = 0;
-for (1 .. $held) {
-	my $c = IO::Socket::UNIX->new(Peer => $s->{socket}) or last;
-	push @herd, $c;
-	$opened++;
+pipe(my $herd_r, my $herd_w) or die "pipe: $!\n";
+pipe(my $go_r, my $go_w) or die "pipe: $!\n";
+my $herd = fork() // die "fork: $!\n";
+if ($herd == 0) {
+	close $herd_r;
+	close $go_w;
+	my @conns;
+	for (1 .. $held) {
+		my $c = IO::Socket::UNIX->new(Peer => $s->{socket}) or last;
+		push @conns, $c;
+	}
+	syswrite($herd_w, scalar(@conns) . "\n");
+	# Hold them until the test is done with them.
+	sysread($go_r, my $buf, 1);
+	POSIX::_exit(0);
 }
+close $herd_w;
+close $go_r;
+my $opened = <$herd_r> // 0;
+chomp $opened;
 cmp_ok($opened, '>=', 2000, "a client opened $opened connections");
+like(file_text($t, 'supervisor.log'),
+	qr/--max-connections lowered to fit the open-files limit.* max=3168/,
+	'connection limit fitted to the open-files limit');
 
 ok(wait_until(20, sub { file_text($t, 'supervisor.log')
 	=~ /connection shed: connection refused: \d+ connections open from this client/ }),
@@ -124,7 +145,7 @@ ok($blocked, "the flood was stopped by back-pressure after $sent bytes");
 
 my $r = http_get('/live/stream_1.m3u8?token=tk');
 like($r, qr!^HTTP/1\.1 200 !, 'viewer: playlist 200 during the flood');
-my ($segment) = $r =~ m!^(stream_1_\d+\.ts)\r?$!m;
+my ($segment) = $r =~ m!^(stream_1_\d+\.ts(?:\?\S*)?)\r?$!m;
 ok($segment, 'viewer: playlist lists segments');
 like(http_get('/live/' . ($segment // 'none.ts')), qr!^HTTP/1\.1 200 !,
 	'viewer: segment 200');
@@ -155,8 +176,8 @@ like($out, qr/^1\s+ready/m, 'operator status while the herd holds on');
 like(http_get('/live/stream_2.m3u8?token=tk'), qr!^HTTP/1\.1 200 !,
 	'a second channel starts while the herd holds on');
 
-close $_ for @herd;
-@herd = ();
+close $go_w;
+waitpid($herd, 0);
 
 # Everything is given back: a later client is served at once.
 like(supervisor_call($s->{socket}, '{"id":9,"op":"list"}'),

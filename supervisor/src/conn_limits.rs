@@ -112,8 +112,20 @@ impl ClientKey {
 #[derive(Default, Debug)]
 pub struct Registry {
     open: Mutex<Counts>,
-    shed: Mutex<Reports>,
+    /// One report per kind, so a flood of one kind never hides another.
+    shed: [Mutex<Reports>; 3],
     forbidden: Mutex<Reports>,
+}
+
+/// Why a connection was shed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// Refused when it came: too many connections.
+    Refused = 0,
+    /// A request line took too long.
+    SlowLine = 1,
+    /// Its replies were not read.
+    Unread = 2,
 }
 
 #[derive(Default, Debug)]
@@ -160,7 +172,7 @@ impl Registry {
             }
             Admit::No(why) => {
                 drop(c);
-                self.shed(peer, &format!("connection refused: {why}"));
+                self.shed(Shed::Refused, peer, &format!("connection refused: {why}"));
                 Err(why)
             }
         }
@@ -173,8 +185,8 @@ impl Registry {
 
     /// A connection was refused or dropped to protect the others: logged
     /// at most every few seconds, with how many since the last report.
-    pub fn shed(&self, peer: &PeerCred, why: &str) {
-        if let Some(n) = self.shed.lock().unwrap().hit(Instant::now()) {
+    pub fn shed(&self, kind: Shed, peer: &PeerCred, why: &str) {
+        if let Some(n) = self.shed[kind as usize].lock().unwrap().hit(Instant::now()) {
             warn!(peer = %peer, shed = n, "connection shed: {why} ({n} shed since the last report)");
         }
     }

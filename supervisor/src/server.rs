@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use super::config::{resolve_group, Cli};
-use super::conn_limits::{self, Limits, Registry};
+use super::conn_limits::{self, Limits, Registry, Shed};
 use super::peer_access::{self, OperatorPolicy, PeerCred};
 use super::store::AuthResult;
 use super::streams::{Adhoc, Ensured, Streams};
@@ -340,6 +340,7 @@ async fn connection(stream: UnixStream, peer: PeerCred, ctx: &Arc<Ctx>) {
         }
         ReaderEnd::Idle => debug!(peer = %peer, "idle connection closed"),
         ReaderEnd::SlowLine => ctx.registry.shed(
+            Shed::SlowLine,
             &peer,
             &format!(
                 "a request line was not complete within {} ms (--client-read-timeout)",
@@ -347,6 +348,7 @@ async fn connection(stream: UnixStream, peer: PeerCred, ctx: &Arc<Ctx>) {
             ),
         ),
         ReaderEnd::Writer(WriterEnd::Stalled) => ctx.registry.shed(
+            Shed::Unread,
             &peer,
             &format!(
                 "the client left a reply unread for {} ms (--client-write-timeout); its requests were dropped",
