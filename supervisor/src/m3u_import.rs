@@ -117,10 +117,11 @@ pub enum Assignment {
 
 /// Channel ids for the entries, one per entry. An entry with a `tvg-id`
 /// gets the id made of it. One without is the same channel as an existing
-/// record with the same source URL, if there is one; otherwise it gets the
-/// lowest free number, never one a record or another entry has: its place
-/// in the file names nothing, so it must never replace (or hide behind) an
-/// unrelated channel that happens to have that number.
+/// record with the same source URL, if there is one; otherwise its place in
+/// the file if that number is free, else the lowest free number. A number a
+/// record or another entry has is never used: the place in the file names
+/// nothing, so it must never replace (or hide behind) an unrelated channel
+/// that happens to have that number.
 ///
 /// `existing` maps each stored id to its record's source URL.
 pub fn assign_ids(
@@ -140,7 +141,8 @@ pub fn assign_ids(
     entries
         .iter()
         .zip(explicit)
-        .map(|(e, explicit)| {
+        .enumerate()
+        .map(|(n, (e, explicit))| {
             let id = explicit.unwrap_or_else(|| {
                 let same = existing
                     .iter()
@@ -150,11 +152,16 @@ pub fn assign_ids(
                 match same {
                     Some(id) => id.clone(),
                     None => {
-                        while taken.contains(&next.to_string()) {
-                            next += 1;
+                        let place = (n + 1).to_string();
+                        if taken.insert(place.clone()) {
+                            place
+                        } else {
+                            while taken.contains(&next.to_string()) {
+                                next += 1;
+                            }
+                            taken.insert(next.to_string());
+                            next.to_string()
                         }
-                        taken.insert(next.to_string());
-                        next.to_string()
                     }
                 }
             });
@@ -242,7 +249,8 @@ mod tests {
         assert_eq!(
             assign_ids(&entries, &existing),
             [
-                // Free numbers, skipping records and explicit ids.
+                // Its place (1) is an unrelated channel's: the lowest free
+                // number, skipping records and explicit ids.
                 id("4", false),
                 // The same source as channel 2: that channel.
                 id("2", true),

@@ -8,8 +8,9 @@ use serde_json::Value;
 pub const MAX_TOKEN_LEN: usize = 256;
 
 /// Whether a token has the form of one before Redis is asked about it:
-/// 1 to 256 bytes of letters, digits and `-._~+/=` (URL-safe and base64
-/// alphabets). Anything else is refused without a lookup.
+/// 1 to 256 bytes of printable ASCII (a space included: tokens arrive
+/// percent-decoded). Control characters, bytes over 0x7e and longer tokens
+/// are refused without a lookup.
 pub fn check_token_form(token: &str) -> Result<(), String> {
     if token.is_empty() {
         return Err("empty token".into());
@@ -20,12 +21,9 @@ pub fn check_token_form(token: &str) -> Result<(), String> {
             token.len()
         ));
     }
-    match token
-        .bytes()
-        .find(|b| !(b.is_ascii_alphanumeric() || b"-._~+/=".contains(b)))
-    {
+    match token.bytes().find(|b| !(b' '..=b'~').contains(b)) {
         Some(b) => Err(format!(
-            "token has a character outside [A-Za-z0-9-._~+/=] (byte 0x{b:02x})"
+            "token has a byte that is not printable ASCII (0x{b:02x})"
         )),
         None => Ok(()),
     }
@@ -436,6 +434,7 @@ mod tests {
             "3f9a0c1d",
             "a-b_c.d~e",
             "QUJD+/==",
+            "a+b/c d",
             &"x".repeat(256),
         ] {
             assert_eq!(check_token_form(ok), Ok(()), "{ok}");
@@ -443,20 +442,17 @@ mod tests {
         for bad in [
             "",
             &"x".repeat(257),
-            "a b",
             "a\nb",
-            "a%20b",
-            "tok*",
-            "tok?",
-            "a:b",
+            "a\rb",
+            "a\tb",
             "ä",
             "a\0",
-            "tok&x=1",
+            "a\u{7f}",
         ] {
             assert!(check_token_form(bad).is_err(), "{bad:?}");
         }
         // The refusal never repeats the token.
-        assert!(!check_token_form("secret secret")
+        assert!(!check_token_form("secret\nsecret")
             .unwrap_err()
             .contains("secret"));
     }
