@@ -39,7 +39,7 @@ plan(skip_all => "ulimit -n $nofile is too low to hold 2000 connections")
 	if $held < 2000;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(12)
+	->has_daemon('ffmpeg')->plan(15)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -77,7 +77,7 @@ EOF
 # the client that never reads.
 my $s = start_stack($t, segment => '1s', nofile => 4096,
 	users => { u1 => '{"active":true}' }, tokens => { tk => 'u1' },
-	args => [ '--client-write-timeout', '3s' ]);
+	args => [ '--client-write-timeout', '3s', '--client-read-timeout', '2s' ]);
 redis($t, 'SET', 'channel:1', qq({"source_url":"$s->{origin_url}"}));
 redis($t, 'SET', 'channel:2', qq({"source_url":"$s->{origin_url}"}));
 
@@ -120,6 +120,29 @@ like(file_text($t, 'supervisor.log'),
 ok(wait_until(20, sub { file_text($t, 'supervisor.log')
 	=~ /connection shed: connection refused: \d+ connections open from this client/ }),
 	'supervisor logged the connections it shed');
+
+ok(wait_until(20, sub { file_text($t, 'supervisor.log')
+	=~ /connection shed: \d+ more \(connection refused\) since the last report/ }),
+	'the rest of the burst is reported with a count');
+
+# A request line that is started and never finished ends its connection.
+
+my $slow = IO::Socket::UNIX->new(Peer => $s->{socket})
+	or die "slow connect: $!\n";
+$slow->print('{"id":1,"op":');
+my $closed = eval {
+	local $SIG{ALRM} = sub { die "timeout\n" };
+	alarm(20);
+	my $n = sysread($slow, my $buf, 100);
+	alarm(0);
+	defined $n && $n == 0;
+};
+alarm(0);
+ok($closed, 'a request line not finished in time: connection closed');
+like(file_text($t, 'supervisor.log'),
+	qr/connection shed: a request line was not complete within 2000 ms/,
+	'and logged');
+close $slow;
 
 # Another client floods requests and never reads a reply: the supervisor
 # stops reading it when its replies back up, then drops it.

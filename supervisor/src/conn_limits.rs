@@ -191,6 +191,33 @@ impl Registry {
         }
     }
 
+    /// Reports what was counted but not yet logged (called every few
+    /// seconds, so the tail of a burst is reported too).
+    pub fn flush_reports(&self) {
+        let now = Instant::now();
+        for (kind, r) in [
+            "connection refused",
+            "slow request line",
+            "replies not read",
+        ]
+        .iter()
+        .zip(&self.shed)
+        {
+            if let Some(n) = r.lock().unwrap().flush(now) {
+                warn!(
+                    shed = n,
+                    "connection shed: {n} more ({kind}) since the last report"
+                );
+            }
+        }
+        if let Some(n) = self.forbidden.lock().unwrap().flush(now) {
+            warn!(
+                refused = n,
+                "operator operation refused: {n} more since the last report"
+            );
+        }
+    }
+
     /// An operator op was refused to a peer: logged like `shed`.
     pub fn forbidden(&self, peer: &PeerCred, op: &str) {
         if let Some(n) = self.forbidden.lock().unwrap().hit(Instant::now()) {
@@ -218,6 +245,15 @@ impl Reports {
     fn hit(&mut self, now: Instant) -> Option<u64> {
         self.unreported += 1;
         if !should_log(self.last, now, REPORT_EVERY) {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+
+    /// `Some(n)` when `n` events wait to be reported and a report is due.
+    fn flush(&mut self, now: Instant) -> Option<u64> {
+        if self.unreported == 0 || !should_log(self.last, now, REPORT_EVERY) {
             return None;
         }
         self.last = Some(now);
@@ -332,5 +368,10 @@ mod tests {
         assert_eq!(r.hit(t0 + Duration::from_secs(1)), None);
         assert_eq!(r.hit(t0 + Duration::from_secs(2)), None);
         assert_eq!(r.hit(t0 + every), Some(3));
+        // The tail of a burst is reported by the periodic flush.
+        assert_eq!(r.hit(t0 + every + Duration::from_secs(1)), None);
+        assert_eq!(r.flush(t0 + every + Duration::from_secs(2)), None);
+        assert_eq!(r.flush(t0 + every * 2), Some(1));
+        assert_eq!(r.flush(t0 + every * 3), None);
     }
 }

@@ -115,8 +115,16 @@ pub fn operator_policy(cfg: &Cli) -> Result<OperatorPolicy, String> {
 
 pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>) {
     let mut last_error = None;
+    let mut reports = tokio::time::interval(Duration::from_secs(5));
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = reports.tick() => {
+                ctx.registry.flush_reports();
+                continue;
+            }
+        };
+        match accepted {
             Ok((stream, _)) => admit(stream, &ctx),
             Err(e) => {
                 // Out of file descriptors, typically: wait, and say so now
