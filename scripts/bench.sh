@@ -74,11 +74,14 @@ sup users add bench >/dev/null
 token=$(sup tokens issue bench)
 
 ulimit -n 65536 2>/dev/null || true
+# The stops below go through nginx's API: its workers (nobody) must be
+# operators of the supervisor.
 start_supervisor() {
     stack_supervisor "$run/sup.sock" --redis-url "redis://127.0.0.1:$RPORT/0" \
         --socket-mode 666 --hls-dir "$run/hls" --idle-timeout "$IDLE" \
         --max-streams $((CHANNELS + 20)) --segment-duration 4s \
-        --allow-upstream-networks 127.0.0.0/8
+        --allow-upstream-networks 127.0.0.0/8 \
+        --operator-group "$(id -gn nobody 2>/dev/null || echo nogroup)"
     suppid=$(daemon_pid supervisor)
 }
 start_supervisor

@@ -59,8 +59,11 @@ data users add demo >/dev/null
 token=$(data tokens issue demo)
 
 # nginx workers run as nobody/nogroup: give them the socket through its group.
+# The demo serves the operator API through nginx (/api/), so their group is
+# also an operator group; without it the API answers 403 "forbidden".
 group=$(id -gn nobody 2>/dev/null || echo nogroup)
 stack_supervisor "$run/supervisor/supervisor.sock" --socket-group "$group" \
+    --operator-group "$group" \
     --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --hls-dir "$run/hls" --idle-timeout "$IDLE" \
     --allow-upstream-networks 127.0.0.0/8
 chmod 755 "$run/supervisor"

@@ -113,6 +113,12 @@ pub fn supervisor_error(code: Option<ErrorCode>) -> Refusal {
     match code {
         Some(ErrorCode::InvalidChannel) => refuse(Status::Invalid, "is not a valid id"),
         Some(ErrorCode::Denied) => refuse(Status::Denied, "was refused: the token is not valid"),
+        // An operator op from a peer outside the operator side (e.g. nginx
+        // workers whose group is not an --operator-group).
+        Some(ErrorCode::Forbidden) => refuse(
+            Status::Denied,
+            "was refused: nginx may not ask the supervisor for this",
+        ),
         Some(ErrorCode::UnknownChannel) => refuse(Status::Unknown, "is not configured"),
         Some(ErrorCode::NotRunning) => refuse(Status::Unknown, "is not running"),
         Some(ErrorCode::BadChannel) => refuse(Status::BadChannel, "has an unusable record"),

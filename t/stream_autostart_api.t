@@ -69,8 +69,10 @@ http {
 
 EOF
 
+# The API is served by nginx's workers: their group must be an operator
+# group of the supervisor (they run as this test's user and group here).
 my $s = start_stack($t, segment => '1s',
-	args => [ '--max-failures', '1' ]);
+	args => [ '--max-failures', '1', '--operator-group', (split ' ', $))[0] ]);
 redis($t, 'SET', 'channel:7',
 	qq({"source_url":"$s->{origin_url}","quality":"copy"}));
 

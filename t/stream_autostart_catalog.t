@@ -26,7 +26,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(26)
+	->has_daemon('ffmpeg')->plan(30)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -153,6 +153,29 @@ is($? >> 8, 0, 'player: ffmpeg exits 0');
 is($t->read_file('player.log'), '', 'player: every frame decoded without an error');
 like($t->read_file('supervisor.log'), qr/ffmpeg started.*channel=news_1/,
 	'the player started the channel');
+
+# Importing with --replace never overwrites an unrelated channel through an
+# entry's place in the file: the second entry here has no tvg-id and
+# another source than channel 2.
+
+$t->write_file('more.m3u', <<"EOF");
+#EXTM3U
+#EXTINF:-1,First
+http://127.0.0.1:9/first.ts
+#EXTINF:-1,Second
+http://127.0.0.1:9/second.ts
+#EXTINF:-1,Untagged, renamed
+$s->{origin_url}
+EOF
+($rc, $out) = data('channels', 'import', "$d/more.m3u", '--replace');
+like($out, qr/imported 3 channels/, 'import --replace');
+$rec = decode_json(redis($t, 'GET', 'channel:2') || '{}');
+is("$rec->{name}|$rec->{source_url}", "Untagged, renamed|$s->{origin_url}",
+	'--replace: channel 2 replaced only by the entry with its source');
+is(decode_json(redis($t, 'GET', 'channel:1') || '{}')->{name}, 'First',
+	'an entry takes its free place');
+is(decode_json(redis($t, 'GET', 'channel:3') || '{}')->{source_url},
+	'http://127.0.0.1:9/second.ts', 'an entry whose place is taken gets a free number');
 
 # A disabled user's M3U stops working within the token cache lifetime (1 s).
 

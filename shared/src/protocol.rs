@@ -87,7 +87,34 @@ pub enum Op {
     Channels,
 }
 
+/// Who may ask for an op: nginx workers serving viewers, or operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// The viewer path of the module: token checks, starting a configured
+    /// channel, keeping it watched, the catalog. Any peer that may connect.
+    Viewer,
+    /// Changes what runs or shows how (stop, start with ad-hoc sources,
+    /// restart, status): root, the supervisor's own user and members of
+    /// `--operator-group` only.
+    Operator,
+}
+
 impl Op {
+    /// Which peers may ask for this op. Every op names its class here, so
+    /// a new op cannot be added without deciding.
+    pub fn privilege(&self) -> Privilege {
+        match self {
+            Op::Authorize { .. } | Op::Ensure { .. } | Op::Touch { .. } | Op::Channels => {
+                Privilege::Viewer
+            }
+            Op::Stop { .. }
+            | Op::Status { .. }
+            | Op::List
+            | Op::Start { .. }
+            | Op::Restart { .. } => Privilege::Operator,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Op::Authorize { .. } => "authorize",
@@ -135,11 +162,14 @@ pub enum ErrorCode {
     NotRunning,
     /// The supervisor is shutting down.
     ShuttingDown,
+    /// The peer may not ask for this op (an operator op from a peer that
+    /// is not root, the supervisor's user or in `--operator-group`).
+    Forbidden,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::BadRequest,
         ErrorCode::TooLong,
         ErrorCode::UnknownOp,
@@ -154,6 +184,7 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::NotRunning,
         ErrorCode::ShuttingDown,
+        ErrorCode::Forbidden,
         ErrorCode::Internal,
     ];
 
@@ -173,6 +204,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::NotRunning => "not_running",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::Internal => "internal",
         }
     }

@@ -141,9 +141,9 @@ fn every_error_code_is_listed_once() {
     let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     names.sort();
     names.dedup();
-    // The 15 arms below; a new variant breaks the match, and whoever adds
+    // The 16 arms below; a new variant breaks the match, and whoever adds
     // its arm adds it to ALL and counts it here.
-    assert_eq!(names.len(), 15);
+    assert_eq!(names.len(), 16);
     for code in ErrorCode::ALL {
         match code {
             ErrorCode::BadRequest
@@ -160,7 +160,60 @@ fn every_error_code_is_listed_once() {
             | ErrorCode::Unavailable
             | ErrorCode::NotRunning
             | ErrorCode::ShuttingDown
+            | ErrorCode::Forbidden
             | ErrorCode::Internal => {}
         }
     }
+}
+
+#[test]
+fn viewer_ops_and_operator_ops() {
+    let ch = || "7".to_string();
+    let viewer = [
+        Op::Authorize { token: "t".into() },
+        Op::Ensure {
+            channel: ch(),
+            wait_ms: 1,
+        },
+        Op::Touch { channel: ch() },
+        Op::Channels,
+    ];
+    for op in &viewer {
+        assert_eq!(op.privilege(), Privilege::Viewer, "{}", op.name());
+    }
+    let operator = [
+        Op::Stop { channel: ch() },
+        Op::Status { channel: None },
+        Op::Status {
+            channel: Some(ch()),
+        },
+        Op::List,
+        Op::Start {
+            channel: ch(),
+            wait_ms: 1,
+            source_url: None,
+            quality: None,
+        },
+        Op::Start {
+            channel: ch(),
+            wait_ms: 1,
+            source_url: Some("http://x/".into()),
+            quality: None,
+        },
+        Op::Restart {
+            channel: ch(),
+            wait_ms: 1,
+        },
+    ];
+    for op in &operator {
+        assert_eq!(op.privilege(), Privilege::Operator, "{}", op.name());
+    }
+    // Every op on the wire is classified by one of the lists above.
+    let mut named: Vec<&str> = viewer.iter().chain(&operator).map(Op::name).collect();
+    named.sort();
+    named.dedup();
+    let mut all = OP_NAMES.to_vec();
+    all.sort();
+    assert_eq!(named, all);
+    assert_eq!(ErrorCode::Forbidden.as_str(), "forbidden");
 }

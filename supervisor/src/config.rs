@@ -139,6 +139,43 @@ pub struct Cli {
     /// source URL is shown (comma-separated, any case).
     #[arg(long, env = "SUPERVISOR_REDACT_QUERY_PARAMS", default_value = crate::redact::DEFAULT_PARAMS)]
     pub redact_query_params: String,
+    // Who may ask what on the socket, and what one client can make the
+    // supervisor hold (server.rs, peer_access.rs, conn_limits.rs).
+    /// Group whose members may ask for operator operations (stop, start,
+    /// restart, status) besides root and the supervisor's user; by name or
+    /// number, repeatable or comma-separated. None by default: nginx's
+    /// workers may then only ask for what viewers need.
+    #[arg(
+        long = "operator-group",
+        env = "SUPERVISOR_OPERATOR_GROUP",
+        value_delimiter = ','
+    )]
+    pub operator_groups: Vec<String>,
+
+    /// Socket connections open at once (lowered to fit the open-files limit).
+    #[arg(long, env = "SUPERVISOR_MAX_CONNECTIONS", default_value_t = 4096, value_parser = at_least_one)]
+    pub max_connections: usize,
+
+    /// Socket connections open at once from one client process.
+    #[arg(long, env = "SUPERVISOR_MAX_CLIENT_CONNECTIONS", default_value_t = 512, value_parser = at_least_one)]
+    pub max_client_connections: usize,
+
+    /// Requests of one connection answered at once; more wait unread.
+    #[arg(long, env = "SUPERVISOR_MAX_IN_FLIGHT", default_value_t = 64, value_parser = at_least_one)]
+    pub max_in_flight: usize,
+
+    /// A connection with nothing in flight that sends nothing this long is
+    /// closed.
+    #[arg(long, env = "SUPERVISOR_CLIENT_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub client_idle_timeout: Duration,
+
+    /// A request line must be complete this long after its first byte.
+    #[arg(long, env = "SUPERVISOR_CLIENT_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub client_read_timeout: Duration,
+
+    /// A client that does not read a reply for this long is disconnected.
+    #[arg(long, env = "SUPERVISOR_CLIENT_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub client_write_timeout: Duration,
 
     /// Log level or filter (RUST_LOG, if set, wins).
     #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
@@ -374,6 +411,13 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
     }
     .request_options()?;
     Ok((name.to_string(), value.to_string()))
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("\"{s}\" is not a number of at least 1")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -187,29 +187,37 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let entries = m3u_import::parse(&text);
-            let existing: std::collections::HashSet<String> = store
-                .ids(Kind::Channel)
-                .await
-                .map_err(err)?
+            // Every stored channel's source, so entries without a tvg-id
+            // find their own channel and never take an unrelated one.
+            let ids = store.ids(Kind::Channel).await.map_err(err)?;
+            let keys: Vec<Key> = ids.iter().map(|i| Keys::channel(i)).collect();
+            let values = store.get_many(&keys).await.map_err(err)?;
+            let existing: std::collections::HashMap<String, String> = ids
                 .into_iter()
+                .zip(values)
+                .map(|(id, v)| {
+                    let src = v
+                        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                        .and_then(|r| r.get("source_url")?.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    (id, src)
+                })
                 .collect();
+            let assigned = m3u_import::assign_ids(&entries, &existing);
             let (mut pairs, mut skipped, mut kept) = (Vec::new(), 0, 0);
-            let mut seen = std::collections::HashSet::new();
-            for (n, e) in entries.iter().enumerate() {
-                let id = e
-                    .tvg_id
-                    .as_deref()
-                    .and_then(m3u_import::id_from)
-                    .unwrap_or_else(|| (n + 1).to_string());
-                if !seen.insert(id.clone()) {
-                    eprintln!("line {}: channel id {id} appears twice; skipped", e.line);
-                    skipped += 1;
-                    continue;
-                }
-                if existing.contains(&id) && !replace {
-                    kept += 1;
-                    continue;
-                }
+            for (e, assignment) in entries.iter().zip(assigned) {
+                let id = match assignment {
+                    m3u_import::Assignment::Duplicate(id) => {
+                        eprintln!("line {}: channel id {id} appears twice; skipped", e.line);
+                        skipped += 1;
+                        continue;
+                    }
+                    m3u_import::Assignment::Id { exists: true, .. } if !replace => {
+                        kept += 1;
+                        continue;
+                    }
+                    m3u_import::Assignment::Id { id, .. } => id,
+                };
                 let mut rec = Map::new();
                 rec.insert("source_url".into(), e.url.clone().into());
                 for (k, v) in [("name", &e.name), ("group", &e.group), ("logo", &e.logo)] {

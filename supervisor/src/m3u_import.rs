@@ -106,6 +106,76 @@ pub fn id_from(tvg_id: &str) -> Option<String> {
     (!id.is_empty() && id.chars().any(|c| c.is_ascii_alphanumeric())).then_some(id)
 }
 
+/// Where an imported entry goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// Channel `id`; `exists` if a record has that id already.
+    Id { id: String, exists: bool },
+    /// Another entry of the file has this id already.
+    Duplicate(String),
+}
+
+/// Channel ids for the entries, one per entry. An entry with a `tvg-id`
+/// gets the id made of it. One without is the same channel as an existing
+/// record with the same source URL, if there is one; otherwise its place in
+/// the file if that number is free, else the lowest free number. A number a
+/// record or another entry has is never used: the place in the file names
+/// nothing, so it must never replace (or hide behind) an unrelated channel
+/// that happens to have that number.
+///
+/// `existing` maps each stored id to its record's source URL.
+pub fn assign_ids(
+    entries: &[Imported],
+    existing: &std::collections::HashMap<String, String>,
+) -> Vec<Assignment> {
+    use std::collections::HashSet;
+    let explicit: Vec<Option<String>> = entries
+        .iter()
+        .map(|e| e.tvg_id.as_deref().and_then(id_from))
+        .collect();
+    // Numbers entries without an id may not take.
+    let mut taken: HashSet<String> = existing.keys().cloned().collect();
+    taken.extend(explicit.iter().flatten().cloned());
+    let mut seen = HashSet::new();
+    let mut next = 1u64;
+    entries
+        .iter()
+        .zip(explicit)
+        .enumerate()
+        .map(|(n, (e, explicit))| {
+            let id = explicit.unwrap_or_else(|| {
+                let same = existing
+                    .iter()
+                    .filter(|(_, src)| **src == e.url)
+                    .map(|(id, _)| id)
+                    .min_by(|a, b| super::catalog::id_order(a, b));
+                match same {
+                    Some(id) => id.clone(),
+                    None => {
+                        let place = (n + 1).to_string();
+                        if taken.insert(place.clone()) {
+                            place
+                        } else {
+                            while taken.contains(&next.to_string()) {
+                                next += 1;
+                            }
+                            taken.insert(next.to_string());
+                            next.to_string()
+                        }
+                    }
+                }
+            });
+            if !seen.insert(id.clone()) {
+                return Assignment::Duplicate(id);
+            }
+            Assignment::Id {
+                exists: existing.contains_key(&id),
+                id,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +209,73 @@ mod tests {
         assert_eq!(id_from("bbc.one.uk").as_deref(), Some("bbc_one_uk"));
         assert_eq!(id_from("..."), None);
         assert_eq!(id_from(&"x".repeat(100)).unwrap().len(), 64);
+    }
+
+    fn entry(tvg_id: Option<&str>, url: &str) -> Imported {
+        Imported {
+            tvg_id: tvg_id.map(str::to_string),
+            url: url.to_string(),
+            ..Imported::default()
+        }
+    }
+
+    fn id(id: &str, exists: bool) -> Assignment {
+        Assignment::Id {
+            id: id.to_string(),
+            exists,
+        }
+    }
+
+    #[test]
+    fn entries_without_an_id_never_take_an_unrelated_channel() {
+        // Channels 1 to 3 exist; 2 plays http://b/.
+        let existing: std::collections::HashMap<String, String> = [
+            ("1", "http://other-1/"),
+            ("2", "http://b/"),
+            ("3", "http://other-3/"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let entries = [
+            entry(None, "http://a/"),
+            entry(None, "http://b/"),
+            entry(Some("5"), "http://e/"),
+            entry(None, "http://c/"),
+            entry(Some("news.hd"), "http://n/"),
+            entry(Some("3"), "http://x/"),
+            entry(None, "http://b/"),
+        ];
+        assert_eq!(
+            assign_ids(&entries, &existing),
+            [
+                // Its place (1) is an unrelated channel's: the lowest free
+                // number, skipping records and explicit ids.
+                id("4", false),
+                // The same source as channel 2: that channel.
+                id("2", true),
+                id("5", false),
+                id("6", false),
+                id("news_hd", false),
+                // An explicit id names its channel, existing or not.
+                id("3", true),
+                Assignment::Duplicate("2".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn reimporting_a_file_finds_the_same_channels() {
+        let entries = [entry(None, "http://a/"), entry(None, "http://b/")];
+        let first = assign_ids(&entries, &Default::default());
+        assert_eq!(first, [id("1", false), id("2", false)]);
+        let stored = [("1", "http://a/"), ("2", "http://b/")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            assign_ids(&entries, &stored),
+            [id("1", true), id("2", true)]
+        );
     }
 }

@@ -76,15 +76,17 @@ async fn serve(cli: Cli) -> Result<(), String> {
         proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
     }
     let store = Arc::new(Store::new(&cli.redis_url, &cli.key_prefix)?);
+    let operators = server::operator_policy(&cli)?;
     let cli = Arc::new(cli);
     // Refuse to start beside a live supervisor before touching anything.
     let listener = server::bind(&cli).await?;
     reconcile::reconcile(&cli, &store).await;
     let streams = Streams::new(cli.clone(), store);
-    server::log_listening(&cli);
+    let ctx = Arc::new(server::Ctx::new(&cli, streams.clone(), operators));
+    server::log_listening(&cli, &ctx);
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let server = tokio::spawn(server::serve(listener, streams.clone()));
+    let server = tokio::spawn(server::serve(listener, ctx));
     let sig = tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",

@@ -1,23 +1,26 @@
 //! The Unix socket: newline-delimited JSON requests in, replies out (in
 //! completion order, paired by `id`). A bad line gets an error reply; it
-//! never ends the connection or the supervisor.
+//! never ends the connection or the supervisor. Operator ops are answered
+//! only to operators (`peer_access`); what a client can hold is bounded
+//! (`conn_limits`).
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use super::config::{resolve_group, Cli};
-use super::store::AuthResult;
-use super::streams::{Adhoc, Ensured, Streams};
-use shared::protocol::{
-    decode_request, encode_line, ErrorCode, Op, Reply, Request, StreamState, MAX_LINE, MAX_WAIT_MS,
-};
-use shared::token::masked;
+use super::conn_limits::{self, Limits, Registry, Shed};
+use super::peer_access::{self, OperatorPolicy, PeerCred};
+use super::server_ops::handle;
+use super::streams::Streams;
+use shared::protocol::{decode_request, encode_line, ErrorCode, Reply, MAX_LINE};
 
 /// Binds the socket: refuses to steal it from a live supervisor, replaces
 /// a stale file, applies mode and group.
@@ -49,17 +52,121 @@ pub async fn bind(cfg: &Cli) -> Result<UnixListener, String> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, streams: Arc<Streams>) {
+/// What every connection needs: the channels, the limits, who operates.
+pub struct Ctx {
+    pub streams: Arc<Streams>,
+    pub limits: Limits,
+    pub operators: OperatorPolicy,
+    pub registry: Arc<Registry>,
+}
+
+impl Ctx {
+    pub fn new(cfg: &Cli, streams: Arc<Streams>, operators: OperatorPolicy) -> Ctx {
+        Ctx {
+            streams,
+            limits: limits(cfg),
+            operators,
+            registry: Arc::default(),
+        }
+    }
+}
+
+/// The socket's limits from the command line, the connection limit fitted
+/// to the open-files limit.
+pub fn limits(cfg: &Cli) -> Limits {
+    let max = conn_limits::effective_max_connections(
+        cfg.max_connections,
+        conn_limits::nofile_limit(),
+        cfg.max_streams,
+    );
+    if max < cfg.max_connections {
+        warn!(
+            wanted = cfg.max_connections,
+            max,
+            "--max-connections lowered to fit the open-files limit (raise LimitNOFILE / ulimit -n)"
+        );
+    }
+    Limits {
+        max_connections: max,
+        per_client: cfg.max_client_connections,
+        in_flight: cfg.max_in_flight,
+        idle: cfg.client_idle_timeout,
+        read: cfg.client_read_timeout,
+        write: cfg.client_write_timeout,
+    }
+}
+
+/// Root, the supervisor's user and the `--operator-group`s.
+pub fn operator_policy(cfg: &Cli) -> Result<OperatorPolicy, String> {
+    let groups = cfg
+        .operator_groups
+        .iter()
+        .filter(|g| !g.trim().is_empty())
+        .map(|g| resolve_group(g.trim()).map_err(|e| format!("--operator-group: {e}")))
+        .collect::<Result<Vec<u32>, String>>()?;
+    Ok(OperatorPolicy {
+        own_uid: peer_access::own_uid()?,
+        groups,
+    })
+}
+
+pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>) {
+    let mut last_error = None;
+    let mut reports = tokio::time::interval(Duration::from_secs(5));
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let streams = streams.clone();
-                tokio::spawn(async move { connection(stream, streams).await });
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = reports.tick() => {
+                ctx.registry.flush_reports();
+                continue;
             }
+        };
+        match accepted {
+            Ok((stream, _)) => admit(stream, &ctx),
             Err(e) => {
-                warn!(error = %e, "accept failed");
+                // Out of file descriptors, typically: wait, and say so now
+                // and then, not 10 times a second.
+                let now = std::time::Instant::now();
+                if conn_limits::should_log(last_error, now, Duration::from_secs(5)) {
+                    warn!(error = %e, open = ctx.registry.total(), "accept failed");
+                    last_error = Some(now);
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+        }
+    }
+}
+
+/// Takes a new connection in, or refuses it (with one error line, written
+/// only if the socket takes it at once) when its client or everyone holds
+/// too many.
+fn admit(stream: UnixStream, ctx: &Arc<Ctx>) {
+    let peer = match stream.peer_cred() {
+        Ok(c) => PeerCred {
+            uid: c.uid(),
+            gid: c.gid(),
+            pid: c.pid(),
+        },
+        Err(e) => {
+            warn!(error = %e, "cannot read the peer's credentials; connection closed");
+            return;
+        }
+    };
+    match ctx.registry.open(&peer, &ctx.limits) {
+        Ok(slot) => {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                connection(stream, peer, &ctx).await;
+                drop(slot);
+            });
+        }
+        Err(why) => {
+            let reply = Reply::error(
+                0,
+                ErrorCode::Unavailable,
+                format!("too many connections: {why}"),
+            );
+            let _ = stream.try_write(&encode_line(&reply));
         }
     }
 }
@@ -108,164 +215,177 @@ async fn read_line<R: AsyncBufRead + Unpin>(
     }
 }
 
-async fn connection(stream: UnixStream, streams: Arc<Streams>) {
-    let (rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
-    let writer = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            if wr.write_all(&line).await.is_err() {
-                break;
-            }
+/// Why the writer stopped.
+enum WriterEnd {
+    /// Every reply was written; the reader is done.
+    Done,
+    /// The client is gone.
+    Gone,
+    /// The client left a reply unread for the write timeout.
+    Stalled,
+}
+
+/// Writes replies in completion order; a client that does not take one
+/// within `timeout` ends the connection.
+async fn write_replies(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    timeout: Duration,
+) -> WriterEnd {
+    while let Some(line) = rx.recv().await {
+        match tokio::time::timeout(timeout, wr.write_all(&line)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return WriterEnd::Gone,
+            Err(_) => return WriterEnd::Stalled,
         }
-    });
+    }
+    WriterEnd::Done
+}
+
+/// Why the reader stopped.
+enum ReaderEnd {
+    Eof,
+    Idle,
+    SlowLine,
+    Writer(WriterEnd),
+    Error,
+}
+
+/// One client connection. Its requests run as tasks of the connection: at
+/// most `in_flight` at once (more are not read until one is done), all
+/// dropped when the client is gone or stops reading its replies.
+async fn connection(stream: UnixStream, peer: PeerCred, ctx: &Arc<Ctx>) {
+    let limits = &ctx.limits;
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(limits.in_flight);
+    let mut writer = tokio::spawn(write_replies(wr, rx, limits.write));
+    let permits = Arc::new(Semaphore::new(limits.in_flight));
+    let mut tasks = JoinSet::new();
+    let mut operator: Option<bool> = None;
     let mut rd = BufReader::new(rd);
     let mut buf = Vec::new();
-    loop {
-        match read_line(&mut rd, &mut buf).await {
-            Ok(Line::Eof) | Err(_) => break,
-            Ok(Line::TooLong) => {
-                warn!("request line over {MAX_LINE} bytes refused");
-                let reply = Reply::error(
+    let end = loop {
+        // Wait for the next request's first byte; a connection with
+        // nothing in flight may wait only so long.
+        let input = tokio::select! {
+            w = &mut writer => break ReaderEnd::Writer(w.unwrap_or(WriterEnd::Gone)),
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            _ = tokio::time::sleep(limits.idle), if tasks.is_empty() => break ReaderEnd::Idle,
+            r = rd.fill_buf() => r.map(|b| b.is_empty()),
+        };
+        match input {
+            Ok(true) => break ReaderEnd::Eof,
+            Ok(false) => {}
+            Err(_) => break ReaderEnd::Error,
+        }
+        let line = match tokio::time::timeout(limits.read, read_line(&mut rd, &mut buf)).await {
+            Err(_) => break ReaderEnd::SlowLine,
+            Ok(Err(_)) => break ReaderEnd::Error,
+            Ok(Ok(Line::Eof)) => break ReaderEnd::Eof,
+            Ok(Ok(l)) => l,
+        };
+        let req = match line {
+            Line::TooLong => {
+                warn!(peer = %peer, "request line over {MAX_LINE} bytes refused");
+                Err(Box::new(Reply::error(
                     0,
                     ErrorCode::TooLong,
                     format!("request line longer than {MAX_LINE} bytes"),
-                );
-                let _ = tx.send(encode_line(&reply)).await;
+                )))
             }
-            Ok(Line::Text) => {
-                let line = buf.trim_ascii();
-                if line.is_empty() {
-                    continue;
-                }
-                match decode_request(line) {
-                    Err(reply) => {
-                        warn!(error = %reply.message(), "bad request");
-                        let _ = tx.send(encode_line(&reply)).await;
-                    }
-                    Ok(req) => {
-                        let tx = tx.clone();
-                        let streams = streams.clone();
-                        tokio::spawn(async move {
-                            let reply = handle(req, &streams).await;
-                            let _ = tx.send(encode_line(&reply)).await;
-                        });
-                    }
-                }
+            _ if buf.trim_ascii().is_empty() => continue,
+            _ => decode_request(buf.trim_ascii()).inspect_err(|reply| {
+                warn!(peer = %peer, error = %reply.message(), "bad request");
+            }),
+        };
+        let refusal = match &req {
+            Err(reply) => Some((**reply).clone()),
+            Ok(req) => peer_access::check(req.id, &req.op, &peer, || {
+                *operator.get_or_insert_with(|| is_operator(&ctx.operators, &peer))
+            })
+            .inspect(|_| ctx.registry.forbidden(&peer, req.op.name())),
+        };
+        if let Some(reply) = refusal {
+            if tx.send(encode_line(&reply)).await.is_err() {
+                break ReaderEnd::Writer(WriterEnd::Gone);
             }
+            continue;
         }
-    }
-    drop(tx);
-    let _ = writer.await;
-}
-
-async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
-    let id = req.id;
-    debug!(id, op = req.op.name(), "request");
-    match req.op {
-        Op::Authorize { token } => match streams.store().authorize(&token).await {
-            Ok(AuthResult::Granted { user, ttl_secs }) => Reply {
-                user: Some(user),
-                ttl_secs,
-                ..Reply::ok(id)
+        let Ok(req) = req else { continue };
+        // At most `in_flight` requests at once: wait for a place, reading
+        // nothing more meanwhile.
+        let permit = tokio::select! {
+            w = &mut writer => break ReaderEnd::Writer(w.unwrap_or(WriterEnd::Gone)),
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break ReaderEnd::Error,
             },
-            Ok(AuthResult::Denied(why)) => {
-                info!(token = %masked(token.as_bytes()), reason = %why, "token refused");
-                Reply::error(id, ErrorCode::Denied, why)
+        };
+        let tx = tx.clone();
+        let streams = ctx.streams.clone();
+        tasks.spawn(async move {
+            let reply = handle(req, &streams).await;
+            let _ = tx.send(encode_line(&reply)).await;
+            drop(permit);
+        });
+    };
+    match end {
+        // The client sent everything: answer what is in flight, then close.
+        ReaderEnd::Eof => {
+            drop(tx);
+            loop {
+                tokio::select! {
+                    _ = &mut writer => break,
+                    t = tasks.join_next() => if t.is_none() { break },
+                }
             }
-            Err(e) => {
-                warn!(error = %e, "cannot check token");
-                Reply::error(id, ErrorCode::Unavailable, e.to_string())
-            }
-        },
-        Op::Ensure { channel, wait_ms } => {
-            let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
-            Reply {
-                touch_ms: Some(streams.touch_interval_ms()),
-                ..ensured(id, streams.ensure(&channel, wait).await)
-            }
+            tasks.abort_all();
+            let _ = writer.await;
+            return;
         }
-        Op::Start {
-            channel,
-            wait_ms,
-            source_url,
-            quality,
-        } => {
-            info!(channel = %channel, adhoc_source = source_url.is_some(), "operator start");
-            let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
-            let adhoc = source_url.map(|source| Adhoc { source, quality });
-            ensured(id, streams.start(&channel, wait, adhoc).await)
-        }
-        Op::Restart { channel, wait_ms } => {
-            info!(channel = %channel, "operator restart");
-            let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
-            ensured(id, streams.restart(&channel, wait).await)
-        }
-        Op::Channels => match streams.catalog.get(streams.store()).await {
-            Ok(list) => Reply {
-                channels: Some(list.as_ref().clone()),
-                ..Reply::ok(id)
-            },
-            Err(e) => {
-                warn!(error = %e, "cannot read the channel catalog");
-                Reply::error(id, ErrorCode::Unavailable, e.to_string())
-            }
-        },
-        Op::List => Reply {
-            streams: Some(streams.status(None)),
-            ..Reply::ok(id)
-        },
-        Op::Touch { channel } => Reply {
-            touch_ms: Some(streams.touch_interval_ms()),
-            ..ok_if_running(id, &channel, streams.touch(&channel))
-        },
-        Op::Stop { channel } => {
-            let stopped = streams.stop(&channel, "operator request").await;
-            ok_if_running(id, &channel, stopped)
-        }
-        Op::Status { channel } => {
-            let list = streams.status(channel.as_deref());
-            if channel.is_some() && list.is_empty() {
-                return Reply::error(
-                    id,
-                    ErrorCode::NotRunning,
-                    format!("channel {} is not running", channel.unwrap_or_default()),
-                );
-            }
-            Reply {
-                state: channel.as_ref().and_then(|_| list.first().map(|s| s.state)),
-                streams: Some(list),
-                ..Reply::ok(id)
-            }
+        ReaderEnd::Idle => debug!(peer = %peer, "idle connection closed"),
+        ReaderEnd::SlowLine => ctx.registry.shed(
+            Shed::SlowLine,
+            &peer,
+            &format!(
+                "a request line was not complete within {} ms (--client-read-timeout)",
+                limits.read.as_millis()
+            ),
+        ),
+        ReaderEnd::Writer(WriterEnd::Stalled) => ctx.registry.shed(
+            Shed::Unread,
+            &peer,
+            &format!(
+                "the client left a reply unread for {} ms (--client-write-timeout); its requests were dropped",
+                limits.write.as_millis()
+            ),
+        ),
+        ReaderEnd::Writer(_) | ReaderEnd::Error => {
+            debug!(peer = %peer, in_flight = tasks.len(), "client gone")
         }
     }
+    // Requests of a client that is gone, or was dropped, are not answered.
+    tasks.abort_all();
+    writer.abort();
 }
 
-fn ensured(id: u64, e: Ensured) -> Reply {
-    match e {
-        Ensured::Ready { playlist, started } => Reply {
-            state: Some(StreamState::Ready),
-            started: Some(started),
-            playlist: Some(playlist.to_string_lossy().into_owned()),
-            ..Reply::ok(id)
-        },
-        Ensured::Error(code, msg) => Reply::error(id, code, msg),
-    }
-}
-
-/// Ok, or the `not_running` error for an op that needs a running channel.
-fn ok_if_running(id: u64, channel: &str, running: bool) -> Reply {
-    if running {
-        Reply::ok(id)
+fn is_operator(policy: &OperatorPolicy, peer: &PeerCred) -> bool {
+    let groups = if policy.needs_groups(peer) {
+        peer_access::supplementary_groups(peer)
     } else {
-        Reply::error(
-            id,
-            ErrorCode::NotRunning,
-            format!("channel {channel} is not running"),
-        )
-    }
+        Vec::new()
+    };
+    policy.may_operate(peer, &groups)
 }
 
-pub fn log_listening(cfg: &Cli) {
+pub fn log_listening(cfg: &Cli, ctx: &Ctx) {
+    info!(
+        max_connections = ctx.limits.max_connections,
+        max_client_connections = ctx.limits.per_client,
+        max_in_flight = ctx.limits.in_flight,
+        operator_groups = ?ctx.operators.groups,
+        "socket limits"
+    );
     info!(
         socket = %cfg.socket.display(),
         hls_dir = %cfg.hls_dir.display(),

@@ -31,6 +31,7 @@ my %redis_port;
 #   idle_timeout, segment (supervisor flags), args => [more flags],
 #   allow => upstream networks the supervisor may reach (default
 #   127.0.0.0/8: the tests' origins are on loopback),
+#   nofile (the supervisor's open-files limit),
 #   supervisor => 0 to skip it,
 #   channels => { id => json }, users => { id => json },
 #   tokens => { token => user }.
@@ -86,9 +87,14 @@ sub start_supervisor {
 	my ($t, $s, %o) = @_;
 	my $d = $t->testdir();
 
+	# nofile => N: the supervisor's open-files limit (through the shell's
+	# ulimit, as a service manager's LimitNOFILE would set it).
+	my @limit = $o{nofile}
+		? ('sh', '-c', "ulimit -n $o{nofile} && exec \"\$0\" \"\$@\"")
+		: ();
 	my $pid = spawn($t, 'supervisor', sub {
 		open STDERR, '>>', "$d/supervisor.log";
-		exec($SUPERVISOR,
+		exec(@limit, $SUPERVISOR,
 			'--socket', $s->{socket},
 			'--socket-mode', '666',
 			'--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",

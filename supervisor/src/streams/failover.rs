@@ -7,6 +7,8 @@
 //! one failure for the restart back-off; the next round starts again from
 //! the first source, the record's preferred one.
 
+use std::time::Duration;
+
 /// Where a channel is in its list of sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
@@ -65,6 +67,14 @@ impl Rotation {
             Next::RoundFailed
         }
     }
+}
+
+/// Whether a failed run counts as a source that worked: it got ready and
+/// then ran for `stable_after` at least. A source that makes a segment or
+/// two and dies has not worked: otherwise sources that each do so would
+/// hand over to each other for ever, never backing off.
+pub fn worked(was_ready: bool, ran_for: Duration, stable_after: Duration) -> bool {
+    was_ready && ran_for >= stable_after
 }
 
 /// Sources given up on, as (source, reason), for `status`.
@@ -139,6 +149,25 @@ mod tests {
         // one that worked, a whole round.
         assert_eq!(r.failed(false), Next::RoundFailed);
         assert_eq!(r.current(), 0);
+    }
+
+    #[test]
+    fn a_source_that_dies_after_a_segment_has_not_worked() {
+        let s = Duration::from_secs;
+        assert!(worked(true, s(12), s(12)));
+        assert!(worked(true, s(3600), s(12)));
+        assert!(!worked(true, s(3), s(12)));
+        assert!(!worked(false, s(3600), s(12)));
+        // Two sources that each make a segment and die: every second
+        // failure is a whole failed round, so the back-off applies.
+        let mut r = Rotation::new(2);
+        let mut rounds = 0;
+        for _ in 0..10 {
+            if r.failed(worked(true, s(3), s(12))) == Next::RoundFailed {
+                rounds += 1;
+            }
+        }
+        assert_eq!(rounds, 5);
     }
 
     #[test]

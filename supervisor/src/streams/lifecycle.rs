@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tracing::{error, info, warn};
 
-use super::failover::{Next, Rotation};
+use super::failover::{self, Next, Rotation};
 use super::run::Outcome;
 use super::{Adhoc, Channel, State, Streams};
 use crate::channel_record::{self, ProxyChoice, RequestOptions};
@@ -58,12 +58,16 @@ impl Streams {
 
     /// Reads the channel's record; an unusable one ends the channel.
     async fn plan(&self, id: &str, adhoc: Option<&Adhoc>) -> Result<Plan, State> {
-        let record = match self.store.get(&Keys::channel(id)).await {
+        // An ad-hoc run has no record (`Streams::start` refuses one for a
+        // stored channel) and never reads one.
+        let stored = match adhoc {
+            Some(_) => Ok(Some("{}".to_string())),
+            None => self.store.get(&Keys::channel(id)).await,
+        };
+        let record = match stored {
             Ok(Some(json)) => json,
-            // An ad-hoc start needs no record.
-            Ok(None) if adhoc.is_some() => "{}".to_string(),
             Ok(None) => {
-                info!(channel = %id, "unknown channel");
+                info!(channel = %id, "channel record removed before its start");
                 return Err(State::Ended(
                     ErrorCode::UnknownChannel,
                     format!(
@@ -103,6 +107,13 @@ impl Streams {
         })
     }
 
+    /// How long a run must last to count as a source that worked: longer
+    /// than a stalled run takes to be noticed (four stall timeouts), and
+    /// 30 s at least.
+    fn stable_after(&self) -> std::time::Duration {
+        (self.cfg.stall_timeout() * 4).max(std::time::Duration::from_secs(30))
+    }
+
     /// Runs the channel until it ends; returns the final state.
     async fn drive(&self, ch: &Channel) -> State {
         let id = &ch.id;
@@ -125,10 +136,14 @@ impl Streams {
         loop {
             let source = &plan.sources[rotation.current()];
             ch.info.lock().unwrap().source = Some(source.clone());
+            let begun = Instant::now();
             let (reason, was_ready) = match self.run_ffmpeg(ch, &plan, source, resume).await {
                 Outcome::Ended(end) => return end,
                 Outcome::Failed { reason, was_ready } => (reason, was_ready),
             };
+            // A run that was ready only briefly has not worked: it must not
+            // give the other sources a fresh round without back-off.
+            let was_ready = failover::worked(was_ready, begun.elapsed(), self.stable_after());
             if rotation.has_alternatives() {
                 ch.info.lock().unwrap().skipped.failed(source, &reason);
             }

@@ -27,7 +27,7 @@ use super::ffmpeg_args;
 use super::hls_files;
 use super::redact;
 use super::restart_policy::Policy;
-use super::store::Store;
+use super::store::{Keys, Store};
 use failover::Skipped;
 use shared::channel_id;
 use shared::protocol::{ErrorCode, SkippedSource, StreamInfo, StreamState};
@@ -201,6 +201,13 @@ impl Streams {
                     "supervisor is shutting down".into(),
                 );
             }
+            // Only configured channels (or an operator's ad-hoc run) may
+            // take a slot: asked before anything is held or written.
+            if !self.is_running(id) {
+                if let Err((code, msg)) = self.may_start(id, adhoc.as_ref()).await {
+                    return Ensured::Error(code, msg);
+                }
+            }
             let ch = match self.get_or_start(id, adhoc.take()) {
                 Ok((ch, created)) => {
                     started |= created;
@@ -254,20 +261,55 @@ impl Streams {
         )
     }
 
+    fn is_running(&self, id: &str) -> bool {
+        self.map.lock().unwrap().contains_key(id)
+    }
+
+    /// Whether a channel that is not running may start: it has a record,
+    /// or it has none and an operator gives an ad-hoc source.
+    async fn may_start(&self, id: &str, adhoc: Option<&Adhoc>) -> Result<(), (ErrorCode, String)> {
+        let key = self.store.shown(&Keys::channel(id));
+        match self.store.get(&Keys::channel(id)).await {
+            Ok(record) => start_admission(id, &key, record.is_some(), adhoc.is_some()),
+            Err(e) => Err((ErrorCode::Unavailable, e.to_string())),
+        }
+    }
+
     /// Operator start: a failed channel is retried now, not after its
-    /// cool-down.
+    /// cool-down. An ad-hoc source starts an id without a record; it never
+    /// replaces the source of a stored channel or of a running one.
     pub async fn start(
         self: &Arc<Self>,
         id: &str,
         wait: Duration,
         adhoc: Option<Adhoc>,
     ) -> Ensured {
-        let failed = self
-            .map
-            .lock()
-            .unwrap()
-            .get(id)
-            .is_some_and(|ch| matches!(*ch.state.borrow(), State::Failed(_)));
+        let (failed, running_adhoc) = {
+            let map = self.map.lock().unwrap();
+            match map.get(id) {
+                Some(ch) => (
+                    matches!(*ch.state.borrow(), State::Failed(_)),
+                    Some(ch.adhoc.as_ref().map(|a| a.source.clone())),
+                ),
+                None => (false, None),
+            }
+        };
+        // A stored channel is refused an ad-hoc source whether it runs or not.
+        if adhoc.is_some() && running_adhoc.as_ref().is_some_and(Option::is_none) {
+            if let Err((code, msg)) = self.may_start(id, adhoc.as_ref()).await {
+                return Ensured::Error(code, msg);
+            }
+        }
+        if let (Some(a), Some(running)) = (&adhoc, &running_adhoc) {
+            if running.as_deref() != Some(a.source.as_str()) {
+                return Ensured::Error(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "channel {id} is running from another source; stop it before starting it with source_url"
+                    ),
+                );
+            }
+        }
         if failed {
             self.stop(id, "operator start").await;
         }
@@ -402,6 +444,30 @@ impl Streams {
     }
 }
 
+/// Whether a channel that does not run may start: a stored channel
+/// without an ad-hoc source, or an ad-hoc source for an id with no record
+/// (`key` names the record in messages).
+fn start_admission(
+    id: &str,
+    key: &str,
+    has_record: bool,
+    adhoc: bool,
+) -> Result<(), (ErrorCode, String)> {
+    match (has_record, adhoc) {
+        (true, false) | (false, true) => Ok(()),
+        (false, false) => Err((
+            ErrorCode::UnknownChannel,
+            format!("no channel {id}: Redis has no {key} key"),
+        )),
+        (true, true) => Err((
+            ErrorCode::BadRequest,
+            format!(
+                "channel {id} has a record ({key}): source_url starts only ids without one; change the record with `stream-supervisor channels edit {id} --source ...`"
+            ),
+        )),
+    }
+}
+
 /// Whether a channel counts against `--max-streams`: failed channels run
 /// nothing, they only remember why.
 fn takes_a_slot(state: &State) -> bool {
@@ -439,6 +505,19 @@ mod tests {
         assert!(takes_a_slot(&State::Ready));
         assert!(takes_a_slot(&State::Restarting));
         assert!(!takes_a_slot(&State::Failed("gave up".into())));
+    }
+
+    #[test]
+    fn only_stored_channels_or_adhoc_ids_may_start() {
+        assert_eq!(start_admission("7", "channel:7", true, false), Ok(()));
+        assert_eq!(start_admission("x", "channel:x", false, true), Ok(()));
+        let (code, msg) = start_admission("r4nd", "tv:channel:r4nd", false, false).unwrap_err();
+        assert_eq!(code, ErrorCode::UnknownChannel);
+        assert_eq!(msg, "no channel r4nd: Redis has no tv:channel:r4nd key");
+        // An ad-hoc source never replaces a stored channel's.
+        let (code, msg) = start_admission("7", "channel:7", true, true).unwrap_err();
+        assert_eq!(code, ErrorCode::BadRequest);
+        assert!(msg.contains("starts only ids without one"), "{msg}");
     }
 
     #[test]
