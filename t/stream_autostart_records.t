@@ -111,7 +111,9 @@ foreach my $user (sort keys %odd) {
 foreach my $tok (qw/ tokoff tokexp toknouser /) {
 	like(http_get("/live/stream_1.m3u8?token=$tok"), qr!^HTTP/1\.1 403 !,
 		"odd token record $tok: 403");
-	my $head = substr($tok, 0, 4);
+	# Logs show at most half of a token, four characters at most.
+	my $n = int(length($tok) / 2);
+	my $head = substr($tok, 0, $n < 4 ? $n : 4);
 	ok(wait_until(5, sub { file_text($t, 'supervisor.log')
 		=~ /unreadable record: its tokens are refused record=token:\Q$head\E\.\.\./ }),
 		"$tok: the record named, the token masked");
