@@ -27,6 +27,10 @@ grep -qx 'load_module modules/ngx_http_stream_autostart_module.so;' \
     "$d/usr/share/nginx/modules-available/mod-http-stream-autostart.conf" || fail "bad load_module line"
 "$d/usr/local/bin/stream-supervisor" --version >/dev/null || fail "installed supervisor does not run"
 
+# The settings file may hold the Redis password and proxy credentials.
+[ "$(stat -c %a "$d/etc/default/stream-supervisor")" = 600 ] \
+    || fail "settings file is not mode 600"
+
 # A second install keeps the operator's settings.
 echo "# edited" >>"$d/etc/default/stream-supervisor"
 DESTDIR=$d bash scripts/install.sh --module "$module" --supervisor "$supervisor" 2>/dev/null

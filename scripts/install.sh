@@ -86,7 +86,7 @@ install -D -m 755 "$supervisor" "$DESTDIR$bin"
 if [ -e "$DESTDIR$defaults" ]; then
     say "keeping $defaults"
 else
-    install -D -m 644 packaging/stream-supervisor.default "$DESTDIR$defaults"
+    install -D -m 600 packaging/stream-supervisor.default "$DESTDIR$defaults"
 fi
 install -D -m 644 packaging/stream-supervisor.service "$DESTDIR$unit"
 mkdir -p "$DESTDIR$hls"
