@@ -155,6 +155,9 @@ pub fn parse_request(head: &[u8]) -> Result<ProxyRequest, String> {
     let text = std::str::from_utf8(head).map_err(|_| "request head is not UTF-8".to_string())?;
     let mut lines = text.split("\r\n");
     let first = lines.next().unwrap_or("");
+    if has_control(first) {
+        return Err(format!("control character in request line {first:?}"));
+    }
     let mut parts = first.split(' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(m), Some(t), Some(v), None) if v.starts_with("HTTP/1.") => (m, t, v),
@@ -165,6 +168,9 @@ pub fn parse_request(head: &[u8]) -> Result<ProxyRequest, String> {
     for line in lines {
         if line.is_empty() {
             break;
+        }
+        if has_control(line) {
+            return Err(format!("control character in header line {line:?}"));
         }
         let Some((name, value)) = line.split_once(':') else {
             return Err(format!("bad header line {line:?}"));
@@ -210,6 +216,12 @@ pub fn parse_request(head: &[u8]) -> Result<ProxyRequest, String> {
         head: out.into_bytes(),
         auth,
     })
+}
+
+/// A bare CR or LF (or another control byte) inside a line would reach the
+/// upstream server as a line of its own: a header the bridge never saw.
+fn has_control(line: &str) -> bool {
+    line.bytes().any(|b| b.is_ascii_control() && b != b'\t')
 }
 
 /// The SOCKS5 greeting: version 5, "no auth" and, with credentials,
@@ -394,6 +406,22 @@ mod tests {
         assert!(parse_request(b"GET /relative HTTP/1.1\r\n\r\n").is_err());
         assert!(parse_request(b"GET ftp://x/ HTTP/1.1\r\n\r\n").is_err());
         assert!(parse_request(b"nonsense\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn bare_line_breaks_are_refused() {
+        // Found by fuzz/src/targets/proxy_head.rs: a bare LF or CR inside a
+        // header line was forwarded upstream, where it starts a new header.
+        for head in [
+            &b"GET http://h/ HTTP/1.1\r\nX-A: 1\nProxy-Authorization: Basic eDp5\r\n\r\n"[..],
+            b"GET http://h/ HTTP/1.1\r\nHost: h\rX-B: 2\r\n\r\n",
+            b"GET http://h/a\nb HTTP/1.1\r\n\r\n",
+            b"GET http://h/ HTTP/1.1\r\nX-C: \0\r\n\r\n",
+        ] {
+            let e = parse_request(head).unwrap_err();
+            assert!(e.contains("control character"), "{e}");
+        }
+        assert!(parse_request(b"GET http://h/ HTTP/1.1\r\nX-D: a\tb\r\n\r\n").is_ok());
         assert!(parse_request(b"GET http://h/ HTTP/1.1\r\nno colon\r\n\r\n").is_err());
     }
 
