@@ -163,6 +163,10 @@ pub fn parse_request(head: &[u8]) -> Result<ProxyRequest, String> {
         (Some(m), Some(t), Some(v), None) if v.starts_with("HTTP/1.") => (m, t, v),
         _ => return Err(format!("bad request line {first:?}")),
     };
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if method.is_empty() || !method.bytes().all(tchar) {
+        return Err(format!("bad request method {method:?}"));
+    }
     let mut auth = None;
     let mut headers = Vec::new();
     for line in lines {
@@ -422,6 +426,9 @@ mod tests {
             assert!(e.contains("control character"), "{e}");
         }
         assert!(parse_request(b"GET http://h/ HTTP/1.1\r\nX-D: a\tb\r\n\r\n").is_ok());
+        // Found by fuzzing too: the method is a token, not a header name.
+        let e = parse_request(b"Proxy-Authorization:\tET http://h/ HTTP/1.0\r\n\r\n");
+        assert!(e.unwrap_err().contains("bad request method"));
         assert!(parse_request(b"GET http://h/ HTTP/1.1\r\nno colon\r\n\r\n").is_err());
     }
 

@@ -29,6 +29,11 @@ pub fn run(data: &[u8]) {
     let parts: Vec<&str> = first.split(' ').collect();
     assert_eq!(parts.len(), 3, "request line {first:?}");
     assert!(parts[1].starts_with('/'), "not origin-form: {first:?}");
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    assert!(
+        parts[0].bytes().all(tchar),
+        "method is not a token: {first:?}"
+    );
     for line in body.split("\r\n") {
         assert!(
             !line.bytes().any(|b| b.is_ascii_control() && b != b'\t'),
