@@ -41,3 +41,6 @@ bash scripts/check-install.sh "$system_so" "$stage/bin/stream-supervisor"
 echo "== nginx --add-dynamic-module build" >&2
 objs=$(bash scripts/check-addon-build.sh | tail -n 1)
 sh scripts/prove-t.sh "$objs/nginx" "$objs/$so" t/stream_autostart.t
+
+# Every fuzz seed through every parser, then each fuzz target briefly.
+bash scripts/fuzz.sh --ci

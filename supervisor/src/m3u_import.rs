@@ -53,7 +53,10 @@ fn title(info: &str) -> Option<String> {
 pub fn parse(text: &str) -> Vec<Imported> {
     let mut out = Vec::new();
     let mut pending: Option<Imported> = None;
-    for (n, line) in text.lines().enumerate() {
+    // A lone CR ends a line too (old Mac files); otherwise an `#EXTINF`
+    // line would swallow the URL after it and the entry would be lost.
+    let lines = text.lines().flat_map(|l| l.split('\r'));
+    for (n, line) in lines.enumerate() {
         let line = line.trim().trim_start_matches('\u{feff}');
         if line.is_empty() {
             continue;
@@ -201,6 +204,17 @@ mod tests {
         let got = parse("#EXTINF:-1 group-title=\"A, B\",Title\nhttp://x/\n");
         assert_eq!(got[0].name.as_deref(), Some("Title"));
         assert_eq!(got[0].group.as_deref(), Some("A, B"));
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line() {
+        // Found by fuzz/src/targets/m3u_import.rs: the URL after a lone CR
+        // was taken as part of the title, and the entry dropped.
+        let got = parse("#EXTM3U\r#EXTINF:-1,One\rhttp://x/1\r#EXTINF:-1,Two\nhttp://x/2\r\n");
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].name.as_deref(), Some("One"));
+        assert_eq!(got[0].url, "http://x/1");
+        assert_eq!((got[1].url.as_str(), got[1].line), ("http://x/2", 4));
     }
 
     #[test]
