@@ -26,7 +26,10 @@ pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     if rc != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+    // Both are u64 on 64-bit Linux, narrower on some other targets.
+    #[allow(clippy::useless_conversion)]
+    let free = u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize));
+    Ok(free)
 }
 
 /// Why no ffmpeg may start writing into `dir` with `free` bytes left and a
