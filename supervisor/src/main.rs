@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 use stream_supervisor::config::{Cli, Command};
 use stream_supervisor::store::Store;
 use stream_supervisor::streams::Streams;
-use stream_supervisor::{argv_secrets, ctl, data, proxy, reconcile, server};
+use stream_supervisor::{argv_secrets, ctl, data, disk_space, proxy, reconcile, server};
 
 fn main() -> std::process::ExitCode {
     // The matches too: whether a secret came from argv or the environment.
@@ -77,6 +77,11 @@ async fn serve(cli: Cli) -> Result<(), String> {
     // the directory marked in their environment.
     cli.hls_dir = std::fs::canonicalize(&cli.hls_dir)
         .map_err(|e| format!("HLS directory {}: {e}", cli.hls_dir.display()))?;
+    if let Ok(free) = disk_space::free_bytes(&cli.hls_dir) {
+        if let Some(reason) = disk_space::refusal(&cli.hls_dir, free, cli.min_free_space) {
+            warn!("{reason}: no channel starts until there is room");
+        }
+    }
     if let Some(p) = &cli.proxy {
         proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
     }
