@@ -35,8 +35,13 @@ pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
 /// Why no ffmpeg may start writing into `dir` with `free` bytes left and a
 /// floor of `floor` (`--min-free-space`, 0: only a full one refuses).
 pub fn refusal(dir: &Path, free: u64, floor: u64) -> Option<String> {
-    if free < FULL_BELOW.max(floor) {
+    if free < FULL_BELOW {
         Some(full_reason(dir, free))
+    } else if free < floor {
+        Some(format!(
+            "HLS directory {} is nearly full: {free} bytes free, under --min-free-space ({floor} bytes)",
+            dir.display()
+        ))
     } else {
         None
     }
@@ -120,7 +125,11 @@ mod tests {
         let r = refusal(d, 10 << 20, 64 << 20).unwrap();
         assert_eq!(
             r,
-            "HLS directory /x is full (no space left: 10485760 bytes free)"
+            "HLS directory /x is nearly full: 10485760 bytes free, under --min-free-space (67108864 bytes)"
+        );
+        assert_eq!(
+            refusal(d, 0, 64 << 20).unwrap(),
+            "HLS directory /x is full (no space left: 0 bytes free)"
         );
         // A floor of 0 still refuses a disk where no segment fits.
         assert_eq!(refusal(d, 10 << 20, 0), None);
