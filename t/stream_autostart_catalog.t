@@ -26,7 +26,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(30)
+	->has_daemon('ffmpeg')->plan(34)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -120,6 +120,26 @@ is($rc, 0, 'channels add');
 like($err, qr/unknown quality preset "ultra"/, 'channels edit validates');
 ($rc) = data('channels', 'edit', 'extra', '--group', 'Misc');
 is(decode_json(redis($t, 'GET', 'channel:extra'))->{group}, 'Misc', 'channels edit');
+
+# Listing channels never shows credentials whole: userinfo, secret query
+# parameters, proxy credentials, header and cookie values.
+
+redis($t, 'SET', 'channel:secret', '{"source_url":"http://viewer:src-pw-1@127.0.0.1:9/a.ts?token=src-tok-2",'
+	. '"proxy":"http://pu:proxy-pw-3@127.0.0.1:3128","headers":{"X-Api-Key":"hdr-val-4"},'
+	. '"cookies":{"sid":"cookie-val-5"},"name":"Secret"}');
+($rc, $out) = data('channels', 'list');
+like($out, qr/^secret\tSecret\t.*\thttp:\/\/\*\*\*\@127.0.0.1:9\/a.ts\?token=\*\*\*$/m,
+	'channels list shows the source redacted');
+($rc, $out) = data('channels', 'list', '--json');
+my ($listed) = grep { $_->{id} eq 'secret' } @{decode_json($out)};
+is(join('|', map { $listed->{record}{$_} } qw/source_url proxy/),
+	'http://***@127.0.0.1:9/a.ts?token=***|http://***@127.0.0.1:3128',
+	'channels list --json redacts the source and the proxy');
+is(join('|', $listed->{record}{headers}{'X-Api-Key'}, $listed->{record}{cookies}{sid}),
+	'***|***', 'header and cookie names stay, their values do not');
+unlike($out, qr/src-pw-1|src-tok-2|proxy-pw-3|hdr-val-4|cookie-val-5/,
+	'no secret anywhere in the listing');
+redis($t, 'DEL', 'channel:secret');
 
 # A catalog of thousands: 3931 more channels.
 

@@ -284,7 +284,8 @@ fault_full() {
     tok=$(sup2 tokens issue viewer)
     stack_supervisor "$run/sup2.sock" --socket-mode 666 --redis-url "redis://127.0.0.1:$RPORT/1" \
         --hls-dir "$run/full" --segment-duration 2s --max-failures 3 --failure-window 120s \
-        --failed-cooldown 15s --restart-delay 200ms --restart-max-delay 1s
+        --failed-cooldown 15s --restart-delay 200ms --restart-max-delay 1s --min-free-space 1M \
+        --allow-upstream-networks 127.0.0.0/8
     slog=$(size "$run/supervisor.log"); elog=$(size "$run/nginx/error.log")
     "$VIEWERS" --addr "127.0.0.1:$PORT2" --playlist "/live/stream_{channel}.m3u8?token=$tok" \
         --events "$run/f_view.events" --channels big --viewers 5 --duration 50 >"$run/f_view.json" &
@@ -326,10 +327,14 @@ fault_full() {
     log_lines "$run/nginx/error.log" "$elog" '\[(error|crit|alert)\]' 3 | cut -c1-300 | sed 's/^/              nginx: /'
     say lost "the filler removed, 'stream-supervisor start big' then a viewer: $again"
     check "after space is freed, the channel plays again" [ "$again" = 200 ]
-    gap "the channel is marked failed while the disk is full" eval 'grep -qw failed <<<"$states"'
-    gap "the reason says the disk is full" eval 'grep -qi "space" <<<"$reason"'
-    gap "viewers are told the stream failed (502 with the reason), not a configuration error" \
+    check "the channel is marked failed while the disk is full" eval 'grep -qw failed <<<"$states"'
+    check "the reason says the disk is full" eval 'grep -qi "is full (no space left" <<<"$reason"'
+    check "once the channel failed, viewers are told so (502 with the reason), never a configuration error" \
+        eval '! since "$run/nginx/error.log" "$elog" | awk "/channel \"big\" failed/ { f = 1 } f && /not where nginx looks/ { bad = 1 } END { exit !bad }"'
+    gap "no viewer sees the configuration error in the watch's last look before it notices (up to 0.5 s)" \
         eval '! since "$run/nginx/error.log" "$elog" | grep "not where nginx looks" >/dev/null'
+    check "nginx's error log gives the reason" \
+        eval 'since "$run/nginx/error.log" "$elog" | grep "is full (no space left" >/dev/null'
     daemon_stop supervisor
     umount "$run/full" && mounted=0
     verdict

@@ -42,6 +42,11 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_HLS_DIR", default_value = "/var/www/hls")]
     pub hls_dir: PathBuf,
 
+    /// No ffmpeg starts while the HLS directory's file system has less
+    /// free than this (64M, 512k, ...; 0: only a full one refuses).
+    #[arg(long, env = "SUPERVISOR_MIN_FREE_SPACE", default_value = "64M", value_parser = crate::disk_space::parse_size)]
+    pub min_free_space: u64,
+
     /// ffmpeg binary.
     #[arg(long, env = "SUPERVISOR_FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: PathBuf,

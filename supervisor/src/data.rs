@@ -102,7 +102,8 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                 let v: Value = v
                     .and_then(|t| serde_json::from_str(&t).ok())
                     .unwrap_or(Value::Null);
-                rows.push((id.clone(), v));
+                // Shown, never whole: credentials, header and cookie values.
+                rows.push((id.clone(), crate::redact::record(&v)));
             }
             if out.json {
                 let list: Vec<Value> = rows

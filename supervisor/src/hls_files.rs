@@ -94,9 +94,68 @@ pub fn segment_count(dir: &Path, channel: &str) -> u32 {
         .unwrap_or(0)
 }
 
+/// What of a channel's output is empty where a complete file is expected
+/// (ffmpeg renames what it could not write into place, e.g. on a full
+/// disk): `None` while it is fine or not there yet.
+pub fn empty_output(dir: &Path, channel: &str) -> Option<&'static str> {
+    let text = std::fs::read(super::ffmpeg_args::playlist_path(dir, channel)).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    let newest = shared::playlist::segment_uris(&text)
+        .last()
+        .and_then(shared::playlist::local_segment_name)
+        .map(|name| std::fs::metadata(dir.join(name)).map(|m| m.len()).ok());
+    judge_output(&text, newest)
+}
+
+/// `empty_output` on what was read: the playlist's text, and the size of
+/// its newest segment (`Some(None)`: listed but not there).
+fn judge_output(playlist: &str, newest_segment: Option<Option<u64>>) -> Option<&'static str> {
+    if playlist.is_empty() {
+        Some("an empty playlist")
+    } else if shared::playlist::summarize(playlist).segments == 0 {
+        Some("a playlist that lists no segment (truncated?)")
+    } else if newest_segment == Some(Some(0)) {
+        Some("an empty segment")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_or_truncated_output() {
+        let full = "#EXTM3U\n#EXTINF:2,\nstream_9_040.ts\n";
+        assert_eq!(judge_output(full, Some(Some(1000))), None);
+        // Listed but already deleted, or not written yet: not "empty".
+        assert_eq!(judge_output(full, Some(None)), None);
+        assert_eq!(judge_output(full, Some(Some(0))), Some("an empty segment"));
+        assert_eq!(judge_output("", None), Some("an empty playlist"));
+        assert!(judge_output("#EXTM3U\n#EXT-X-VERS", None)
+            .unwrap()
+            .contains("no segment"));
+    }
+
+    #[test]
+    fn empty_output_on_disk() {
+        let dir = std::env::temp_dir().join(format!("hls-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(empty_output(&dir, "5"), None);
+        std::fs::write(dir.join("stream_5.m3u8"), "").unwrap();
+        assert_eq!(empty_output(&dir, "5"), Some("an empty playlist"));
+        std::fs::write(
+            dir.join("stream_5.m3u8"),
+            "#EXTM3U\n#EXTINF:2,\nstream_5_001.ts\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("stream_5_001.ts"), b"").unwrap();
+        assert_eq!(empty_output(&dir, "5"), Some("an empty segment"));
+        std::fs::write(dir.join("stream_5_001.ts"), b"x").unwrap();
+        assert_eq!(empty_output(&dir, "5"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn any_channel() {

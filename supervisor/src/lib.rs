@@ -1,12 +1,14 @@
 //! The stream supervisor as a library: `main.rs` is a thin entry point, and
 //! the fuzz targets in `fuzz/` reach the parsers that see outside bytes.
 
+pub mod argv_secrets;
 pub mod catalog;
 pub mod channel_record;
 pub mod config;
 pub mod conn_limits;
 pub mod ctl;
 pub mod data;
+pub mod disk_space;
 pub mod ffmpeg_args;
 pub mod ffmpeg_reason;
 pub mod gateway;

@@ -3,21 +3,26 @@
 
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use stream_supervisor::config::{Cli, Command};
 use stream_supervisor::store::Store;
 use stream_supervisor::streams::Streams;
-use stream_supervisor::{ctl, data, proxy, reconcile, server};
+use stream_supervisor::{argv_secrets, ctl, data, disk_space, proxy, reconcile, server};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    // The matches too: whether a secret came from argv or the environment.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     stream_supervisor::redact::configure(&cli.redact_query_params);
     match cli.command.clone().unwrap_or(Command::Run) {
         Command::Run => {
             init_logging(&cli);
+            for w in argv_secrets::warnings(&matches, &cli) {
+                warn!("{w}");
+            }
             run(cli)
         }
         cmd @ (Command::Channels { .. } | Command::Users { .. } | Command::Tokens { .. }) => {
@@ -72,6 +77,11 @@ async fn serve(cli: Cli) -> Result<(), String> {
     // the directory marked in their environment.
     cli.hls_dir = std::fs::canonicalize(&cli.hls_dir)
         .map_err(|e| format!("HLS directory {}: {e}", cli.hls_dir.display()))?;
+    if let Ok(free) = disk_space::free_bytes(&cli.hls_dir) {
+        if let Some(reason) = disk_space::refusal(&cli.hls_dir, free, cli.min_free_space) {
+            warn!("{reason}: no channel starts until there is room");
+        }
+    }
     if let Some(p) = &cli.proxy {
         proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
     }

@@ -1,6 +1,7 @@
 //! ffmpeg as a child that cannot outlive the supervisor, and how a later
 //! supervisor recognises (through /proc, never by name) what an earlier one
-//! left running. The only `unsafe` of the supervisor lives here.
+//! left running. The only `unsafe` of the supervisor lives here (and in
+//! disk_space.rs, its statvfs).
 
 use std::ffi::OsStr;
 use std::path::Path;

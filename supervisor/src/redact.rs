@@ -96,6 +96,39 @@ pub fn redact_text(text: &str, secret_params: &[String]) -> String {
     out
 }
 
+/// A channel record as `channels list` shows it: header and cookie values
+/// `***` (their names stay), every other string with its URLs redacted
+/// (sources, proxy, referer).
+pub fn record(v: &serde_json::Value) -> serde_json::Value {
+    redact_record(v, params())
+}
+
+pub fn redact_record(v: &serde_json::Value, secret_params: &[String]) -> serde_json::Value {
+    use serde_json::Value;
+    let hidden = || Value::String("***".into());
+    match v {
+        Value::String(s) => Value::String(redact_text(s, secret_params)),
+        Value::Array(a) => {
+            Value::Array(a.iter().map(|x| redact_record(x, secret_params)).collect())
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = match (k.as_str(), x) {
+                        ("headers" | "cookies", Value::Object(h)) => {
+                            Value::Object(h.keys().map(|n| (n.clone(), hidden())).collect())
+                        }
+                        ("cookies", Value::String(_)) => hidden(),
+                        _ => redact_record(x, secret_params),
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +175,43 @@ mod tests {
         assert_eq!(
             redact_text("socks5://u:p@127.0.0.1:1080 refused", &p()),
             "socks5://***@127.0.0.1:1080 refused"
+        );
+    }
+
+    #[test]
+    fn channel_records() {
+        let rec = serde_json::json!({
+            "source_url": "http://u:pw@o.test/a.m3u8?token=t1",
+            "sources": ["http://o.test/b.ts?sig=s2", {"url": "https://v:pw2@o.test/c"}],
+            "proxy": "socks5h://pu:pp@127.0.0.1:1080",
+            "headers": {"Authorization": "Bearer b3"},
+            "cookies": {"sid": "c4"},
+            "name": "News",
+            "read_timeout": 15,
+        });
+        let shown = redact_record(&rec, &p()).to_string();
+        for secret in ["pw", "t1", "s2", "pw2", "pp", "b3", "c4"] {
+            assert!(
+                !shown.contains(&format!("{secret}\"")),
+                "{secret} in {shown}"
+            );
+        }
+        assert_eq!(
+            redact_record(&rec, &p()),
+            serde_json::json!({
+                "source_url": "http://***@o.test/a.m3u8?token=***",
+                "sources": ["http://o.test/b.ts?sig=***", {"url": "https://***@o.test/c"}],
+                "proxy": "socks5h://***@127.0.0.1:1080",
+                "headers": {"Authorization": "***"},
+                "cookies": {"sid": "***"},
+                "name": "News",
+                "read_timeout": 15,
+            })
+        );
+        let c = serde_json::json!({"cookies": "a=1; b=2"});
+        assert_eq!(
+            redact_record(&c, &p()),
+            serde_json::json!({"cookies": "***"})
         );
     }
 }

@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::lifecycle::Plan;
 use super::{Channel, State, Streams};
+use crate::disk_space;
 use crate::ffmpeg_args::{self, HlsOutput, Input};
 use crate::ffmpeg_reason::{self, StderrLines};
 use crate::gateway::Gateway;
@@ -59,6 +60,17 @@ impl Streams {
             .map(|p| format!(" (via {})", p.display()))
             .unwrap_or_default();
         let o = &plan.options;
+        // ffmpeg says nothing when it cannot write: look first.
+        if let Ok(free) = disk_space::free_bytes(&self.cfg.hls_dir) {
+            let floor = self.cfg.min_free_space;
+            if let Some(reason) = disk_space::refusal(&self.cfg.hls_dir, free, floor) {
+                warn!(channel = %id, %reason, floor, "not started");
+                return Outcome::Failed {
+                    reason,
+                    was_ready: false,
+                };
+            }
+        }
         // http(s) goes through the gateway; other enabled schemes are
         // ffmpeg's own, their literal host checked here.
         let gateway = match self.gateway_for(plan, source, id).await {
@@ -182,9 +194,26 @@ impl Streams {
                 }
                 _ = tokio::time::sleep(watch.tick()) => {}
             }
+            // Empty files where complete ones belong (a full disk): a
+            // failure of the run, never readiness.
+            let empty = hls_files::empty_output(&self.cfg.hls_dir, id);
+            if let Some(what) = empty {
+                let free = disk_space::free_bytes(&self.cfg.hls_dir);
+                let ready = watch.ready();
+                if let Some(reason) =
+                    disk_space::empty_output_verdict(ready, &self.cfg.hls_dir, what, free)
+                {
+                    kill(&mut child).await;
+                    warn!(channel = %id, pid, %reason, ready, "ffmpeg's output is empty");
+                    return Outcome::Failed {
+                        reason,
+                        was_ready: ready,
+                    };
+                }
+            }
             let progress = hls_files::progress(&self.cfg.hls_dir, id);
             let seen = watch.look(Instant::now(), progress, || {
-                playlist::read_ready(&playlist_path).is_ok()
+                empty.is_none() && playlist::read_ready(&playlist_path).is_ok()
             });
             match seen {
                 Seen::Waiting => {}
