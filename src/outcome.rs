@@ -201,6 +201,20 @@ pub fn ensure(result: &Result<Reply, CallError>, joined: bool) -> Result<Status,
 pub const READY_BUT_MISSING: Refusal =
     refuse(Status::Failed, "is ready, but not where nginx looks");
 
+/// The supervisor said ready and the playlist is where nginx looks, but it
+/// cannot be served (empty, cut short, stale: a full disk does this).
+pub const READY_BUT_UNUSABLE: Refusal =
+    refuse(Status::Failed, "is ready, but its playlist cannot be served");
+
+/// Which of the two, by why the playlist was not ready: only a missing
+/// file means nginx and the supervisor disagree on the directory.
+pub fn ready_but_not_served(why: &shared::playlist::NotReady) -> Refusal {
+    match why {
+        shared::playlist::NotReady::Missing => READY_BUT_MISSING,
+        _ => READY_BUT_UNUSABLE,
+    }
+}
+
 /// The catalog for `stream_autostart_m3u`: without it there is no list to
 /// give, whatever the reason, so every failure is "try again shortly".
 pub fn catalog(result: &Result<Reply, CallError>) -> Result<Status, Refusal> {

@@ -183,3 +183,20 @@ fn api_refusals_match_the_docs() {
         assert_eq!(documented(e.code), Some(e.status), "{e:?}");
     }
 }
+
+#[test]
+fn only_a_missing_playlist_blames_the_configuration() {
+    use shared::playlist::NotReady;
+    assert_eq!(ready_but_not_served(&NotReady::Missing), READY_BUT_MISSING);
+    for why in [
+        NotReady::NoSegments,
+        NotReady::SegmentsMissing,
+        NotReady::Stale { age_secs: 30 },
+        NotReady::TooLarge(1 << 30),
+        NotReady::Unreadable("denied".into()),
+    ] {
+        let r = ready_but_not_served(&why);
+        assert_eq!(r, READY_BUT_UNUSABLE, "{why}");
+        assert_eq!(r.status, Status::Failed);
+    }
+}

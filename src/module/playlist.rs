@@ -129,18 +129,26 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                     return send_playlist(req, lc, &entry, &ctx.token);
                 }
                 Err(why) => {
+                    let refusal = outcome::ready_but_not_served(&why);
+                    // Only a missing file points at the configuration.
+                    let hint = if refusal == READY_BUT_MISSING {
+                        "do root/alias point at its HLS directory?"
+                    } else {
+                        "see the supervisor's status for the channel"
+                    };
                     ngx_log_error!(
                         NGX_LOG_ERR,
                         req.log(),
-                        "stream_autostart: channel \"{}\" {} ({}: {}; the supervisor writes {}: do root/alias point at its HLS directory?) ({})",
+                        "stream_autostart: channel \"{}\" {} ({}: {}; the supervisor writes {}: {}) ({})",
                         ch,
-                        READY_BUT_MISSING.reason,
+                        refusal.reason,
                         Esc(path.as_os_str().as_bytes()),
                         esc(&why.to_string()),
                         esc(reply.playlist.as_deref().unwrap_or("?")),
-                        READY_BUT_MISSING.http()
+                        hint,
+                        refusal.http()
                     );
-                    READY_BUT_MISSING
+                    refusal
                 }
             }
         }
