@@ -112,7 +112,7 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
             };
             call(
                 ctx,
-                lc.supervisor(),
+                &lc.supervisor(),
                 op,
                 AUTHORIZE_TIMEOUT_MS,
                 Outcome::Authorize,
