@@ -18,6 +18,8 @@ pub const DEFAULT_WAIT_MS: ngx_msec_t = 15_000;
 /// token keeps working for at most the first.
 pub const DEFAULT_GRANT_MS: ngx_msec_t = 30_000;
 pub const DEFAULT_DENY_MS: ngx_msec_t = 5_000;
+/// How long an expired grant stands in while the supervisor's store is down.
+pub const DEFAULT_STALE_MS: ngx_msec_t = 300_000;
 /// Extra time beyond `stream_autostart_wait` for the supervisor's reply.
 pub const ENSURE_SLACK_MS: u64 = 3_000;
 
@@ -99,8 +101,8 @@ pub struct LocConf {
     pub supervisor: Option<SupervisorAddr>,
     pub wait_ms: Option<ngx_msec_t>,
     pub token_arg: Option<TokenArg>,
-    /// `stream_autostart_token_cache`: granted, refused.
-    pub token_cache: Option<(ngx_msec_t, ngx_msec_t)>,
+    /// `stream_autostart_token_cache`: granted, refused, stale.
+    pub token_cache: Option<(ngx_msec_t, ngx_msec_t, ngx_msec_t)>,
 }
 
 impl LocConf {
@@ -153,6 +155,10 @@ impl LocConf {
 
     pub fn deny_ms(&self) -> u64 {
         self.token_cache.map_or(DEFAULT_DENY_MS, |t| t.1) as u64
+    }
+
+    pub fn stale_ms(&self) -> u64 {
+        self.token_cache.map_or(DEFAULT_STALE_MS, |t| t.2) as u64
     }
 }
 
