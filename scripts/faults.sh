@@ -95,7 +95,8 @@ exec 2>>"$run/supervisor.log"
 exec "$stage/bin/stream-supervisor" --socket "$run/sup.sock" --socket-mode 666 \\
     --redis-url "redis://127.0.0.1:$RPORT/0" --hls-dir "$run/hls" \\
     --idle-timeout 300s --segment-duration 2s --stall-timeout 6s \\
-    --max-streams 50 --failed-cooldown 10s
+    --max-streams 50 --failed-cooldown 10s \\
+    --allow-upstream-networks 127.0.0.0/8
 EOF
 chmod 755 "$run/sv/supervisor/run"
 : >"$run/supervisor.log"
