@@ -162,6 +162,9 @@ pub enum Authorized {
     Granted {
         user: String,
         ttl_ms: u64,
+        /// The token's own remaining life (`None`: no expiry), which a
+        /// stale grant never outlives.
+        life_ms: Option<u64>,
     },
     Denied {
         reason: String,
@@ -177,12 +180,21 @@ pub fn authorize(result: &Result<Reply, CallError>, grant_ms: u64) -> Authorized
             ttl_ms: reply
                 .ttl_secs
                 .map_or(grant_ms, |s| s.saturating_mul(1000).min(grant_ms)),
+            life_ms: reply.ttl_secs.map(|s| s.saturating_mul(1000)),
         },
         Ok(reply) if reply.code() == Some(ErrorCode::Denied) => Authorized::Denied {
             reason: reply.message().to_string(),
         },
         _ => Authorized::Unavailable,
     }
+}
+
+/// The supervisor could not decide on a token because its store (Redis) is
+/// unreachable (`unavailable`): the one case where an expired grant may
+/// stand in. Refusals, timeouts, an unreachable supervisor and any other
+/// error never qualify.
+pub fn store_down(result: &Result<Reply, CallError>) -> bool {
+    matches!(result, Ok(reply) if !reply.ok && reply.code() == Some(ErrorCode::Unavailable))
 }
 
 /// A playlist request's `ensure`: the channel is ready, or the refusal.

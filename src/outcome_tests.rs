@@ -45,7 +45,8 @@ fn authorize_fails_closed() {
         authorize(&Ok(granted.clone()), 30_000),
         Authorized::Granted {
             user: "alice".into(),
-            ttl_ms: 7_000
+            ttl_ms: 7_000,
+            life_ms: Some(7_000)
         }
     );
     granted.ttl_secs = Some(u64::MAX);
@@ -53,7 +54,8 @@ fn authorize_fails_closed() {
         authorize(&Ok(granted), 30_000),
         Authorized::Granted {
             user: "alice".into(),
-            ttl_ms: 30_000
+            ttl_ms: 30_000,
+            life_ms: Some(u64::MAX)
         }
     );
     assert_eq!(
@@ -71,6 +73,22 @@ fn authorize_fails_closed() {
         Err(CallError::Protocol("x".into())),
     ] {
         assert_eq!(authorize(&r, 30_000), Authorized::Unavailable);
+    }
+}
+
+#[test]
+fn only_a_store_outage_lets_a_stale_grant_stand_in() {
+    assert!(store_down(&reply_err(ErrorCode::Unavailable)));
+    for r in [
+        Ok(Reply::ok(1)),
+        reply_err(ErrorCode::Denied),
+        reply_err(ErrorCode::Internal),
+        reply_err(ErrorCode::ShuttingDown),
+        Err(CallError::Timeout),
+        Err(CallError::Unreachable("gone".into())),
+        Err(CallError::Protocol("x".into())),
+    ] {
+        assert!(!store_down(&r), "{r:?}");
     }
 }
 

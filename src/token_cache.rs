@@ -7,6 +7,12 @@
 //! one nginx never see each other's tokens. Under pressure the least
 //! recently used entries go, one at a time, so a flood of new tokens
 //! cannot push every viewer's grant out at once.
+//!
+//! A grant outlives its lifetime by a stale window: when the supervisor
+//! cannot decide because its store (Redis) is down, a worker that granted
+//! this very token before keeps honouring it for that long, so viewers of
+//! ready streams keep watching through an outage. Only grants have one,
+//! and never beyond the token's own expiry.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,6 +30,10 @@ pub enum Verdict {
 struct Entry {
     verdict: Verdict,
     expires_at: u64,
+    /// Until when an expired grant may stand in while the store is down.
+    stale_until: u64,
+    /// The stale grant was used (and logged) already.
+    stale_used: bool,
     /// Position in the use order (`TokenCache::order`).
     used: u64,
 }
@@ -72,17 +82,43 @@ impl TokenCache {
     /// (milliseconds, any monotonic clock).
     pub fn get(&mut self, scope: &str, token: &[u8], now: u64) -> Option<&Verdict> {
         let k = key(scope, token);
-        let expired = self.entries.get(&k)?.expires_at <= now;
-        if expired {
-            self.remove(&k);
+        let e = self.entries.get(&k)?;
+        if e.expires_at <= now {
+            if e.stale_until <= now {
+                self.remove(&k);
+            }
             return None;
         }
+        Some(&self.touch(k)?.verdict)
+    }
+
+    /// Marks `k` as just used.
+    fn touch(&mut self, k: Vec<u8>) -> Option<&mut Entry> {
         let used = self.stamp();
         let e = self.entries.get_mut(&k)?;
         self.order.remove(&e.used);
         e.used = used;
         self.order.insert(used, k);
-        Some(&e.verdict)
+        Some(e)
+    }
+
+    /// An expired grant of `scope`'s supervisor on `token` still inside its
+    /// stale window, for when that supervisor cannot decide: the user, and
+    /// whether this is the first time it stands in (to be logged once).
+    pub fn stale_grant(&mut self, scope: &str, token: &[u8], now: u64) -> Option<(String, bool)> {
+        let k = key(scope, token);
+        let e = self.entries.get(&k)?;
+        if e.stale_until <= now {
+            self.remove(&k);
+            return None;
+        }
+        let e = self.touch(k)?;
+        let Verdict::Granted { user } = &e.verdict else {
+            return None;
+        };
+        let first = !e.stale_used;
+        e.stale_used = true;
+        Some((user.clone(), first))
     }
 
     fn remove(&mut self, k: &[u8]) {
@@ -93,6 +129,24 @@ impl TokenCache {
 
     /// Remembers a verdict for `ttl_ms`. A zero lifetime caches nothing.
     pub fn insert(&mut self, scope: &str, token: &[u8], verdict: Verdict, now: u64, ttl_ms: u64) {
+        self.insert_with_stale(scope, token, verdict, now, ttl_ms, 0);
+    }
+
+    /// Remembers a verdict for `ttl_ms`, and a grant for `stale_ms` more as
+    /// a stand-in while the store is down (see `stale_window`).
+    pub fn insert_with_stale(
+        &mut self,
+        scope: &str,
+        token: &[u8],
+        verdict: Verdict,
+        now: u64,
+        ttl_ms: u64,
+        stale_ms: u64,
+    ) {
+        let stale_ms = match verdict {
+            Verdict::Granted { .. } => stale_ms,
+            Verdict::Denied { .. } => 0,
+        };
         let k = key(scope, token);
         self.remove(&k);
         if ttl_ms == 0 {
@@ -103,21 +157,24 @@ impl TokenCache {
         }
         let used = self.stamp();
         self.order.insert(used, k.clone());
+        let expires_at = now.saturating_add(ttl_ms);
         self.entries.insert(
             k,
             Entry {
                 verdict,
-                expires_at: now.saturating_add(ttl_ms),
+                expires_at,
+                stale_until: expires_at.saturating_add(stale_ms),
+                stale_used: false,
                 used,
             },
         );
     }
 
-    /// Frees one place at least: every expired entry, else the least
-    /// recently used one.
+    /// Frees one place at least: every entry past its stale window, else
+    /// the least recently used one.
     fn make_room(&mut self, now: u64) {
         let before = self.entries.len();
-        self.entries.retain(|_, e| e.expires_at > now);
+        self.entries.retain(|_, e| e.stale_until > now);
         if self.entries.len() < before {
             let entries = &self.entries;
             self.order.retain(|_, k| entries.contains_key(k));
@@ -134,6 +191,17 @@ impl TokenCache {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// How long a grant cached for `ttl_ms` may stand in once expired: the
+/// configured `grace_ms`, but never past the token's own remaining life
+/// (`token_life_ms`, `None`: no expiry) — a stale grant never extends a
+/// token.
+pub fn stale_window(ttl_ms: u64, token_life_ms: Option<u64>, grace_ms: u64) -> u64 {
+    match token_life_ms {
+        Some(life) => grace_ms.min(life.saturating_sub(ttl_ms)),
+        None => grace_ms,
     }
 }
 
@@ -228,5 +296,78 @@ mod tests {
         c.insert(S, b"b", granted(), 2, 1_000);
         assert_eq!(c.len(), 2);
         assert!(c.get(S, b"a", 3).is_some());
+    }
+
+    #[test]
+    fn a_stale_grant_stands_in_for_its_window_only() {
+        let mut c = TokenCache::default();
+        c.insert_with_stale(S, b"t", granted(), 0, 100, 1_000);
+        assert_eq!(c.get(S, b"t", 150), None, "expired: ask the supervisor");
+        assert_eq!(c.stale_grant(S, b"t", 150), Some(("u1".into(), true)));
+        assert_eq!(
+            c.stale_grant(S, b"t", 600),
+            Some(("u1".into(), false)),
+            "logged once"
+        );
+        assert_eq!(c.stale_grant(S, b"t", 1_100), None, "window over");
+        assert!(c.is_empty());
+        // A fresh grant starts a new window, logged again.
+        c.insert_with_stale(S, b"t", granted(), 2_000, 100, 1_000);
+        assert_eq!(c.stale_grant(S, b"t", 2_200), Some(("u1".into(), true)));
+    }
+
+    #[test]
+    fn no_stale_grant_for_unknown_tokens_refusals_or_other_supervisors() {
+        let mut c = TokenCache::default();
+        assert_eq!(c.stale_grant(S, b"never", 0), None);
+        let d = Verdict::Denied {
+            reason: "revoked".into(),
+        };
+        c.insert_with_stale(S, b"bad", d, 0, 100, 1_000);
+        assert_eq!(
+            c.stale_grant(S, b"bad", 150),
+            None,
+            "refusals never stand in"
+        );
+        c.insert_with_stale(S, b"t", granted(), 0, 100, 1_000);
+        assert_eq!(c.stale_grant("/run/b.sock", b"t", 150), None);
+        c.insert(S, b"z", granted(), 0, 100);
+        assert_eq!(c.stale_grant(S, b"z", 150), None, "stale=0 disables");
+    }
+
+    #[test]
+    fn a_refusal_replaces_a_stale_grant() {
+        let mut c = TokenCache::default();
+        c.insert_with_stale(S, b"t", granted(), 0, 100, 1_000);
+        let d = Verdict::Denied {
+            reason: "revoked".into(),
+        };
+        c.insert_with_stale(S, b"t", d, 150, 100, 1_000);
+        assert_eq!(c.stale_grant(S, b"t", 300), None);
+    }
+
+    #[test]
+    fn stale_grants_obey_eviction() {
+        let mut c = TokenCache::with_capacity(2);
+        c.insert_with_stale(S, b"a", granted(), 0, 10, 1_000);
+        c.insert_with_stale(S, b"b", granted(), 0, 10, 1_000);
+        // Both expired but inside their window: the least recently used goes.
+        assert!(c.stale_grant(S, b"a", 20).is_some());
+        c.insert(S, b"c", granted(), 30, 1_000);
+        assert_eq!(c.len(), 2);
+        assert!(c.stale_grant(S, b"b", 40).is_none(), "evicted");
+        assert!(c.stale_grant(S, b"a", 40).is_some());
+        // Entries past their window go before any live one.
+        c.insert(S, b"d", granted(), 2_000, 1_000);
+        assert!(c.get(S, b"c", 2_001).is_none() && c.get(S, b"d", 2_001).is_some());
+    }
+
+    #[test]
+    fn the_window_never_outlives_the_token() {
+        assert_eq!(stale_window(30_000, None, 600_000), 600_000);
+        assert_eq!(stale_window(30_000, Some(90_000), 600_000), 60_000);
+        assert_eq!(stale_window(30_000, Some(30_000), 600_000), 0);
+        assert_eq!(stale_window(30_000, Some(10_000), 600_000), 0);
+        assert_eq!(stale_window(30_000, Some(900_000), 0), 0);
     }
 }

@@ -20,7 +20,7 @@ use Test::Nginx;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http/)->plan(18);
+my $t = Test::Nginx->new()->has(qw/http/)->plan(23);
 
 # Runs nginx -t on a server block body; returns what nginx printed. ($t is
 # passed in: a named sub closing over it would keep it alive past the
@@ -56,6 +56,20 @@ like(check($t, 'stream_autostart_supervisor unix:run/x.sock;'),
 	qr/socket path "run\/x.sock" must be absolute/, 'relative socket');
 like(check($t, 'stream_autostart_supervisor unix:/' . ('a' x 120) . ';'),
 	qr/Unix sockets allow at most 107/, 'socket path too long');
+
+# stream_autostart_token_cache granted [refused] [stale=time]
+like(check($t, 'stream_autostart_token_cache 2s stale=60s;'),
+	qr/test is successful/, 'token cache with a stale window');
+like(check($t, 'stream_autostart_token_cache 30s 5s stale=0;'),
+	qr/test is successful/, 'stale window disabled');
+like(check($t, 'stream_autostart_token_cache 30s stale=later;'),
+	qr/stream_autostart_token_cache: stale: invalid time "later"/, 'bad stale time');
+like(check($t, 'stream_autostart_token_cache stale=1m 30s;'),
+	qr/stream_autostart_token_cache: unexpected "30s"; expected granted \[refused\] \[stale=time\]/,
+	'time after stale=');
+like(check($t, 'stream_autostart_token_cache stale=1m;'),
+	qr/stream_autostart_token_cache: no granted time/, 'stale= alone');
+
 like(check($t, 'location / { stream_autostart $arg_c; stream_autostart $arg_d; }'),
 	qr/"stream_autostart" directive is duplicate/, 'duplicate');
 

@@ -7,7 +7,7 @@ use core::cell::RefCell;
 
 use ngx::ffi::{
     ngx_http_request_t, ngx_int_t, NGX_AGAIN, NGX_DECLINED, NGX_DONE,
-    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_SPECIAL_RESPONSE, NGX_LOG_ERR, NGX_OK,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_SPECIAL_RESPONSE, NGX_LOG_ERR, NGX_LOG_WARN, NGX_OK,
 };
 use ngx::ngx_log_error;
 use shared::channel_id;
@@ -22,7 +22,7 @@ use super::request::{now_ms, Req};
 use super::touch::touch_if_due;
 use crate::log_text::esc;
 use crate::outcome::{self, Authorized, Status};
-use crate::token_cache::{TokenCache, Verdict};
+use crate::token_cache::{stale_window, TokenCache, Verdict};
 
 /// Deadline for an `authorize` round trip.
 const AUTHORIZE_TIMEOUT_MS: u64 = 5_000;
@@ -112,7 +112,7 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
             };
             call(
                 ctx,
-                lc.supervisor(),
+                &lc.supervisor(),
                 op,
                 AUTHORIZE_TIMEOUT_MS,
                 Outcome::Authorize,
@@ -169,15 +169,21 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
     let lc = req.conf();
     let token = &ctx.token;
     match outcome::authorize(&result, lc.grant_ms()) {
-        Authorized::Granted { user, ttl_ms } => {
+        Authorized::Granted {
+            user,
+            ttl_ms,
+            life_ms,
+        } => {
             *ctx.user.borrow_mut() = user.clone();
+            let stale_ms = stale_window(ttl_ms, life_ms, lc.stale_ms());
             TOKENS.with(|t| {
-                t.borrow_mut().insert(
+                t.borrow_mut().insert_with_stale(
                     &lc.supervisor().path,
                     token,
                     Verdict::Granted { user },
                     now_ms(),
                     ttl_ms,
+                    stale_ms,
                 )
             });
             ctx.stage.set(Stage::Authorized);
@@ -206,6 +212,33 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
             rc
         }
         Authorized::Unavailable => {
+            // The store is down: a grant this worker saw for this very
+            // token and supervisor stands in for its stale window.
+            let stale = if outcome::store_down(&result) {
+                TOKENS.with(|t| {
+                    t.borrow_mut()
+                        .stale_grant(&lc.supervisor().path, token, now_ms())
+                })
+            } else {
+                None
+            };
+            if let Some((user, first)) = stale {
+                if first {
+                    let why = result.as_ref().map_or("", |r| r.message());
+                    ngx_log_error!(
+                        NGX_LOG_WARN,
+                        req.log(),
+                        "stream_autostart: supervisor {} cannot check tokens (unavailable: {}); token {} keeps its expired grant for channel \"{}\" (stale window of stream_autostart_token_cache)",
+                        lc.supervisor().text,
+                        esc(why),
+                        masked(token),
+                        ctx.channel
+                    );
+                }
+                *ctx.user.borrow_mut() = user;
+                ctx.stage.set(Stage::Authorized);
+                return granted(req, ctx, segment);
+            }
             let why = match &result {
                 Ok(reply) => format!(
                     "cannot check tokens ({}: {})",

@@ -172,7 +172,7 @@ fn call_supervisor(
     *ctx.api.borrow_mut() = Some((route.clone(), channel));
     ctx.stage.set(Stage::Waiting);
     park(req, ctx, Resume::Content(answered));
-    call(ctx, lc.supervisor(), op, timeout, Outcome::Api);
+    call(ctx, &lc.supervisor(), op, timeout, Outcome::Api);
 }
 
 /// The supervisor answered (or did not): the JSON reply.

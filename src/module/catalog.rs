@@ -63,7 +63,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
     let addr = req.conf().supervisor();
     call(
         ctx,
-        addr,
+        &addr,
         Op::Channels,
         CATALOG_TIMEOUT_MS,
         Outcome::Catalog,

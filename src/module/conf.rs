@@ -4,7 +4,7 @@
 //! nothing is leaked across reloads.
 
 use core::ptr::NonNull;
-use std::sync::LazyLock;
+use std::borrow::Cow;
 
 use ngx::ffi::{ngx_http_complex_value_t, ngx_msec_t};
 use ngx::http::{Merge, MergeConfigError};
@@ -18,12 +18,18 @@ pub const DEFAULT_WAIT_MS: ngx_msec_t = 15_000;
 /// token keeps working for at most the first.
 pub const DEFAULT_GRANT_MS: ngx_msec_t = 30_000;
 pub const DEFAULT_DENY_MS: ngx_msec_t = 5_000;
+/// How long an expired grant stands in while the supervisor's store is down.
+pub const DEFAULT_STALE_MS: ngx_msec_t = 300_000;
 /// Extra time beyond `stream_autostart_wait` for the supervisor's reply.
 pub const ENSURE_SLACK_MS: u64 = 3_000;
 
-/// The supervisor address of locations that name none: parsed once.
-static DEFAULT_SUPERVISOR: LazyLock<Result<SupervisorAddr, String>> =
-    LazyLock::new(|| SupervisorAddr::parse(&format!("unix:{DEFAULT_SOCKET}")));
+/// The supervisor address of locations that name none. Resolved into each
+/// location's configuration while merging (pool-owned, dropped with it),
+/// never into a process-global static: one would outlive the module when
+/// nginx unloads it, and leak.
+fn default_supervisor() -> Result<SupervisorAddr, String> {
+    SupervisorAddr::parse(&format!("unix:{DEFAULT_SOCKET}"))
+}
 
 /// A complex value compiled at configuration time into the configuration
 /// pool, which outlives every request.
@@ -90,12 +96,13 @@ pub struct LocConf {
     pub token_from_arg: Option<Box<[u8]>>,
     /// `stream_autostart_api_key`.
     pub api_key: Option<ApiKey>,
-    /// `stream_autostart_supervisor`; `None`: the default socket.
+    /// `stream_autostart_supervisor`; after merging, the default socket
+    /// when no level names one.
     pub supervisor: Option<SupervisorAddr>,
     pub wait_ms: Option<ngx_msec_t>,
     pub token_arg: Option<TokenArg>,
-    /// `stream_autostart_token_cache`: granted, refused.
-    pub token_cache: Option<(ngx_msec_t, ngx_msec_t)>,
+    /// `stream_autostart_token_cache`: granted, refused, stale.
+    pub token_cache: Option<(ngx_msec_t, ngx_msec_t, ngx_msec_t)>,
 }
 
 impl LocConf {
@@ -124,11 +131,17 @@ impl LocConf {
         names
     }
 
-    pub fn supervisor(&self) -> &SupervisorAddr {
-        match (&self.supervisor, &*DEFAULT_SUPERVISOR) {
-            (Some(addr), _) | (None, Ok(addr)) => addr,
-            // merge() refuses the configuration before this can happen.
-            (None, Err(e)) => unreachable!("default supervisor socket: {e}"),
+    /// The supervisor this location asks. Merging fills in the default;
+    /// a configuration nginx never merged falls back to resolving it here
+    /// (fail-safe, never a shared static).
+    pub fn supervisor(&self) -> Cow<'_, SupervisorAddr> {
+        match &self.supervisor {
+            Some(addr) => Cow::Borrowed(addr),
+            // merge() refuses a default that does not parse.
+            None => Cow::Owned(
+                default_supervisor()
+                    .unwrap_or_else(|e| unreachable!("default supervisor socket: {e}")),
+            ),
         }
     }
 
@@ -142,6 +155,10 @@ impl LocConf {
 
     pub fn deny_ms(&self) -> u64 {
         self.token_cache.map_or(DEFAULT_DENY_MS, |t| t.1) as u64
+    }
+
+    pub fn stale_ms(&self) -> u64 {
+        self.token_cache.map_or(DEFAULT_STALE_MS, |t| t.2) as u64
     }
 }
 
@@ -157,8 +174,8 @@ impl Merge for LocConf {
         if self.supervisor.is_none() {
             self.supervisor.clone_from(&prev.supervisor);
         }
-        if self.supervisor.is_none() && DEFAULT_SUPERVISOR.is_err() {
-            return Err(MergeConfigError::NoValue);
+        if self.supervisor.is_none() {
+            self.supervisor = Some(default_supervisor().map_err(|_| MergeConfigError::NoValue)?);
         }
         if self.wait_ms.is_none() {
             self.wait_ms = prev.wait_ms;

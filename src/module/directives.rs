@@ -11,7 +11,7 @@ use ngx::ffi::{
     ngx_http_module_t, ngx_http_phases, ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
     ngx_http_phases_NGX_HTTP_LOG_PHASE, ngx_http_phases_NGX_HTTP_POST_READ_PHASE,
     ngx_http_request_t, ngx_int_t, ngx_module_t, ngx_str_t, ngx_uint_t, NGX_CONF_NOARGS,
-    NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_ERROR, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
+    NGX_CONF_TAKE1, NGX_CONF_TAKE123, NGX_ERROR, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
     NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF, NGX_HTTP_VAR_NOCACHEABLE,
     NGX_LOG_EMERG, NGX_OK,
 };
@@ -174,7 +174,7 @@ static mut COMMANDS: [ngx_command_t; 11] = [
     ),
     directive(
         ngx_string!("stream_autostart_token_cache"),
-        ANY_LEVEL | NGX_CONF_TAKE12,
+        ANY_LEVEL | NGX_CONF_TAKE123,
         set_token_cache,
     ),
     directive(

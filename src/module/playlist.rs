@@ -89,7 +89,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
             drop(ctx.group.borrow_mut().take());
             let membership = shared_ensure::join(
                 &ctx.mailbox,
-                lc.supervisor(),
+                &lc.supervisor(),
                 &channel,
                 lc.wait_ms(),
                 lc.wait_ms() + ENSURE_SLACK_MS,

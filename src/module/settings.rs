@@ -14,7 +14,9 @@ use ngx::ngx_conf_log_error;
 use shared::duration;
 use shared::protocol::MAX_WAIT_MS;
 
-use super::conf::{ApiKey, Cv, LocConf, Mode, TokenArg, DEFAULT_DENY_MS, DEFAULT_GRANT_MS};
+use super::conf::{
+    ApiKey, Cv, LocConf, Mode, TokenArg, DEFAULT_DENY_MS, DEFAULT_GRANT_MS, DEFAULT_STALE_MS,
+};
 use super::directives::content_handler;
 use crate::supervisor_addr::SupervisorAddr;
 use crate::{api_guard, directive_mode, log_mask};
@@ -273,17 +275,37 @@ set_fn!(set_token_cache, |d| {
         return c"is duplicate".as_ptr() as *mut c_char;
     }
     let mut times = [DEFAULT_GRANT_MS, DEFAULT_DENY_MS];
-    let given = d.nargs() - 1;
-    for (i, t) in times.iter_mut().enumerate().take(given) {
-        match duration::parse_msec(&d.arg_text(i + 1)) {
-            Ok(ms) => *t = ms as ngx_msec_t,
+    let mut stale = DEFAULT_STALE_MS;
+    let mut given = 0;
+    for i in 1..d.nargs() {
+        let text = d.arg_text(i);
+        if let Some(t) = text.strip_prefix("stale=") {
+            match duration::parse_msec(t) {
+                Ok(ms) => stale = ms as ngx_msec_t,
+                Err(e) => return d.error(format_args!("stream_autostart_token_cache: stale: {e}")),
+            }
+            continue;
+        }
+        if i != given + 1 || given == times.len() {
+            return d.error(format_args!(
+                "stream_autostart_token_cache: unexpected \"{text}\"; expected granted [refused] [stale=time]"
+            ));
+        }
+        match duration::parse_msec(&text) {
+            Ok(ms) => times[given] = ms as ngx_msec_t,
             Err(e) => return d.error(format_args!("stream_autostart_token_cache: {e}")),
         }
+        given += 1;
+    }
+    if given == 0 {
+        return d.error(format_args!(
+            "stream_autostart_token_cache: no granted time; expected granted [refused] [stale=time]"
+        ));
     }
     if given == 1 {
         // One time given: refusals are not trusted longer than grants.
         times[1] = times[1].min(times[0]);
     }
-    d.lc.token_cache = Some((times[0], times[1]));
+    d.lc.token_cache = Some((times[0], times[1], stale));
     NGX_CONF_OK
 });

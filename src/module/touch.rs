@@ -44,7 +44,7 @@ pub fn touch_if_due(lc: &LocConf, channel: &str) {
     if !TOUCHES.with(|t| t.borrow_mut().due(scope, channel, now_ms(), every)) {
         return;
     }
-    let addr = lc.supervisor().clone();
+    let addr = lc.supervisor().into_owned();
     let channel = channel.to_string();
     spawn(async move {
         let op = Op::Touch {
