@@ -25,7 +25,9 @@ pub fn rewrite(text: &str, base: &str, mut gateway_url: impl FnMut(&str) -> Stri
         if trimmed.is_empty() {
             // Blank lines (and the empty piece of a CRLF) carry nothing.
             continue;
-        } else if trimmed.starts_with('#') {
+        } else if line.starts_with('#') {
+            // Only a `#` in the first column makes a tag for ffmpeg; any
+            // other line is a URI to it, and becomes a gateway URL.
             out.push_str(&rewrite_uri_attributes(line, base, &mut gateway_url));
         } else {
             out.push_str(&gateway_url(&resolve(base, trimmed)));
