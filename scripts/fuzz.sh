@@ -11,7 +11,7 @@
 #   scripts/fuzz.sh --ci
 #       replays every seed through every target (fuzz/tests/corpus.rs),
 #       checks the fuzz crate's fmt and clippy, then fuzzes each target for
-#       FUZZ_CI_SECONDS (20) seconds, two at a time.
+#       FUZZ_CI_SECONDS (12) seconds, two at a time.
 #
 # A crash is a panic in the code under test or a property a target checks.
 # Reproduce one with: fuzz/target/release/<target> < <crash file>
@@ -57,7 +57,7 @@ if [ $ci = 1 ]; then
     # Its own workspace: the root's fmt and clippy do not see it.
     echo "== fuzz: cargo fmt --check, cargo clippy" >&2
     (cd fuzz && cargo fmt --check && cargo afl clippy --release --locked --all-targets -- -D warnings >&2)
-    seconds=${FUZZ_CI_SECONDS:-20}
+    seconds=${FUZZ_CI_SECONDS:-12}
     jobs=2
 else
     seconds=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')

@@ -10,8 +10,14 @@
 // sit at this crate's root.
 #[path = "../../src/api.rs"]
 pub mod api;
+#[path = "../../src/api_guard.rs"]
+pub mod api_guard;
 #[path = "../../src/call_error.rs"]
 pub mod call_error;
+#[path = "../../src/log_mask.rs"]
+pub mod log_mask;
+#[path = "../../src/log_text.rs"]
+pub mod log_text;
 #[path = "../../src/m3u_render.rs"]
 pub mod m3u_render;
 #[path = "../../src/outcome.rs"]

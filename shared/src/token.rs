@@ -95,7 +95,13 @@ pub fn mask_request_line(line: &[u8], arg: &[u8]) -> Option<Vec<u8>> {
         if i > 0 {
             out.push(b'&');
         }
-        match pair.strip_prefix(arg).and_then(|v| v.strip_prefix(b"=")) {
+        // nginx's argument lookup ignores case, so `?TOKEN=` authenticates
+        // as `?token=` does and is masked as well.
+        let named = pair.len() > arg.len() && pair[..arg.len()].eq_ignore_ascii_case(arg);
+        match named
+            .then(|| &pair[arg.len()..])
+            .and_then(|v| v.strip_prefix(b"="))
+        {
             Some(value) if value.len() > 4 => {
                 out.extend_from_slice(&pair[..arg.len() + 1]);
                 out.extend_from_slice(&value[..4]);
@@ -112,6 +118,15 @@ pub fn mask_request_line(line: &[u8], arg: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_line_masking_ignores_the_name_case() {
+        let out = mask_request_line(b"GET /c/i.m3u8?TOKEN=abcdefgh&x=1 HTTP/1.1", b"token");
+        assert_eq!(
+            out.as_deref(),
+            Some(&b"GET /c/i.m3u8?TOKEN=abcd...&x=1 HTTP/1.1"[..])
+        );
+    }
 
     #[test]
     fn decodes_escapes() {

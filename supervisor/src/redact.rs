@@ -79,9 +79,12 @@ pub fn redact_text(text: &str, secret_params: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("://") {
+        // Past the last character that cannot be in a scheme (which may be
+        // more than one byte long: text from ffmpeg is not just ASCII).
         let start = rest[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
-            .map_or(0, |j| j + 1);
+            .char_indices()
+            .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+            .map_or(0, |(j, c)| j + c.len_utf8());
         let end = rest[i..]
             .find(|c: char| c.is_whitespace() || "\"'<>`".contains(c))
             .map_or(rest.len(), |j| i + j);
@@ -132,6 +135,15 @@ pub fn redact_record(v: &serde_json::Value, secret_params: &[String]) -> serde_j
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (`redact`): a multi-byte character just before a
+    /// URL's scheme made the scan slice inside it, and the supervisor panic.
+    #[test]
+    fn text_before_a_url_may_be_any_character() {
+        let p = parse_params("token");
+        let out = redact_text("é\u{fffd}http://u:pw@h/x?token=abc", &p);
+        assert_eq!(out, "é\u{fffd}http://***@h/x?token=***");
+    }
 
     fn p() -> Vec<String> {
         parse_params(DEFAULT_PARAMS)

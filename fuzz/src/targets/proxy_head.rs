@@ -1,11 +1,13 @@
-//! The SOCKS bridge's HTTP proxy request heads from ffmpeg
-//! (`stream_supervisor::proxy::parse_request`), and the SOCKS5 reply
-//! length it reads (`socks_reply_len`). What the bridge forwards upstream
-//! is one request: an origin-form request line, CRLF-separated header lines
-//! without a bare LF or other control byte, no `Proxy-Authorization`
-//! (the bridge's own credential), ending in `Connection: close`.
+//! The gateway's HTTP heads (`stream_supervisor::gateway::http`):
+//! ffmpeg's request (`parse_client_request`), an upstream response
+//! (`parse_response`, then `head_for_client`), and the SOCKS5 reply length
+//! (`proxy::socks_reply_len`). A request is served only for GET or HEAD
+//! with a gateway id; a range passed on holds only range characters; the
+//! head handed to ffmpeg is CRLF lines without another control byte,
+//! never `Location` or `Set-Cookie`, ending in `Connection: close`.
 
-use stream_supervisor::proxy::{parse_request, socks_reply_len};
+use stream_supervisor::gateway::http::{head_end, parse_client_request, parse_response};
+use stream_supervisor::proxy::socks_reply_len;
 
 pub fn run(data: &[u8]) {
     if let Some(first5) = data.first_chunk::<5>() {
@@ -13,36 +15,41 @@ pub fn run(data: &[u8]) {
             assert!((4 + 1 + 2..=4 + 1 + 255 + 2).contains(&n));
         }
     }
-    let Ok(req) = parse_request(data) else {
+    if let Some(end) = head_end(data) {
+        assert!(end <= data.len() && data[..end].ends_with(b"\r\n\r\n"));
+    }
+    if let Ok(req) = parse_client_request(data) {
+        assert!(data.starts_with(b"GET /u/") || data.starts_with(b"HEAD /u/"));
+        if let Some(r) = &req.range {
+            assert!(r
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"bytes=-,".contains(&b)));
+        }
+    }
+    let Ok(resp) = parse_response(data) else {
         return;
     };
-    if req.tunnel {
-        assert!(req.head.is_empty());
-        return;
-    }
-    let head = std::str::from_utf8(&req.head).expect("forwarded head is UTF-8");
-    let body = head
-        .strip_suffix("Connection: close\r\n\r\n")
-        .expect("forwarded head ends with Connection: close");
-    let mut lines = body.split("\r\n");
-    let first = lines.next().unwrap_or_default();
-    let parts: Vec<&str> = first.split(' ').collect();
-    assert_eq!(parts.len(), 3, "request line {first:?}");
-    assert!(parts[1].starts_with('/'), "not origin-form: {first:?}");
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    assert!(
-        parts[0].bytes().all(tchar),
-        "method is not a token: {first:?}"
-    );
-    for line in body.split("\r\n") {
+    assert!((100..=599).contains(&resp.status), "status {}", resp.status);
+    for len in [None, Some(data.len())] {
+        let head = String::from_utf8(resp.head_for_client(len)).expect("head is UTF-8");
+        let body = head
+            .strip_suffix("Connection: close\r\n\r\n")
+            .expect("head ends with Connection: close");
+        for line in body.split("\r\n") {
+            assert!(
+                !line.bytes().any(|b| b.is_ascii_control() && b != b'\t'),
+                "control byte passed to ffmpeg: {line:?}"
+            );
+            let name = line.split(':').next().unwrap_or_default().trim();
+            assert!(
+                !name.eq_ignore_ascii_case("location") && !name.eq_ignore_ascii_case("set-cookie"),
+                "{line:?} passed to ffmpeg"
+            );
+        }
+        let status = body.split(' ').nth(1).unwrap_or_default();
         assert!(
-            !line.bytes().any(|b| b.is_ascii_control() && b != b'\t'),
-            "control byte forwarded: {line:?}"
-        );
-        let name = line.split(':').next().unwrap_or_default().trim();
-        assert!(
-            !name.eq_ignore_ascii_case("proxy-authorization"),
-            "bridge credential forwarded upstream"
+            status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit()),
+            "{body:?}"
         );
     }
 }

@@ -1,9 +1,12 @@
 //! Viewer tokens as they arrive in URLs and reach logs
-//! (`shared::token::percent_decode`, `masked`, `mask_request_line`).
+//! (`shared::token::percent_decode`, `masked`, `check_form`,
+//! `mask_request_line`; the module's own masking, which matches the name
+//! whatever its case, is the `log_mask` target). A token of the accepted
+//! form is visible ASCII of bounded length.
 //! A masked token never shows more than its first four bytes; masking a
 //! request line again changes nothing, and the line keeps its shape.
 
-use shared::token::{mask_request_line, masked, percent_decode};
+use shared::token::{check_form, mask_request_line, masked, percent_decode, MAX_TOKEN_LEN};
 
 pub fn run(data: &[u8]) {
     // First byte: length of the argument name; the rest the request line.
@@ -14,6 +17,14 @@ pub fn run(data: &[u8]) {
 
     if let Some(decoded) = percent_decode(line) {
         assert!(decoded.len() <= line.len());
+    }
+    if check_form(line).is_ok() {
+        assert!(!line.is_empty() && line.len() <= MAX_TOKEN_LEN);
+        assert!(
+            line.iter().all(u8::is_ascii_graphic),
+            "{:?}",
+            line.escape_ascii()
+        );
     }
     let m = masked(line);
     assert!(m.len() < 4 * 4 + 32, "masked form too long: {m}");
@@ -53,7 +64,11 @@ fn assert_no_long_value(line: &[u8], arg: &[u8]) {
         .position(|&b| b == b' ')
         .map_or(line.len(), |i| q + i);
     for pair in line[q + 1..end].split(|&b| b == b'&') {
-        if let Some(v) = pair.strip_prefix(arg).and_then(|v| v.strip_prefix(b"=")) {
+        let named = pair.len() > arg.len() && pair[..arg.len()].eq_ignore_ascii_case(arg);
+        if let Some(v) = named
+            .then(|| &pair[arg.len()..])
+            .and_then(|v| v.strip_prefix(b"="))
+        {
             assert!(
                 v.len() <= 4 || (v.len() == 7 && v.ends_with(b"...")),
                 "{v:?} left whole"

@@ -109,9 +109,13 @@ pub fn parse_response(head: &[u8]) -> Result<Response, String> {
     if !version.starts_with("HTTP/1.") || code.len() != 3 {
         return Err(format!("upstream sent no HTTP response ({:?})", cut(first)));
     }
-    let status = code
-        .parse()
-        .map_err(|_| format!("bad status {:?}", cut(code)))?;
+    // Three digits, 100-599: `parse` alone takes `+99` or `000`, which
+    // would reach ffmpeg as a status line no HTTP client expects.
+    let status = Some(code)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|c| c.parse().ok())
+        .filter(|s| (100..=599).contains(s))
+        .ok_or_else(|| format!("bad status {:?}", cut(code)))?;
     let reason: String = parts
         .next()
         .unwrap_or("")
@@ -181,6 +185,11 @@ mod tests {
         assert!(head.contains("Content-Length: 5\r\n") && !head.contains("chunked"));
         assert!(parse_response(b"ICY 200 OK\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 2000 x\r\n\r\n").is_err());
+        // Found writing the fuzz target: a sign or an impossible status passed.
+        for bad in ["+99", "000", "099", "600", "2 0"] {
+            let head = format!("HTTP/1.1 {bad} x\r\n\r\n");
+            assert!(parse_response(head.as_bytes()).is_err(), "{bad}");
+        }
         assert_eq!(head_end(b"HTTP/1.1 200 OK\r\n\r\nbody"), Some(19));
         assert_eq!(head_end(b"HTTP/1.1 200 OK\r\n"), None);
     }
