@@ -215,8 +215,10 @@ pub const READY_BUT_MISSING: Refusal =
 
 /// The supervisor said ready and the playlist is where nginx looks, but it
 /// cannot be served (empty, cut short, stale: a full disk does this).
-pub const READY_BUT_UNUSABLE: Refusal =
-    refuse(Status::Failed, "is ready, but its playlist cannot be served");
+pub const READY_BUT_UNUSABLE: Refusal = refuse(
+    Status::Failed,
+    "is ready, but its playlist cannot be served",
+);
 
 /// Which of the two, by why the playlist was not ready: only a missing
 /// file means nginx and the supervisor disagree on the directory.
