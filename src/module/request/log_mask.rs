@@ -56,7 +56,12 @@ impl Req<'_> {
         // header buffers, its pool, or the configuration (for arguments
         // an internal redirect set), all alive for the whole request; the
         // bytes are copied here before anything changes.
-        let mut text = unsafe { str_bytes(&current) }.to_vec();
+        let bytes = unsafe { str_bytes(&current) };
+        // No `name=value` pair, nothing to mask: no copy for such requests.
+        if !bytes.contains(&b'=') {
+            return;
+        }
+        let mut text = bytes.to_vec();
         let changed = match field {
             Field::RequestLine => log_mask::mask_request_line(&mut text, names),
             Field::Args => log_mask::mask_query(&mut text, names),
