@@ -78,6 +78,7 @@ mod tests {
                 name: Some("News \"24\"".into()),
                 group: Some("Info".into()),
                 logo: Some("http://l/7.png".into()),
+                ..ChannelEntry::default()
             },
             ChannelEntry {
                 id: "x-1".into(),

@@ -6,6 +6,8 @@
 //! `error` with a machine-readable `code` and a human-readable `message`.
 //! Replies on one connection may arrive out of order; `id` pairs them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Version spoken by this build. Requests without `v` are taken as version 1.
@@ -32,6 +34,11 @@ const OP_NAMES: &[&str] = &[
     "start",
     "restart",
     "channels",
+    "login",
+    "session",
+    "sessions",
+    "end_session",
+    "xtream",
 ];
 
 /// One request line.
@@ -85,6 +92,49 @@ pub enum Op {
     Restart { channel: String, wait_ms: u64 },
     /// Every configured channel with its catalog fields (for the M3U).
     Channels,
+    /// Is this user's password right (user exists, is active, not
+    /// expired, password matches its stored hash)? Answered like
+    /// `authorize`.
+    Login { user: String, password: String },
+    /// A viewer's request: the user watches `channel` from `client` (an
+    /// opaque key the module derives from the client's address and
+    /// agent). Opens or refreshes the viewing session; refused with
+    /// `limit` when the user's `max_connections` does not allow it, or
+    /// when this session was ended (by the policy or an operator).
+    Session {
+        user: String,
+        channel: String,
+        client: String,
+    },
+    /// Operator: the live viewing sessions, of one user or of all.
+    Sessions {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
+    /// Operator: end a user's sessions (all, or those on `channel` and/or
+    /// from `client`); their next request is refused with `limit`.
+    EndSession {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+    },
+    /// The Xtream Codes-compatible API: checks `user`/`password` as
+    /// `login` does, then answers `action` (`""` for the login reply of
+    /// player_api.php; `get_live_categories`, `get_live_streams`,
+    /// `get_short_epg`, `get_simple_data_table`; `m3u` for get.php) with
+    /// the body the clients expect, URLs built on `base_url`
+    /// (`scheme://host[:port]`, no trailing slash).
+    Xtream {
+        user: String,
+        password: String,
+        #[serde(default)]
+        action: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        params: BTreeMap<String, String>,
+        base_url: String,
+    },
 }
 
 /// Who may ask for an op: nginx workers serving viewers, or operators.
@@ -104,10 +154,16 @@ impl Op {
     /// a new op cannot be added without deciding.
     pub fn privilege(&self) -> Privilege {
         match self {
-            Op::Authorize { .. } | Op::Ensure { .. } | Op::Touch { .. } | Op::Channels => {
-                Privilege::Viewer
-            }
-            Op::Stop { .. }
+            Op::Authorize { .. }
+            | Op::Ensure { .. }
+            | Op::Touch { .. }
+            | Op::Channels
+            | Op::Login { .. }
+            | Op::Session { .. }
+            | Op::Xtream { .. } => Privilege::Viewer,
+            Op::Sessions { .. }
+            | Op::EndSession { .. }
+            | Op::Stop { .. }
             | Op::Status { .. }
             | Op::List
             | Op::Start { .. }
@@ -126,6 +182,11 @@ impl Op {
             Op::Start { .. } => "start",
             Op::Restart { .. } => "restart",
             Op::Channels => "channels",
+            Op::Login { .. } => "login",
+            Op::Session { .. } => "session",
+            Op::Sessions { .. } => "sessions",
+            Op::EndSession { .. } => "end_session",
+            Op::Xtream { .. } => "xtream",
         }
     }
 }
@@ -165,11 +226,14 @@ pub enum ErrorCode {
     /// The peer may not ask for this op (an operator op from a peer that
     /// is not root, the supervisor's user or in `--operator-group`).
     Forbidden,
+    /// The user's `max_connections` is reached (or this viewing session
+    /// was ended to make room, or by an operator).
+    Limit,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::BadRequest,
         ErrorCode::TooLong,
         ErrorCode::UnknownOp,
@@ -185,6 +249,7 @@ impl ErrorCode {
         ErrorCode::NotRunning,
         ErrorCode::ShuttingDown,
         ErrorCode::Forbidden,
+        ErrorCode::Limit,
         ErrorCode::Internal,
     ];
 
@@ -205,6 +270,7 @@ impl ErrorCode {
             ErrorCode::NotRunning => "not_running",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Limit => "limit",
             ErrorCode::Internal => "internal",
         }
     }
@@ -290,6 +356,25 @@ pub struct ChannelEntry {
     pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo: Option<String>,
+    /// Channel number (`tvg-chno`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    /// The XMLTV channel id its guide is matched by (`tvg-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guide_id: Option<String>,
+}
+
+/// A live viewing session (`sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: String,
+    pub channel: String,
+    /// The module's opaque client key.
+    pub client: String,
+    /// Unix time (seconds) the session opened.
+    pub started: u64,
+    /// Seconds since its last request.
+    pub idle_secs: u64,
 }
 
 /// A failover source that was given up on.
@@ -333,6 +418,21 @@ pub struct Reply {
     /// `channels`: the catalog, sorted by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<ChannelEntry>>,
+    /// `authorize`, `login`: the user's simultaneous-session limit; absent
+    /// when unlimited (the module then reports sessions without waiting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// `sessions`: the live sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Vec<SessionInfo>>,
+    /// `end_session`: how many sessions were ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<u32>,
+    /// `xtream`: the response body and its media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
 }
 
 impl Reply {

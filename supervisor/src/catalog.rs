@@ -63,6 +63,9 @@ pub fn entry(id: String, json: &str) -> ChannelEntry {
         name: field(&["name", "tvg_name"]),
         group: field(&["group", "group_title"]),
         logo: field(&["logo", "tvg_logo"]),
+        // Filled from the record by the catalog branch of issue 14.
+        number: None,
+        guide_id: None,
         id,
     }
 }

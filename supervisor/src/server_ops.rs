@@ -75,6 +75,12 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             let stopped = streams.stop(&channel, "operator request").await;
             ok_if_running(id, &channel, stopped)
         }
+        // Issue 14 contract; implemented on the branches that own them.
+        Op::Login { .. }
+        | Op::Session { .. }
+        | Op::Sessions { .. }
+        | Op::EndSession { .. }
+        | Op::Xtream { .. } => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {
