@@ -10,6 +10,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 sh scripts/setup.sh
+# The player tests' browser, Xtream client and XMLTV validator; here they
+# must run, not skip (t/stream_autostart_players.t fails without them).
+sh scripts/setup-test-tools.sh
+export TEST_REQUIRE_PLAYER_TOOLS=1
 stage=$(sh scripts/build.sh | tail -n 1)
 so=ngx_http_stream_autostart_module.so
 
