@@ -236,4 +236,114 @@ sub wait_until {
 	return $cond->() ? 1 : 0;
 }
 
+
+###############################################################################
+# Player tools (t/stream_autostart_players.t): pyxtream in a venv, Debian's
+# chromium driven by t/browser/play.js, tv_validate_file. Installed by
+# scripts/setup-test-tools.sh.
+#   TEST_PYTHON        python with pyxtream (default ../target/player-tools/venv)
+#   TEST_BROWSER_DIR   t/browser with node_modules (default t/browser)
+#   CHROMIUM           the browser (default /usr/bin/chromium)
+#   TEST_REQUIRE_PLAYER_TOOLS=1  a missing tool fails the test, not skips it
+
+push @EXPORT, qw/ require_player_tools xmltv_text programme_title browser_play
+	run_python /;
+
+our $PYTHON = $ENV{TEST_PYTHON}
+	|| "$FindBin::Bin/../target/player-tools/venv/bin/python";
+our $BROWSER_DIR = $ENV{TEST_BROWSER_DIR} || "$FindBin::Bin/browser";
+our $CHROMIUM = $ENV{CHROMIUM} || '/usr/bin/chromium';
+
+# Why the player tools cannot run here, or undef when they all can.
+sub player_tools_missing {
+	return "no $PYTHON with pyxtream (run scripts/setup-test-tools.sh)"
+		unless -x $PYTHON
+		&& system("'$PYTHON' -c 'import pyxtream' >/dev/null 2>&1") == 0;
+	return "no chromium at $CHROMIUM" unless -x $CHROMIUM;
+	return 'no node' unless system('node --version >/dev/null 2>&1') == 0;
+	return "no $BROWSER_DIR/node_modules (run scripts/setup-test-tools.sh)"
+		unless -d "$BROWSER_DIR/node_modules/puppeteer-core"
+		&& -f "$BROWSER_DIR/node_modules/hls.js/dist/hls.min.js";
+	return 'no tv_validate_file (Debian package xmltv-util)'
+		unless system('command -v tv_validate_file >/dev/null 2>&1') == 0;
+	return undef;
+}
+
+# Skips the test when a player tool is missing, with the reason; with
+# TEST_REQUIRE_PLAYER_TOOLS=1 (scripts/test.sh, CI) dies instead, so a
+# missing tool is a failure there, never a silent skip.
+sub require_player_tools {
+	my $why = player_tools_missing() or return;
+	die "player tools required (TEST_REQUIRE_PLAYER_TOOLS): $why\n"
+		if $ENV{TEST_REQUIRE_PLAYER_TOOLS};
+	Test::More::plan(skip_all => $why);
+}
+
+# An XMLTV document (text) for channels [[guide_id, name], ...]: for each,
+# hour-long programmes from two hours before $now to four hours after,
+# titled "<name> at HH:00" (UTC). Times in XMLTV's "YYYYmmddHHMMSS +0000".
+sub xmltv_text {
+	my ($channels, $now) = @_;
+	my $hour = int($now / 3600) * 3600;
+	my $fmt = sub {
+		my @g = gmtime(shift);
+		return sprintf('%04d%02d%02d%02d%02d%02d +0000', $g[5] + 1900,
+			$g[4] + 1, @g[3, 2, 1, 0]);
+	};
+	my $x = qq{<?xml version="1.0" encoding="UTF-8"?>\n}
+		. qq{<!DOCTYPE tv SYSTEM "xmltv.dtd">\n}
+		. qq{<tv generator-info-name="stream_autostart tests">\n};
+	foreach my $c (@$channels) {
+		$x .= qq{  <channel id="$c->[0]"><display-name>$c->[1]}
+			. qq{</display-name></channel>\n};
+	}
+	foreach my $c (@$channels) {
+		for my $h (-2 .. 3) {
+			my $start = $hour + $h * 3600;
+			my $title = programme_title($c->[1], $start);
+			$x .= sprintf(qq{  <programme start="%s" stop="%s" channel="%s">}
+				. qq{<title lang="en">%s</title><desc lang="en">About %s.</desc>}
+				. qq{</programme>\n}, $fmt->($start), $fmt->($start + 3600),
+				$c->[0], $title, $title);
+		}
+	}
+	return $x . "</tv>\n";
+}
+
+# The title xmltv_text gives the programme of channel $name starting at $start.
+sub programme_title {
+	my ($name, $start) = @_;
+	my @g = gmtime($start);
+	return sprintf('%s at %02d:00', $name, $g[2]);
+}
+
+# Plays $stream with hls.js in headless chromium on the page $page (another
+# origin); returns play.js' verdict as a hash (played, currentTime,
+# errors, failedRequests, consoleErrors), or { harness => message } when
+# the browser could not be run.
+sub browser_play {
+	my ($page, $stream, %o) = @_;
+	require JSON::PP;
+	my @cmd = ('node', "$BROWSER_DIR/play.js", '--page', $page,
+		'--stream', $stream, '--wait', $o{wait} || 30);
+	open my $fh, '-|', @cmd or return { harness => "cannot run node: $!" };
+	my $out = do { local $/; <$fh> } // '';
+	close $fh;
+	my $rc = $? >> 8;
+	my ($line) = $out =~ /^(\{.*\})\s*\z/m;
+	return { harness => "play.js exited $rc" } unless $rc == 0 && $line;
+	return JSON::PP::decode_json($line);
+}
+
+# Runs the player tools' python with a script file and arguments; returns
+# (exit status, stdout).
+sub run_python {
+	my ($script, @args) = @_;
+	open my $fh, '-|', $PYTHON, $script, @args
+		or die "cannot run $PYTHON: $!\n";
+	my $out = do { local $/; <$fh> } // '';
+	close $fh;
+	return ($? >> 8, $out);
+}
+
 1;
