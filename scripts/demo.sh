@@ -2,8 +2,9 @@
 # Sets everything up and runs the product for real on 127.0.0.1: a private
 # redis-server, a local live test origin (ffmpeg: moving picture and a
 # tone), the supervisor and nginx with the module. Prints a PLAY line per
-# channel to open in VLC, runs until SIGINT/SIGTERM, then stops everything
-# it started.
+# channel to open in VLC, the M3U and API URLs, an XTREAM line (server,
+# user, password) for Xtream players and the EPG URL; runs until
+# SIGINT/SIGTERM, then stops everything it started.
 #
 #   DEMO_PORT        nginx port (default 8080)
 #   DEMO_REDIS_PORT  private Redis port (default 16379)
@@ -16,6 +17,9 @@
 # answers 403 unless the request has the right User-Agent and Referer and
 # comes through the SOCKS5 proxy the demo starts (microsocks, binding its
 # outgoing connections to 127.0.0.2, the only address that origin allows).
+# Both have a number, a logo (served by the demo's nginx) and a guide id;
+# the demo writes a small XMLTV guide for them (programmes for the hours
+# around now) and imports it with `epg import`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/stack.sh
@@ -34,7 +38,7 @@ stage=$(sh scripts/build.sh | tail -n 1)
 STACK_ANNOUNCE=1
 stack_init demo "$stage"
 run=$STACK_RUN
-mkdir -p "$run/hls" "$run/nginx" "$run/supervisor" "$run/origin"
+mkdir -p "$run/hls" "$run/nginx/logos" "$run/supervisor" "$run/origin"
 chmod 755 "$run/hls"
 
 stack_redis "$REDIS_PORT"
@@ -48,15 +52,53 @@ sed -e "s|@PREFIX@|$run/origin|g" -e "s|@LISTEN@|127.0.0.1:$PICKY_PORT|" \
     nginx-conf/demo-origin.conf >"$run/origin/nginx.conf"
 stack_nginx origin-nginx "$PICKY_PORT" "$run/origin" "$run/origin/nginx.conf"
 
-# The data commands of the supervisor binary write Redis, checked.
-data() { "$stage/bin/stream-supervisor" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@"; }
+# The data commands of the supervisor binary write Redis, checked (the
+# guide is rendered into the HLS directory, the supervisor's --guide-dir).
+data() {
+    "$stage/bin/stream-supervisor" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" \
+        --hls-dir "$run/hls" "$@"
+}
+# Logos: a coloured square per channel, made by ffmpeg.
+for c in 1:steelblue 2:darkorange; do
+    ffmpeg -nostdin -loglevel error -f lavfi -i "color=c=${c#*:}:s=128x128" \
+        -frames:v 1 -y "$run/nginx/logos/${c%%:*}.png"
+done
+logos="http://127.0.0.1:$PORT/logos"
 data channels add 1 --source "http://127.0.0.1:$ORIGIN_PORT/live.ts" --quality copy \
-    --name "Test pattern" --group Demo >/dev/null
+    --name "Test pattern" --group Demo --number 1 --guide-id pattern.demo \
+    --logo "$logos/1.png" >/dev/null
 data channels add 2 --source "http://127.0.0.1:$PICKY_PORT/live.ts" --quality copy \
     --name "Behind 403 and SOCKS5" --group Demo --user-agent DemoPlayer/1.0 \
-    --referer http://portal.demo/ --proxy "socks5h://127.0.0.1:$SOCKS_PORT" >/dev/null
-data users add demo >/dev/null
+    --referer http://portal.demo/ --proxy "socks5h://127.0.0.1:$SOCKS_PORT" \
+    --number 2 --guide-id picky.demo --logo "$logos/2.png" >/dev/null
+# The demo user's password: generated, given on stdin (never as an
+# argument), printed only in the XTREAM line.
+password=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16)
+printf '%s\n' "$password" | data users add demo --password >/dev/null
 token=$(data tokens issue demo)
+
+# A small XMLTV guide for the two channels: an hour-long programme each
+# hour from three hours ago to five hours ahead.
+xmltv_time() { date -u -d "@$1" '+%Y%m%d%H%M%S +0000'; }
+guide_source() {
+    local hour=$(( $(date +%s) / 3600 * 3600 )) h start
+    echo '<?xml version="1.0" encoding="UTF-8"?>'
+    echo '<!DOCTYPE tv SYSTEM "xmltv.dtd">'
+    echo '<tv generator-info-name="ngx-stream-autostart demo">'
+    echo '  <channel id="pattern.demo"><display-name>Test pattern</display-name></channel>'
+    echo '  <channel id="picky.demo"><display-name>Behind 403 and SOCKS5</display-name></channel>'
+    for h in -3 -2 -1 0 1 2 3 4; do
+        start=$(( hour + h * 3600 ))
+        for c in pattern.demo:"Colour bars" picky.demo:"Through the proxy"; do
+            printf '  <programme start="%s" stop="%s" channel="%s"><title lang="en">%s at %s</title><desc lang="en">A demo programme.</desc></programme>\n' \
+                "$(xmltv_time "$start")" "$(xmltv_time $(( start + 3600 )))" \
+                "${c%%:*}" "${c#*:}" "$(date -u -d "@$start" +%H:00)"
+        done
+    done
+    echo '</tv>'
+}
+guide_source >"$run/guide-source.xml"
+data epg import "$run/guide-source.xml" >/dev/null
 
 # nginx workers run as nobody/nogroup: give them the socket through its group.
 # The demo serves the operator API through nginx (/api/), so their group is
@@ -80,5 +122,7 @@ echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
 echo "PLAY http://127.0.0.1:$PORT/live/stream_2.m3u8?token=$token"
 echo "M3U http://127.0.0.1:$PORT/playlist.m3u?token=$token"
 echo "API http://127.0.0.1:$PORT/api/streams/active"
+echo "XTREAM http://127.0.0.1:$PORT demo $password"
+echo "EPG http://127.0.0.1:$PORT/epg.xml?token=$token"
 
 stack_idle

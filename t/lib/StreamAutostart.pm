@@ -264,8 +264,9 @@ sub player_tools_missing {
 	return "no $BROWSER_DIR/node_modules (run scripts/setup-test-tools.sh)"
 		unless -d "$BROWSER_DIR/node_modules/puppeteer-core"
 		&& -f "$BROWSER_DIR/node_modules/hls.js/dist/hls.min.js";
-	return 'no tv_validate_file (Debian package xmltv-util)'
-		unless system('command -v tv_validate_file >/dev/null 2>&1') == 0;
+	return 'no tv_validate_file and /usr/share/xmltv/xmltv.dtd (Debian package xmltv-util)'
+		unless system('command -v tv_validate_file >/dev/null 2>&1') == 0
+		&& -f '/usr/share/xmltv/xmltv.dtd';
 	return undef;
 }
 
@@ -293,9 +294,13 @@ sub xmltv_text {
 	my $x = qq{<?xml version="1.0" encoding="UTF-8"?>\n}
 		. qq{<!DOCTYPE tv SYSTEM "xmltv.dtd">\n}
 		. qq{<tv generator-info-name="stream_autostart tests">\n};
+	my $esc = sub {
+		(my $v = shift) =~ s/([&<>"])/'&#' . ord($1) . ';'/ge;
+		return $v;
+	};
 	foreach my $c (@$channels) {
-		$x .= qq{  <channel id="$c->[0]"><display-name>$c->[1]}
-			. qq{</display-name></channel>\n};
+		$x .= sprintf(qq{  <channel id="%s"><display-name>%s}
+			. qq{</display-name></channel>\n}, map { $esc->($_) } @$c);
 	}
 	foreach my $c (@$channels) {
 		for my $h (-2 .. 3) {
@@ -304,7 +309,7 @@ sub xmltv_text {
 			$x .= sprintf(qq{  <programme start="%s" stop="%s" channel="%s">}
 				. qq{<title lang="en">%s</title><desc lang="en">About %s.</desc>}
 				. qq{</programme>\n}, $fmt->($start), $fmt->($start + 3600),
-				$c->[0], $title, $title);
+				map { $esc->($_) } $c->[0], $title, $title);
 		}
 	}
 	return $x . "</tv>\n";
