@@ -236,8 +236,9 @@ out = {"authenticated": x.state["authenticated"],
        "user_info": x.auth_data.get("user_info", {})}
 if x.state["authenticated"]:
     x.load_iptv()
+    # Live categories, less pyxtream's own catch-all group (id 9999).
     out["categories"] = sorted(g.name for g in x.groups
-                               if g.raw and g.group_type == 0)
+                               if g.group_type == 0 and g.group_id != 9999)
     out["streams"] = [{"id": c.id, "name": c.name, "group": c.group_title,
                        "logo": c.logo, "epg": c.epg_channel_id, "url": c.url,
                        "schema": schemaValidator(c.raw, SchemaType.LIVE)}
