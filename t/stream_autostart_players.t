@@ -34,7 +34,7 @@ select STDOUT; $| = 1;
 
 require_player_tools();
 
-my $t = Test::Nginx->new()->has(qw/http gzip/)->has_daemon('redis-server')
+my $t = Test::Nginx->new()->has(qw/http gzip rewrite/)->has_daemon('redis-server')
 	->has_daemon('ffmpeg')->plan(29);
 
 my $browser = $StreamAutostart::BROWSER_DIR;
