@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
+use super::accounts;
 use super::store::AuthResult;
 use super::streams::{Adhoc, Ensured, Streams};
 use shared::protocol::{ErrorCode, Op, Reply, Request, StreamState, MAX_WAIT_MS};
@@ -101,10 +102,19 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 Reply::error(id, ErrorCode::Unavailable, e.to_string())
             }
         },
-        // Issue 14 contract; implemented on the branches that own them.
-        Op::Session { .. } | Op::Sessions { .. } | Op::EndSession { .. } | Op::Xtream { .. } => {
-            Reply::error(id, ErrorCode::Internal, "not implemented yet")
-        }
+        Op::Session {
+            user,
+            channel,
+            client,
+        } => accounts::ops::session(id, streams, &user, &channel, &client).await,
+        Op::Sessions { user } => accounts::ops::list(id, streams, user.as_deref()),
+        Op::EndSession {
+            user,
+            channel,
+            client,
+        } => accounts::ops::end(id, streams, &user, channel.as_deref(), client.as_deref()),
+        // Issue 14 contract; implemented on the branch that owns it.
+        Op::Xtream { .. } => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {
