@@ -47,7 +47,7 @@ pub async fn session(
                 l
             }
             Ok(Err(why)) => {
-                warn!(user, channel, client, reason = %why, "session refused");
+                warn!(user = %user, channel = %channel, client = %client, reason = %why, "session refused");
                 return Reply::error(id, ErrorCode::Denied, why);
             }
             Err(e) => {

@@ -97,15 +97,15 @@ impl Sessions {
                     info!(user = %k.user, channel = %k.channel, client = %k.client,
                         for_client = %client, "session ended for a newer one (connection limit)");
                 }
-                debug!(user, channel, client, "session opened");
+                debug!(user = %user, channel = %channel, client = %client, "session opened");
                 Ok(())
             }
             Outcome::Replaced { from } => {
-                debug!(user, channel, client, from = %from, "session moved to another channel");
+                debug!(user = %user, channel = %channel, client = %client, from = %from, "session moved to another channel");
                 Ok(())
             }
             Outcome::Refused(why) => {
-                info!(user, channel, client, reason = %why, "session refused");
+                info!(user = %user, channel = %channel, client = %client, reason = %why, "session refused");
                 Err(why)
             }
         }
