@@ -72,9 +72,12 @@ data channels add 2 --source "http://127.0.0.1:$PICKY_PORT/live.ts" --quality co
     --referer http://portal.demo/ --proxy "socks5h://127.0.0.1:$SOCKS_PORT" \
     --number 2 --guide-id picky.demo --logo "$logos/2.png" >/dev/null
 # The demo user's password: generated, given on stdin (never as an
-# argument), printed only in the XTREAM line.
+# argument), printed only in the XTREAM line. The account ends in a year:
+# some Xtream apps (pyxtream, Hypnotix) cannot read an account without an
+# end date.
 password=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 16)
-printf '%s\n' "$password" | data users add demo --password >/dev/null
+printf '%s\n' "$password" | data users add demo --password \
+    --expires "$(date -u -d '+1 year' +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
 token=$(data tokens issue demo)
 
 # A small XMLTV guide for the two channels: an hour-long programme each
