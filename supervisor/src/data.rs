@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::catalog::id_order;
 use super::channel_record;
-use super::config::{ChannelCmd, ChannelFields, Cli, Command, TokenCmd, UserCmd};
+use super::config::{ChannelCmd, ChannelFields, Cli, Command, EpgCmd, TokenCmd, UserCmd};
 use super::ffmpeg_args::Quality;
 use super::m3u_import;
 use super::proxy;
@@ -35,6 +35,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             Command::Channels { cmd } => channels(cli, &store, cmd).await,
             Command::Users { cmd } => users_cmd(&store, cmd).await,
             Command::Tokens { cmd } => tokens(&store, cmd).await,
+            Command::Epg { cmd } => epg(cli, &store, cmd).await,
             _ => unreachable!("not a data command"),
         }
     });
@@ -79,6 +80,24 @@ fn apply(rec: &mut Map<String, Value>, f: &ChannelFields) {
     set("logo", &f.logo);
     set("user_agent", &f.user_agent);
     set("referer", &f.referer);
+    match f.number {
+        Some(0) => {
+            rec.remove("number");
+        }
+        Some(n) => {
+            rec.insert("number".into(), n.into());
+        }
+        None => {}
+    }
+    match f.guide_id.as_deref().map(str::trim) {
+        Some("") => {
+            rec.remove("guide_id");
+        }
+        Some(g) => {
+            rec.insert("guide_id".into(), g.into());
+        }
+        None => {}
+    }
     if let Some(p) = &f.proxy {
         let v = if p.eq_ignore_ascii_case("none") {
             Value::Null
@@ -221,10 +240,19 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                 };
                 let mut rec = Map::new();
                 rec.insert("source_url".into(), e.url.clone().into());
-                for (k, v) in [("name", &e.name), ("group", &e.group), ("logo", &e.logo)] {
+                for (k, v) in [
+                    ("name", &e.name),
+                    ("group", &e.group),
+                    ("logo", &e.logo),
+                    // The tvg-id as written: the guide is matched by it.
+                    ("guide_id", &e.tvg_id),
+                ] {
                     if let Some(v) = v {
                         rec.insert(k.into(), v.clone().into());
                     }
+                }
+                if let Some(n) = e.number {
+                    rec.insert("number".into(), n.into());
                 }
                 if let Some(q) = quality {
                     rec.insert("quality".into(), q.clone().into());
@@ -242,6 +270,20 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                 "imported {} channels, kept {kept} existing, skipped {skipped}",
                 pairs.len()
             );
+            Ok(())
+        }
+    }
+}
+
+async fn epg(cli: &Cli, store: &Store, cmd: &EpgCmd) -> Result<()> {
+    match cmd {
+        EpgCmd::Import { source } => {
+            let done = super::guide::import(cli, store, source).await?;
+            println!("{}", done.summary());
+            let catalog = super::catalog::Catalog::default();
+            let list = catalog.get(store).await.map_err(|e| e.to_string())?;
+            let path = super::guide::render_to_dir(cli, store, &list).await?;
+            println!("rendered {}", path.display());
             Ok(())
         }
     }

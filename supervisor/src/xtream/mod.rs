@@ -1,0 +1,1 @@
+//! The Xtream Codes-compatible API (filled in below).
