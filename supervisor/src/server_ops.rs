@@ -16,9 +16,14 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
     debug!(id, op = req.op.name(), "request");
     match req.op {
         Op::Authorize { token } => match streams.store().authorize(&token).await {
-            Ok(AuthResult::Granted { user, ttl_secs }) => Reply {
+            Ok(AuthResult::Granted {
+                user,
+                ttl_secs,
+                max_connections,
+            }) => Reply {
                 user: Some(user),
                 ttl_secs,
+                max_connections,
                 ..Reply::ok(id)
             },
             Ok(AuthResult::Denied(why)) => {
@@ -75,12 +80,31 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             let stopped = streams.stop(&channel, "operator request").await;
             ok_if_running(id, &channel, stopped)
         }
+        Op::Login { user, password } => match streams.store().login(&user, &password).await {
+            Ok(AuthResult::Granted {
+                user,
+                ttl_secs,
+                max_connections,
+            }) => Reply {
+                user: Some(user),
+                ttl_secs,
+                max_connections,
+                ..Reply::ok(id)
+            },
+            Ok(AuthResult::Denied(why)) => {
+                // The reason names the user, never the password.
+                info!(user = %shown_user(&user), reason = %why, "login refused");
+                Reply::error(id, ErrorCode::Denied, why)
+            }
+            Err(e) => {
+                warn!(user = %shown_user(&user), error = %e, "cannot check login");
+                Reply::error(id, ErrorCode::Unavailable, e.to_string())
+            }
+        },
         // Issue 14 contract; implemented on the branches that own them.
-        Op::Login { .. }
-        | Op::Session { .. }
-        | Op::Sessions { .. }
-        | Op::EndSession { .. }
-        | Op::Xtream { .. } => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
+        Op::Session { .. } | Op::Sessions { .. } | Op::EndSession { .. } | Op::Xtream { .. } => {
+            Reply::error(id, ErrorCode::Internal, "not implemented yet")
+        }
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {
@@ -97,6 +121,13 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             }
         }
     }
+}
+
+/// A user name a viewer sent, for the log: cut short and escaped, so an
+/// odd one cannot forge log lines.
+fn shown_user(user: &str) -> String {
+    let cut: String = user.chars().take(64).collect();
+    format!("{:?}", cut)
 }
 
 fn ensured(id: u64, e: Ensured) -> Reply {
