@@ -102,7 +102,14 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             }
         },
         // Issue 14 contract; implemented on the branches that own them.
-        Op::Session { .. } | Op::Sessions { .. } | Op::EndSession { .. } | Op::Xtream { .. } => {
+        Op::Xtream {
+            user,
+            password,
+            action,
+            params,
+            base_url,
+        } => crate::xtream::op::handle(id, streams, user, password, action, params, base_url).await,
+        Op::Session { .. } | Op::Sessions { .. } | Op::EndSession { .. } => {
             Reply::error(id, ErrorCode::Internal, "not implemented yet")
         }
         Op::Status { channel } => {

@@ -13,6 +13,7 @@ pub mod encode;
 pub mod epg;
 pub mod live;
 pub mod m3u;
+pub mod op;
 
 use std::collections::BTreeMap;
 
