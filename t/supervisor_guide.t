@@ -16,8 +16,10 @@ use Test::More;
 BEGIN { use FindBin; chdir($FindBin::Bin); }
 
 use lib 'lib';
-use Test::Nginx;
+use Test::Nginx qw/ :DEFAULT port /;
 use StreamAutostart;
+
+use IO::Socket::INET;
 
 use IO::Compress::Gzip qw/ gzip $GzipError /;
 use JSON::PP;
@@ -29,7 +31,7 @@ use POSIX qw/ strftime /;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(35);
+my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(38);
 
 # The password of the test user is "s3cret" (an argon2id hash of it).
 my $phc = '$argon2id$v=19$m=19456,t=2,p=1$+WvGP7lxJw4YW2DPUljQGw'
@@ -88,13 +90,41 @@ sub epg {
 	my (@args) = @_;
 	my $cmd = join ' ', map { "'$_'" } $StreamAutostart::SUPERVISOR,
 		'--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",
-		'--hls-dir', $s->{hls}, @args;
+		'--hls-dir', $s->{hls}, '--allow-upstream-networks', '127.0.0.0/8',
+		@args;
 	my $out = `$cmd 2>$d/epg.err`;
 	my $rc = $? >> 8;
 	return ($rc, $out, $t->read_file('epg.err'));
 }
 
 sub guide { file_text($t, 'hls/guide.xml') }
+
+# A file server for the web/ directory of the test, answering in chunks.
+sub web {
+	my ($port) = @_;
+	my $srv = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
+		Listen => 5, ReuseAddr => 1) or die "listen: $!\n";
+	while (my $c = $srv->accept()) {
+		my $head = '';
+		while (my $l = <$c>) { $head .= $l; last if $l =~ /^\r?\n$/; }
+		my ($path) = $head =~ m{^GET /(\w[\w.]*) };
+		my $file = defined $path ? "$d/web/$path" : '';
+		if ($file && open my $fh, '<:raw', $file) {
+			my $body = do { local $/; <$fh> };
+			print $c "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+				. "Connection: close\r\n\r\n";
+			while (length $body) {
+				my $piece = substr($body, 0, 1000, '');
+				printf $c "%x\r\n%s\r\n", length($piece), $piece;
+			}
+			print $c "0\r\n\r\n";
+		} else {
+			print $c "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+				. "Connection: close\r\n\r\n";
+		}
+		close $c;
+	}
+}
 
 # Plain XMLTV.
 
@@ -145,6 +175,20 @@ is(redis($t, 'GET', 'epg:version'), 2, 'version kept');
 like(guide(), qr/Gzip Show/, 'guide kept');
 ($rc, $out, $err) = epg('epg', 'import', "$d/missing.xml");
 like($err, qr/cannot open .*missing.xml/, 'missing file refused');
+
+# A URL: fetched (here chunked), gunzipped, imported.
+
+my $hport = port(8091);
+mkdir "$d/web";
+$t->run_daemon(\&web, $hport);
+$t->waitforsocket("127.0.0.1:$hport") or die "web server did not start\n";
+$xml = xmltv(now => 'Web Show');
+gzip(\$xml => "$d/web/guide.xml.gz") or die "gzip: $GzipError\n";
+($rc, $out, $err) = epg('epg', 'import', "http://127.0.0.1:$hport/guide.xml.gz");
+is($rc, 0, 'URL import') or diag($err);
+like(guide(), qr/Web Show/, 'URL guide rendered');
+($rc, $out, $err) = epg('epg', 'import', "http://127.0.0.1:$hport/none.xml");
+like($err, qr/cannot fetch the guide .*answered 404.*/, 'URL that fails refused');
 
 # The supervisor renders again when the catalog changes.
 
@@ -198,11 +242,11 @@ is(join(',', map { $_->{name} } @{$r->{json}}), 'News Renamed',
 
 $r = xtream('get_short_epg', stream_id => '1', limit => '2');
 is(join(',', map { decode_base64($_->{title}) } @{$r->{json}{epg_listings}}),
-	'Gzip Show,Next Show', 'short EPG: now and next');
+	'Web Show,Next Show', 'short EPG: now and next');
 
 $r = xtream('get_simple_data_table', stream_id => '1');
 my ($playing) = grep { $_->{now_playing} } @{$r->{json}{epg_listings}};
-is(decode_base64($playing->{title}), 'Gzip Show', 'data table: now playing');
+is(decode_base64($playing->{title}), 'Web Show', 'data table: now playing');
 
 $r = xtream('m3u', type => 'm3u_plus', output => 'ts');
 like($r->{body}, qr{^#EXTM3U url-tvg="http://tv.test:8080/xmltv.php\?username=alice&password=s3cret"},

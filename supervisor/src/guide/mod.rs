@@ -77,7 +77,9 @@ pub async fn import(cli: &Cli, store: &Store, source: &str) -> Result<Imported, 
     let window = window(cli, now());
     // A URL is fetched into a temporary file first, then read like one.
     let (path, temp) = if source::is_url(source) {
-        let p = fetch::to_temp_file(cli, source).await?;
+        let p = fetch::to_temp_file(cli, source)
+            .await
+            .map_err(|e| format!("{e}; the stored guide is kept"))?;
         (p.clone(), Some(p))
     } else {
         (PathBuf::from(source), None)

@@ -58,7 +58,7 @@ pub async fn handle(
         Err(e) => return unavailable("the channel catalog", e.to_string()),
     };
     let guide = match guide_needed(&action, &params, &catalog) {
-        Some(gid) => match store.load_guides(&[gid.clone()]).await {
+        Some(gid) => match store.load_guides(std::slice::from_ref(&gid)).await {
             Ok(mut g) => g.remove(&gid),
             Err(e) => return unavailable("the guide", e.to_string()),
         },
