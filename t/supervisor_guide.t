@@ -31,7 +31,7 @@ use POSIX qw/ strftime /;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(38);
+my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(41);
 
 # The password of the test user is "s3cret" (an argon2id hash of it).
 my $phc = '$argon2id$v=19$m=19456,t=2,p=1$+WvGP7lxJw4YW2DPUljQGw'
@@ -219,6 +219,13 @@ my $r = xtream('');
 is($r->{json}{user_info}{auth}, 1, 'login reply');
 is($r->{json}{user_info}{max_connections}, '2', 'max_connections as a string');
 is($r->{json}{server_info}{port}, '8080', 'server port from the base URL');
+
+is($r->{json}{user_info}{active_cons}, '0', 'no live session yet');
+my ($sr) = supervisor_call($s->{socket}, encode_json({ id => 900,
+	op => 'session', user => 'alice', channel => '1', client => 'c1' }));
+like($sr, qr/"ok":true/, 'a viewing session') or diag($sr);
+is(xtream('')->{json}{user_info}{active_cons}, '1',
+	'active_cons counts live sessions');
 
 $r = xtream('', password => 'wrong');
 is($r->{error}{code}, 'denied', 'wrong password denied');

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
+use super::accounts;
 use super::store::AuthResult;
 use super::streams::{Adhoc, Ensured, Streams};
 use shared::protocol::{ErrorCode, Op, Reply, Request, StreamState, MAX_WAIT_MS};
@@ -101,7 +102,6 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 Reply::error(id, ErrorCode::Unavailable, e.to_string())
             }
         },
-        // Issue 14 contract; implemented on the branches that own them.
         Op::Xtream {
             user,
             password,
@@ -109,9 +109,17 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             params,
             base_url,
         } => crate::xtream::op::handle(id, streams, user, password, action, params, base_url).await,
-        Op::Session { .. } | Op::Sessions { .. } | Op::EndSession { .. } => {
-            Reply::error(id, ErrorCode::Internal, "not implemented yet")
-        }
+        Op::Session {
+            user,
+            channel,
+            client,
+        } => accounts::ops::session(id, streams, &user, &channel, &client).await,
+        Op::Sessions { user } => accounts::ops::list(id, streams, user.as_deref()),
+        Op::EndSession {
+            user,
+            channel,
+            client,
+        } => accounts::ops::end(id, streams, &user, channel.as_deref(), client.as_deref()),
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {

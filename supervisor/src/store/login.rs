@@ -141,3 +141,25 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// What the `session` op needs of a user: `Ok(Ok(limit))` for a user
+    /// who may watch now (`None`: unlimited), `Ok(Err(why))` for one who
+    /// may not (no such user, inactive, expired, unreadable record).
+    pub async fn session_limit(
+        &self,
+        user: &str,
+    ) -> Result<Result<Option<u32>, String>, StoreError> {
+        if let Err(why) = users::check_user_form(user) {
+            return Ok(Err(why));
+        }
+        Ok(match self.user_record(user).await? {
+            None => Err(format!("user {user} does not exist")),
+            Some(Err(why)) => Err(why),
+            Some(Ok((rec, account))) => {
+                users::check_user(&format!("user {user}"), &rec, unix_now())
+                    .map(|_| account.max_connections)
+            }
+        })
+    }
+}

@@ -70,8 +70,7 @@ pub async fn handle(
         exp_date: view.as_ref().and_then(|v| v.expires_at).map(|t| t as i64),
         created_at: view.as_ref().and_then(|v| v.created_at).map(|t| t as i64),
         max_connections,
-        // The sessions branch reports the user's live sessions here.
-        active_cons: 0,
+        active_cons: streams.sessions.active_cons(&user),
     };
     let v = View {
         account: &account,
