@@ -41,18 +41,23 @@ pub async fn run(cli: Arc<Cli>, streams: Arc<Streams>) {
                 next_import = Some(Instant::now() + cli.guide_refresh);
             }
         }
+        // The catalog (shared with viewers' requests, so read at most once
+        // per its cache lifetime) only once there is a guide to render.
         let state = async {
             let version = store.guide_version().await.map_err(|e| e.to_string())?;
+            if version == 0 {
+                return Ok(None);
+            }
             let catalog = streams
                 .catalog
                 .get(store)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok::<_, String>((version, catalog))
+            Ok::<_, String>(Some((version, catalog)))
         }
         .await;
         match state {
-            Ok((version, catalog)) if version > 0 => {
+            Ok(Some((version, catalog))) => {
                 // Hourly too, so programmes that ended drop out of the file.
                 let key = (
                     version,
@@ -74,7 +79,7 @@ pub async fn run(cli: Arc<Cli>, streams: Arc<Streams>) {
                     }
                 }
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(e) => {
                 if last_error.as_deref() != Some(e.as_str()) {
                     warn!("cannot check the guide: {e}");
