@@ -59,7 +59,11 @@ pub fn now() -> i64 {
 
 /// The guide ids of the catalog.
 pub fn guide_ids(catalog: &[ChannelEntry]) -> BTreeSet<String> {
-    catalog.iter().filter_map(|c| c.guide_id.clone()).collect()
+    catalog
+        .iter()
+        .filter_map(|c| c.guide_id.clone())
+        .filter(|g| parse::valid_guide_id(g))
+        .collect()
 }
 
 /// Imports `source` (a file or http(s) URL): parses it on a blocking

@@ -97,6 +97,13 @@ struct Prog {
     wanted: bool,
 }
 
+/// A guide id the guide can carry: 1 to 200 bytes, no control
+/// characters (XML cannot hold them, so the rendered guide could not name
+/// the channel). Others are never stored or rendered.
+pub fn valid_guide_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control)
+}
+
 /// Reads an XMLTV document. `wanted` says which guide ids to keep
 /// programmes of. A document that is not well-formed XMLTV is an error
 /// naming the byte offset (in the uncompressed text).
@@ -316,12 +323,12 @@ fn close(
         return;
     }
     if let Some((id, info)) = channel.take() {
-        if wanted(&id) {
+        if valid_guide_id(&id) && wanted(&id) {
             out.channels.insert(id, info);
         }
     }
     if let Some(mut p) = prog.take() {
-        p.wanted = wanted(&p.channel);
+        p.wanted = valid_guide_id(&p.channel) && wanted(&p.channel);
         keep(p, out, window, limits);
     }
 }
@@ -332,7 +339,7 @@ fn keep(p: Prog, out: &mut Parsed, window: Window, limits: Limits) {
         out.stats.unreadable += 1;
         return;
     };
-    if p.channel.is_empty() {
+    if !valid_guide_id(&p.channel) {
         out.stats.unreadable += 1;
         return;
     }
@@ -375,6 +382,7 @@ mod tests {
   <programme start="20240101110000 +0000" stop="20240101120000 +0000" channel="news.test"><title>Old</title></programme>
   <programme start="20240301120000 +0000" channel="other.test"><title>Elsewhere</title></programme>
   <programme start="garbage" channel="news.test"><title>Bad time</title></programme>
+  <programme start="20240301120000 +0000" channel="news&#1;.test"><title>Control</title></programme>
 </tv>"#;
 
     fn window() -> Window {
@@ -410,11 +418,11 @@ mod tests {
         assert_eq!(
             p.stats,
             Stats {
-                read: 5,
+                read: 6,
                 kept: 2,
                 unknown_channel: 1,
                 outside_window: 1,
-                unreadable: 1,
+                unreadable: 2,
                 over_limit: 0
             }
         );

@@ -24,7 +24,11 @@ pub fn xmltv(
     let mut seen = BTreeSet::new();
     let mut ids = Vec::new();
     for ch in catalog {
-        let Some(gid) = ch.guide_id.as_deref() else {
+        let Some(gid) = ch
+            .guide_id
+            .as_deref()
+            .filter(|g| super::parse::valid_guide_id(g))
+        else {
             continue;
         };
         if !seen.insert(gid) {
