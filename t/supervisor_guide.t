@@ -31,7 +31,7 @@ use POSIX qw/ strftime /;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(41);
+my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(44);
 
 # The password of the test user is "s3cret" (an argon2id hash of it).
 my $phc = '$argon2id$v=19$m=19456,t=2,p=1$+WvGP7lxJw4YW2DPUljQGw'
@@ -86,7 +86,7 @@ sub xmltv {
 }
 
 # Runs a data command of the supervisor binary; returns (status, out, err).
-sub epg {
+sub data {
 	my (@args) = @_;
 	my $cmd = join ' ', map { "'$_'" } $StreamAutostart::SUPERVISOR,
 		'--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",
@@ -129,7 +129,7 @@ sub web {
 # Plain XMLTV.
 
 $t->write_file('one.xml', xmltv());
-my ($rc, $out, $err) = epg('epg', 'import', "$d/one.xml");
+my ($rc, $out, $err) = data('epg', 'import', "$d/one.xml");
 is($rc, 0, 'plain import') or diag($err);
 like($out, qr/guide version 1: 3 programmes kept for 2 channels .*1 of channels not in the catalog, 2 outside the window/,
 	'import summary');
@@ -159,7 +159,7 @@ SKIP: {
 
 my $xml = xmltv(now => 'Gzip Show');
 gzip(\$xml => "$d/two.xml") or die "gzip: $GzipError\n";
-($rc, $out, $err) = epg('epg', 'import', "$d/two.xml");
+($rc, $out, $err) = data('epg', 'import', "$d/two.xml");
 is($rc, 0, 'gzip import') or diag($err);
 like(guide(), qr/Gzip Show/, 'gzip guide rendered');
 is(redis($t, 'GET', 'epg:version'), 2, 'guide version raised');
@@ -168,12 +168,12 @@ is(redis($t, 'GET', 'epg:version'), 2, 'guide version raised');
 
 my $cut = xmltv(now => 'Broken Show');
 $t->write_file('broken.xml', substr($cut, 0, length($cut) - 60));
-($rc, $out, $err) = epg('epg', 'import', "$d/broken.xml");
+($rc, $out, $err) = data('epg', 'import', "$d/broken.xml");
 isnt($rc, 0, 'broken import refused');
 like($err, qr/byte \d+.*stored guide is kept/, 'refusal says where and that nothing changed');
 is(redis($t, 'GET', 'epg:version'), 2, 'version kept');
 like(guide(), qr/Gzip Show/, 'guide kept');
-($rc, $out, $err) = epg('epg', 'import', "$d/missing.xml");
+($rc, $out, $err) = data('epg', 'import', "$d/missing.xml");
 like($err, qr/cannot open .*missing.xml/, 'missing file refused');
 
 # A URL: fetched (here chunked), gunzipped, imported.
@@ -184,10 +184,10 @@ $t->run_daemon(\&web, $hport);
 $t->waitforsocket("127.0.0.1:$hport") or die "web server did not start\n";
 $xml = xmltv(now => 'Web Show');
 gzip(\$xml => "$d/web/guide.xml.gz") or die "gzip: $GzipError\n";
-($rc, $out, $err) = epg('epg', 'import', "http://127.0.0.1:$hport/guide.xml.gz");
+($rc, $out, $err) = data('epg', 'import', "http://127.0.0.1:$hport/guide.xml.gz");
 is($rc, 0, 'URL import') or diag($err);
 like(guide(), qr/Web Show/, 'URL guide rendered');
-($rc, $out, $err) = epg('epg', 'import', "http://127.0.0.1:$hport/none.xml");
+($rc, $out, $err) = data('epg', 'import', "http://127.0.0.1:$hport/none.xml");
 like($err, qr/cannot fetch the guide .*answered 404.*/, 'URL that fails refused');
 
 # The supervisor renders again when the catalog changes.
@@ -266,6 +266,23 @@ is($r->{error}{code}, 'bad_request', 'unknown action refused');
 like($r->{body} // '', qr/unknown action/, 'with a JSON error body');
 
 ###############################################################################
+
+# Channel fields: set, removed, imported from an M3U.
+
+data('channels', 'edit', '3', '--number', '7', '--guide-id', 'three.test');
+my $rec = decode_json(redis($t, 'GET', 'channel:3'));
+is("$rec->{number} $rec->{guide_id}", '7 three.test', 'channels edit sets number and guide id');
+data('channels', 'edit', '3', '--number', '0', '--guide-id', '');
+$rec = decode_json(redis($t, 'GET', 'channel:3'));
+ok(!exists $rec->{number} && !exists $rec->{guide_id}, 'and removes them');
+$t->write_file('channels.m3u', "#EXTM3U\n#EXTINF:-1 tvg-id=\"Kids.tv\" tvg-chno=\"42\" "
+	. "tvg-name=\"Kids\" tvg-logo=\"http://127.0.0.1:9/k.png\" group-title=\"Family\",Kids\n"
+	. "http://127.0.0.1:9/kids.ts\n");
+($rc, $out, $err) = data('channels', 'import', "$d/channels.m3u");
+$rec = decode_json(redis($t, 'GET', 'channel:Kids_tv') || '{}');
+is(join('|', map { $rec->{$_} // '' } qw/number guide_id name group logo/),
+	'42|Kids.tv|Kids|Family|http://127.0.0.1:9/k.png',
+	'channels import keeps tvg-chno and the tvg-id as written') or diag($err);
 
 # The scheduled import: failures are logged with why, then the source is
 # imported once it is there.
