@@ -31,7 +31,7 @@ use POSIX qw/ strftime /;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(44);
+my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(46);
 
 # The password of the test user is "s3cret" (an argon2id hash of it).
 my $phc = '$argon2id$v=19$m=19456,t=2,p=1$+WvGP7lxJw4YW2DPUljQGw'
@@ -175,6 +175,13 @@ is(redis($t, 'GET', 'epg:version'), 2, 'version kept');
 like(guide(), qr/Gzip Show/, 'guide kept');
 ($rc, $out, $err) = data('epg', 'import', "$d/missing.xml");
 like($err, qr/cannot open .*missing.xml/, 'missing file refused');
+($rc, $out, $err) = data('epg', 'import');
+like($err, qr/needs a file or URL/, 'import without a source refused');
+{
+	local $ENV{SUPERVISOR_GUIDE_SOURCE} = "$d/one.xml";
+	($rc, $out, $err) = data('epg', 'import');
+}
+like($out, qr/guide version 3:/, 'import of the configured source') or diag($err);
 
 # A URL: fetched (here chunked), gunzipped, imported.
 

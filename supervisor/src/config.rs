@@ -380,7 +380,9 @@ pub enum EpgCmd {
     /// Import an XMLTV file or http(s) URL (plain or gzip): the programmes
     /// of catalog channels (by guide id) within the guide window replace
     /// the stored guide; guide.xml is rendered into the guide directory.
-    Import { source: String },
+    /// Without SOURCE: --guide-source (SUPERVISOR_GUIDE_SOURCE), which
+    /// keeps a URL's credentials out of the command line.
+    Import { source: Option<String> },
 }
 
 /// `users ...`: the `user:<id>` records.

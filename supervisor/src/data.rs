@@ -282,6 +282,10 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
 async fn epg(cli: &Cli, store: &Store, cmd: &EpgCmd) -> Result<()> {
     match cmd {
         EpgCmd::Import { source } => {
+            let source = source
+                .as_deref()
+                .or(cli.guide_source.as_deref())
+                .ok_or("epg import needs a file or URL (or --guide-source)")?;
             let done = super::guide::import(cli, store, source).await?;
             println!("{}", done.summary());
             let catalog = super::catalog::Catalog::default();
