@@ -24,7 +24,8 @@ use StreamAutostart;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has_daemon('redis-server')->plan(46);
+my $t = Test::Nginx->new()->has_daemon('redis-server')->has_daemon('ffmpeg')
+	->plan(49);
 
 my $past = time() - 3600;
 my $s = start_stack($t, args => [ '--session-idle', '2s' ],
@@ -34,6 +35,7 @@ my $s = start_stack($t, args => [ '--session-idle', '2s' ],
 	},
 	tokens => { tk => 'alice' });
 my $d = $t->testdir();
+redis($t, 'SET', 'channel:4', qq({"source_url":"$s->{origin_url}"}));
 
 # A second supervisor on the same Redis whose policy ends the oldest
 # session instead of refusing the new one.
@@ -194,6 +196,15 @@ like(session($s->{socket}, 'bob', '4', 'Y'), qr/"ok":true/,
 like($cout, qr/^ended 1 sessions$/m, 'sessions end from the CLI');
 like(session($s->{socket}, 'nobody', '1', 'A'),
 	qr/"code":"denied".*does not exist/, 'session of an unknown user');
+
+# status shows each running channel's viewers.
+
+my ($src) = supervisor_ctl($s, 'start', '4');
+is($src, 0, 'channel 4 started');
+like(session($s->{socket}, 'bob', '4', 'Z'), qr/"ok":true/, 'a viewer on channel 4');
+($crc, $cout) = supervisor_ctl($s, 'status');
+like($cout, qr/^CHANNEL .*VIEWERS.*\n4 +ready .* 1 +\S+ ago/s,
+	'status: one viewer on channel 4');
 
 # Logs: refusals and endings with user, channel and client; no secrets.
 

@@ -111,14 +111,19 @@ impl Store {
     /// One argon2 verification, in a slot, off the async threads.
     async fn verify(&self, password: &str, phc: &str) -> Result<Result<bool, String>, StoreError> {
         let busy = || StoreError("too many password checks at once; try again".into());
-        let _slot = tokio::time::timeout(VERIFY_QUEUE_WAIT, self.verifying.acquire())
+        let slot = tokio::time::timeout(VERIFY_QUEUE_WAIT, self.verifying.clone().acquire_owned())
             .await
             .map_err(|_| busy())?
             .map_err(|_| busy())?;
         let (password, phc) = (password.to_string(), phc.to_string());
-        tokio::task::spawn_blocking(move || password::verify(&password, &phc))
-            .await
-            .map_err(|e| StoreError(format!("password check failed: {e}")))
+        // The slot goes with the check: a login whose client has gone
+        // still holds it until its argon2 run is done.
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            password::verify(&password, &phc)
+        })
+        .await
+        .map_err(|e| StoreError(format!("password check failed: {e}")))
     }
 
     /// What a user's record says, for the Xtream API's `user_info`:

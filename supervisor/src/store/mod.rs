@@ -27,7 +27,7 @@ pub struct Store {
     /// Recent password verifications (accounts::login_cache).
     logins: LoginCache,
     /// Password verifications running at once (see `login`).
-    verifying: Semaphore,
+    verifying: std::sync::Arc<Semaphore>,
 }
 
 /// A failed Redis call, worded for replies and logs.
@@ -60,7 +60,7 @@ impl Store {
             conn: Mutex::new(None),
             prefix: prefix.to_string(),
             logins: LoginCache::new()?,
-            verifying: Semaphore::new(login::verify_slots()),
+            verifying: std::sync::Arc::new(Semaphore::new(login::verify_slots())),
         })
     }
 
