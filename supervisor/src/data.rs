@@ -10,9 +10,7 @@ use super::accounts::sessions::LIMIT_CACHE;
 use super::accounts::{password, password_input, record};
 use super::catalog::id_order;
 use super::channel_record;
-use super::config::{
-    ChannelCmd, ChannelFields, Cli, Command, ConnLimit, EpgCmd, TokenCmd, UserCmd,
-};
+use super::config::{ChannelCmd, ChannelFields, Cli, Command, ConnLimit, TokenCmd, UserCmd};
 use super::ffmpeg_args::Quality;
 use super::m3u_import;
 use super::proxy;
@@ -39,7 +37,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             Command::Channels { cmd } => channels(cli, &store, cmd).await,
             Command::Users { cmd } => users_cmd(&store, cmd).await,
             Command::Tokens { cmd } => tokens(&store, cmd).await,
-            Command::Epg { cmd } => epg(cli, &store, cmd).await,
+            Command::Epg { cmd } => super::guide::command(cli, &store, cmd).await,
             _ => unreachable!("not a data command"),
         }
     });
@@ -274,24 +272,6 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                 "imported {} channels, kept {kept} existing, skipped {skipped}",
                 pairs.len()
             );
-            Ok(())
-        }
-    }
-}
-
-async fn epg(cli: &Cli, store: &Store, cmd: &EpgCmd) -> Result<()> {
-    match cmd {
-        EpgCmd::Import { source } => {
-            let source = source
-                .as_deref()
-                .or(cli.guide_source.as_deref())
-                .ok_or("epg import needs a file or URL (or --guide-source)")?;
-            let done = super::guide::import(cli, store, source).await?;
-            println!("{}", done.summary());
-            let catalog = super::catalog::Catalog::default();
-            let list = catalog.get(store).await.map_err(|e| e.to_string())?;
-            let path = super::guide::render_to_dir(cli, store, &list).await?;
-            println!("rendered {}", path.display());
             Ok(())
         }
     }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use shared::protocol::ChannelEntry;
 
 use super::catalog::Catalog;
-use super::config::Cli;
+use super::config::{Cli, EpgCmd};
 use super::store::Store;
 pub use stored::StoredGuide;
 
@@ -163,4 +163,26 @@ pub async fn render_to_dir(
     })
     .await
     .map_err(|e| format!("the guide writer failed: {e}"))?
+}
+
+/// `stream-supervisor epg ...` (a data command: Redis directly, the
+/// supervisor need not run).
+pub async fn command(cli: &Cli, store: &Store, cmd: &EpgCmd) -> Result<(), String> {
+    match cmd {
+        EpgCmd::Import { source } => {
+            let source = source
+                .as_deref()
+                .or(cli.guide_source.as_deref())
+                .ok_or("epg import needs a file or URL (or --guide-source)")?;
+            let done = import(cli, store, source).await?;
+            println!("{}", done.summary());
+            let list = Catalog::default()
+                .get(store)
+                .await
+                .map_err(|e| e.to_string())?;
+            let path = render_to_dir(cli, store, &list).await?;
+            println!("rendered {}", path.display());
+            Ok(())
+        }
+    }
 }
