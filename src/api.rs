@@ -191,7 +191,11 @@ pub struct EndBody {
 /// the channel and client (a key as `GET .../sessions` lists it).
 pub fn parse_end_body(bytes: &[u8]) -> Result<EndBody, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(err(400, "bad_request", "a JSON body with \"user\" is required"));
+        return Err(err(
+            400,
+            "bad_request",
+            "a JSON body with \"user\" is required",
+        ));
     }
     let body: EndBody = serde_json::from_slice(bytes)
         .map_err(|e| err(400, "bad_request", format!("invalid JSON body: {e}")))?;

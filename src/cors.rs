@@ -91,7 +91,10 @@ fn check_origin(a: &[u8]) -> Result<String, String> {
         return bad("no host");
     }
     let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
     } else {
         host.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
@@ -176,7 +179,11 @@ mod tests {
         assert_eq!(p(&["off"]), Ok(Policy::Off));
         assert_eq!(p(&["*"]), Ok(Policy::Any));
         assert_eq!(
-            p(&["https://Player.Example", "http://127.0.0.1:8080", "http://[::1]:81"]),
+            p(&[
+                "https://Player.Example",
+                "http://127.0.0.1:8080",
+                "http://[::1]:81"
+            ]),
             Ok(Policy::Origins(vec![
                 "https://player.example".into(),
                 "http://127.0.0.1:8080".into(),
@@ -210,7 +217,9 @@ mod tests {
         );
         // Origins compare without case; the request's own is echoed.
         assert_eq!(
-            grant(&list, Some(b"HTTPS://Player.Example")).unwrap().allow_origin,
+            grant(&list, Some(b"HTTPS://Player.Example"))
+                .unwrap()
+                .allow_origin,
             b"HTTPS://Player.Example"
         );
         assert_eq!(grant(&list, Some(b"https://evil.example")), None);
@@ -221,7 +230,12 @@ mod tests {
         assert!(vary(&list));
         // `*` answers `*`, whoever asks; off never adds anything.
         assert_eq!(grant(&Policy::Any, None).unwrap().allow_origin, b"*");
-        assert_eq!(grant(&Policy::Any, Some(b"https://x")).unwrap().allow_origin, b"*");
+        assert_eq!(
+            grant(&Policy::Any, Some(b"https://x"))
+                .unwrap()
+                .allow_origin,
+            b"*"
+        );
         assert!(!vary(&Policy::Any));
         assert_eq!(grant(&Policy::Off, Some(b"https://x")), None);
     }

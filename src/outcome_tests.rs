@@ -102,7 +102,10 @@ fn sessions_fail_closed() {
     ] {
         assert_eq!(status(r), Status::Unavailable);
     }
-    assert_eq!(supervisor_error(Some(ErrorCode::Limit)).status, Status::Limit);
+    assert_eq!(
+        supervisor_error(Some(ErrorCode::Limit)).status,
+        Status::Limit
+    );
 }
 
 #[test]

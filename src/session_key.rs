@@ -53,11 +53,14 @@ mod tests {
         // Same inputs, same key (every worker agrees).
         assert_eq!(k, client_key(b"127.0.0.1", b"VLC/3.0.20"));
         // Known value: the key must not change between builds.
-        assert_eq!(client_key(b"", b""), format!("{:016x}", {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            h ^= 0xff;
-            h.wrapping_mul(0x0000_0100_0000_01b3)
-        }));
+        assert_eq!(
+            client_key(b"", b""),
+            format!("{:016x}", {
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                h ^= 0xff;
+                h.wrapping_mul(0x0000_0100_0000_01b3)
+            })
+        );
     }
 
     #[test]

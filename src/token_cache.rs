@@ -27,7 +27,9 @@ pub enum Verdict {
         /// The user's simultaneous-session limit (`None`: unlimited).
         max_connections: Option<u32>,
     },
-    Denied { reason: String },
+    Denied {
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -331,7 +333,10 @@ mod tests {
         assert!(c.is_empty());
         // A fresh grant starts a new window, logged again.
         c.insert_with_stale(S, b"t", granted(), 2_000, 100, 1_000);
-        assert_eq!(c.stale_grant(S, b"t", 2_200), Some(("u1".into(), None, true)));
+        assert_eq!(
+            c.stale_grant(S, b"t", 2_200),
+            Some(("u1".into(), None, true))
+        );
     }
 
     #[test]

@@ -18,6 +18,9 @@ use crate::outcome::Status;
 pub enum Stage {
     /// The token check is under way (the access phase waits).
     Authorizing,
+    /// The token was granted; the viewing session of a user with a
+    /// connection limit is being checked (the access phase waits).
+    Admitting,
     /// The token was granted; the request goes on.
     Authorized,
     /// A content handler waits for the supervisor.
