@@ -10,8 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 /// Sessions remembered at most.
 pub const MAX_SESSIONS: usize = 65_536;
 
-/// How often an unlimited user's session is reported, per worker.
-pub const REPORT_INTERVAL_MS: u64 = 5_000;
+/// How often an unlimited user's session is reported, per worker: well
+/// within the supervisor's session idle timeout (`--session-idle`, 15 s by
+/// default), so a watched session never drops out of the list.
+pub const REPORT_INTERVAL_MS: u64 = 3_000;
 
 type Key = (String, String, String, String);
 
