@@ -5,7 +5,8 @@
 # headers) on the playlist, its segments, the M3U, a static file and error
 # responses (the module's 401/403 and nginx's own 404); an origin that is
 # not allowed gets none; a CORS preflight (OPTIONS) is answered 204 before
-# any token check, never starting a stream; `*` answers `*`.
+# any token check, never starting a stream; `*` answers `*`; the operator
+# API never takes part.
 
 ###############################################################################
 
@@ -26,7 +27,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(31)
+	->has_daemon('ffmpeg')->plan(34)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -68,6 +69,10 @@ http {
         location = /epg.xml {
             root %%TESTDIR%%;
             stream_autostart_cors *;
+        }
+
+        location /api/ {
+            stream_autostart_api;
         }
 
         location = /plain.txt {
@@ -176,6 +181,15 @@ $r = req('OPTIONS', '/live/stream_2.m3u8', 'Origin: https://evil.example',
 	'Access-Control-Request-Method: GET');
 like($r, qr!^HTTP/1\.1 403 !, 'preflight from another origin: 403');
 is(header($r, 'Access-Control-Allow-Origin'), '', 'refused preflight: no CORS header');
+
+# The operator API never takes part, even with an inherited policy.
+
+$r = req('GET', '/api/streams/active', "Origin: $allowed");
+like($r, qr!^HTTP/1\.1 403 !, 'API: cross-origin request refused');
+is(header($r, 'Access-Control-Allow-Origin'), '', 'API: no CORS header');
+$r = req('OPTIONS', '/api/streams/active', "Origin: $allowed",
+	'Access-Control-Request-Method: GET');
+unlike($r, qr!^HTTP/1\.1 204 !, 'API: no preflight answer');
 
 # `*` answers `*` (a static guide file); off adds nothing.
 

@@ -12,6 +12,7 @@ use ngx::ffi::{
 };
 use ngx::ngx_log_error;
 
+use super::conf::Mode;
 use super::request::Req;
 use crate::cors::{self, Policy};
 
@@ -38,8 +39,14 @@ fn next(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
 }
 
+/// The location's policy; never in the operator API, which refuses
+/// cross-origin browser requests whatever an inherited policy says.
 fn policy<'a>(req: &Req<'a>) -> Option<&'a Policy> {
-    req.conf().cors.as_ref().filter(|p| **p != Policy::Off)
+    let lc = req.conf();
+    if matches!(lc.mode, Some(Mode::Api)) {
+        return None;
+    }
+    lc.cors.as_ref().filter(|p| **p != Policy::Off)
 }
 
 unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
