@@ -15,6 +15,12 @@ pub const MAX_SESSIONS: usize = 65_536;
 /// default), so a watched session never drops out of the list.
 pub const REPORT_INTERVAL_MS: u64 = 3_000;
 
+/// After a failed report, how long a worker stops reporting to that
+/// supervisor (one warning per pause, not one per session and request:
+/// an older supervisor without sessions answers every report with an
+/// error).
+pub const FAILURE_PAUSE_MS: u64 = 30_000;
+
 type Key = (String, String, String, String);
 
 #[derive(Debug)]
@@ -25,6 +31,8 @@ pub struct SessionLimiter {
     order: BTreeMap<u64, Key>,
     next: u64,
     max: usize,
+    /// Supervisors not reported to until the given time.
+    paused: HashMap<String, u64>,
 }
 
 impl Default for SessionLimiter {
@@ -40,6 +48,7 @@ impl SessionLimiter {
             order: BTreeMap::new(),
             next: 0,
             max: max.max(1),
+            paused: HashMap::new(),
         }
     }
 
@@ -54,6 +63,9 @@ impl SessionLimiter {
         now: u64,
         interval_ms: u64,
     ) -> bool {
+        if self.paused.get(scope).is_some_and(|&until| now < until) {
+            return false;
+        }
         let key = (
             scope.to_string(),
             user.to_string(),
@@ -107,6 +119,17 @@ impl SessionLimiter {
         }
     }
 
+    /// A report to `scope`'s supervisor failed at `now`: no reports to it
+    /// for `pause_ms`. True when it was not paused already (log then).
+    pub fn failed(&mut self, scope: &str, now: u64, pause_ms: u64) -> bool {
+        let was = self.paused.get(scope).is_some_and(|&until| now < until);
+        if !was {
+            self.paused
+                .insert(scope.to_string(), now.saturating_add(pause_ms));
+        }
+        !was
+    }
+
     pub fn len(&self) -> usize {
         self.last.len()
     }
@@ -135,6 +158,17 @@ mod tests {
         assert!(l.due(S, "u", "1", "c1", 5_000, 5_000));
         l.reset(S, "u", "1", "c1");
         assert!(l.due(S, "u", "1", "c1", 5_001, 5_000));
+    }
+
+    #[test]
+    fn a_failure_pauses_that_supervisor() {
+        let mut l = SessionLimiter::default();
+        assert!(l.failed(S, 0, 60_000), "first failure is logged");
+        assert!(!l.failed(S, 1, 60_000), "the next ones are not");
+        assert!(!l.due(S, "u", "1", "c1", 10, 5_000));
+        assert!(l.due("/run/b.sock", "u", "1", "c1", 10, 5_000));
+        assert!(l.due(S, "u", "1", "c1", 60_000, 5_000));
+        assert!(l.failed(S, 60_001, 60_000), "a new pause is logged again");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::request::{now_ms, Req};
 use crate::log_text::esc;
 use crate::outcome::{self, Status};
 use crate::session_key;
-use crate::session_limiter::{SessionLimiter, REPORT_INTERVAL_MS};
+use crate::session_limiter::{SessionLimiter, FAILURE_PAUSE_MS, REPORT_INTERVAL_MS};
 
 /// Deadline for a limited user's `session` round trip: past it, 503.
 const SESSION_TIMEOUT_MS: u64 = 5_000;
@@ -151,17 +151,25 @@ fn report(req: &Req<'_>, user: String, channel: String, client: String) {
             Err(e) => Some(e.to_string()),
         };
         if let Some(problem) = problem {
-            // Report again on the next request rather than after a period.
-            REPORTS.with(|r| r.borrow_mut().reset(&addr.path, &user, &channel, &client));
-            ngx_log_error!(
-                NGX_LOG_WARN,
-                ngx::log::ngx_cycle_log().as_ptr(),
-                "stream_autostart: session report of user \"{}\" on channel \"{}\" via {}: {}",
-                esc(&user),
-                channel,
-                addr.text,
-                esc(&problem)
-            );
+            // Pause reports to this supervisor (an older one answers every
+            // report with an error); warn once per pause.
+            let first = REPORTS.with(|r| {
+                let mut r = r.borrow_mut();
+                r.reset(&addr.path, &user, &channel, &client);
+                r.failed(&addr.path, now_ms(), FAILURE_PAUSE_MS)
+            });
+            if first {
+                ngx_log_error!(
+                    NGX_LOG_WARN,
+                    ngx::log::ngx_cycle_log().as_ptr(),
+                    "stream_autostart: session report of user \"{}\" on channel \"{}\" via {}: {}; no session reports to it from this worker for {} s",
+                    esc(&user),
+                    channel,
+                    addr.text,
+                    esc(&problem),
+                    FAILURE_PAUSE_MS / 1000
+                );
+            }
         }
     })
     .detach();
