@@ -27,7 +27,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(34)
+	->has_daemon('ffmpeg')->plan(39)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -198,5 +198,38 @@ is(header($r, 'Access-Control-Allow-Origin'), '*', 'static file with *: *');
 is(header($r, 'Vary'), '', 'with *: no Vary');
 $r = req('GET', '/plain.txt', "Origin: $allowed");
 is(header($r, 'Access-Control-Allow-Origin'), '', 'off: no CORS header');
+
+# nginx -t: the directives say what is wrong.
+
+sub check {
+	my ($t, $body) = @_;
+	$t->write_file_expand('test.conf', <<CONF);
+%%TEST_GLOBALS%%
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:8080;
+        $body
+    }
+}
+CONF
+	my $d = $t->testdir();
+	return `$Test::Nginx::NGINX -t -p $d/ -c test.conf -e error.log 2>&1`;
+}
+
+like(check($t, 'stream_autostart_cors https://a.example http://b.example:8000; '
+	. 'stream_autostart_session_key $remote_addr$http_x_player;'),
+	qr/test is successful/, 'valid CORS and session key configuration');
+like(check($t, 'stream_autostart_cors https://a.example/;'),
+	qr/stream_autostart_cors: "https:\/\/a.example\/" is not an origin/,
+	'an origin with a path is refused');
+like(check($t, 'stream_autostart_cors * https://a.example;'),
+	qr/stream_autostart_cors: "\*" cannot be combined with origins/,
+	'* with origins is refused');
+like(check($t, 'stream_autostart_cors a.example;'),
+	qr/the scheme must be http or https/, 'an origin without a scheme is refused');
+like(check($t, 'stream_autostart_cors *; stream_autostart_cors off;'),
+	qr/"stream_autostart_cors" directive is duplicate/, 'duplicate');
 
 ###############################################################################
