@@ -52,6 +52,7 @@ http {
 
     log_format stream '$pid "$request" "$http_user_agent" $status '
                       'user=$stream_autostart_user '
+                      'client=$stream_autostart_client '
                       'autostart=$stream_autostart_status';
 
     server {
@@ -180,7 +181,10 @@ is($ok, 16, 'the first player keeps playing, playlist and segments');
 my @list = sessions();
 my @u1 = grep { $_->{user} eq 'u1' } @list;
 is(scalar @u1, 1, 'the API lists one session of the limited user');
-like(($u1[0] || {})->{client} // '', qr/^[0-9a-f]{16}$/, 'with a client key');
+my $key = ($u1[0] || {})->{client} // 'none';
+like($t->read_file('stream.log'),
+	qr/"player-a" 200 user=u1 client=$key autostart=/m,
+	'with the client key the access log shows for the player');
 is(($u1[0] || {})->{channel}, '1', 'on its channel');
 play(1, 'player-c', $unl);
 my @u2 = map { $_->{user} } sessions('u2');
@@ -188,7 +192,7 @@ ok(@u2 && !grep({ $_ ne 'u2' } @u2), '?user= lists only that user')
 	or diag explain \@u2;
 
 like($t->read_file('stream.log'),
-	qr/"player-b" 403 user=u1 autostart=limit$/m, 'refusal logged as limit');
+	qr/"player-b" 403 user=u1 client=[0-9a-f]{16} autostart=limit$/m, 'refusal logged as limit');
 like($t->read_file('error.log'),
 	qr/user "u1" refused for channel "1" \(403\): limit: /,
 	'error log names user, channel and the supervisor\'s reason');
@@ -241,7 +245,7 @@ my $r = get("/live/stream_1.m3u8?token=$lim", 'player-b');
 is(status_of($r), 503, 'supervisor gone: limited user refused 503');
 like($r, qr/^Retry-After: 5\r?$/mi, 'with Retry-After');
 like($t->read_file('stream.log'),
-	qr/"player-b" 503 user=u1 autostart=unavailable$/m, 'logged as unavailable');
+	qr/"player-b" 503 user=u1 client=[0-9a-f]{16} autostart=unavailable$/m, 'logged as unavailable');
 like($t->read_file('error.log'),
 	qr/cannot check the viewing session of user "u1" on channel "1"/,
 	'error log says why');

@@ -58,6 +58,7 @@ pub fn step(req: &mut Req<'_>, ctx: &Ctx, max_connections: Option<u32>) -> Step 
         return Step::Admitted;
     }
     let client = client_key(req);
+    *ctx.client.borrow_mut() = client.clone();
     let lc = req.conf();
     if max_connections.is_none() {
         report(req, user, ctx.channel.clone(), client);
