@@ -10,11 +10,6 @@
 # request is refused; unlimited users are listed without being held; and a
 # limited user is refused 503 when the supervisor cannot check sessions
 # (fail closed).
-#
-# The supervisor's side of sessions (`session`, `sessions`, `end_session`,
-# --connection-limit-policy, --session-idle) comes from another branch:
-# until this supervisor has it, the tests that need it are TODO, and what
-# the module decides alone (fail closed, API input checks) is tested.
 
 ###############################################################################
 
@@ -82,13 +77,7 @@ http {
 
 EOF
 
-# Does this supervisor keep sessions? (Its flags say.)
-my $help = join '', `$StreamAutostart::SUPERVISOR --help 2>&1`;
-my $has_sessions = $help =~ /--connection-limit-policy/;
-my $TODO_SESSIONS = $has_sessions ? undef
-	: 'the supervisor does not keep sessions yet (acct branch)';
-my $policy = sub { $has_sessions
-	? ('--session-idle', '6s', '--connection-limit-policy', $_[0]) : () };
+my $policy = sub { ('--session-idle', '6s', '--connection-limit-policy', $_[0]) };
 
 my @operator = ('--operator-group', (split ' ', $))[0]);
 my $s = start_stack($t, segment => '1s',
@@ -155,9 +144,6 @@ is($st, 400, 'an invalid channel in the end body is refused');
 is(play(1, 'player-c', $unl), 200, 'unlimited user, first player');
 is(play(1, 'player-d', $unl), 200, 'unlimited user, second player');
 
-{
-local $TODO = $TODO_SESSIONS;
-
 ok(wait_until(5, sub { sessions('u2') == 2 }),
 	'the unlimited user\'s two sessions are listed');
 
@@ -208,7 +194,6 @@ my ($code, $j) = api('POST', '/api/sessions/end', '{"user":"u1"}');
 is($code, 200, 'end a user\'s sessions');
 ok(($j->{ended} // 0) >= 1, 'ended count') or diag explain $j;
 is(play(1, 'player-b'), 403, 'an ended session\'s next request is refused');
-}
 
 # Both workers served (each keeps its own caches; the seat is the
 # supervisor's).
@@ -223,22 +208,16 @@ wait_until(10, sub { !kill 0, $s->{supervisor_pid} });
 start_supervisor($t, $s, segment => '1s',
 	args => [ @operator, $policy->('end-oldest') ]);
 
-{
-local $TODO = $TODO_SESSIONS;
-
 is(play(1, 'player-a'), 200, 'end-oldest: first player');
 is(play(1, 'player-b'), 200, 'end-oldest: second player gets in');
 is(play(1, 'player-a'), 403, 'end-oldest: the first player\'s next request is refused');
 is(play(1, 'player-b'), 200, 'end-oldest: the second player keeps playing');
-my @u1 = grep { $_->{user} eq 'u1' } sessions();
+@u1 = grep { $_->{user} eq 'u1' } sessions();
 is(scalar @u1, 1, 'end-oldest: one session listed');
-}
 
 # Fail closed: a limited user is refused 503 when the supervisor cannot
 # check sessions (here: it is gone; its grant is still in the token cache).
-# (The supervisor without sessions does not say max_connections either.)
 
-local $TODO = $TODO_SESSIONS;
 kill 'TERM', $s->{supervisor_pid};
 wait_until(10, sub { !kill 0, $s->{supervisor_pid} });
 my $r = get("/live/stream_1.m3u8?token=$lim", 'player-b');
