@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use ngx::ffi::{ngx_http_complex_value_t, ngx_msec_t};
 use ngx::http::{Merge, MergeConfigError};
 
+use crate::cors::Policy as CorsPolicy;
 use crate::directive_mode::ModeKind;
 use crate::supervisor_addr::SupervisorAddr;
 use shared::DEFAULT_SOCKET;
@@ -103,6 +104,10 @@ pub struct LocConf {
     pub token_arg: Option<TokenArg>,
     /// `stream_autostart_token_cache`: granted, refused, stale.
     pub token_cache: Option<(ngx_msec_t, ngx_msec_t, ngx_msec_t)>,
+    /// `stream_autostart_cors`; `None`: off.
+    pub cors: Option<CorsPolicy>,
+    /// `stream_autostart_session_key`; `None`: address + User-Agent.
+    pub session_key: Option<Cv>,
 }
 
 impl LocConf {
@@ -185,6 +190,12 @@ impl Merge for LocConf {
         }
         if self.token_cache.is_none() {
             self.token_cache = prev.token_cache;
+        }
+        if self.cors.is_none() {
+            self.cors.clone_from(&prev.cors);
+        }
+        if self.session_key.is_none() {
+            self.session_key = prev.session_key;
         }
         Ok(())
     }

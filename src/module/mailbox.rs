@@ -17,6 +17,8 @@ pub enum Outcome {
     Ensure(CallResult),
     Catalog(CallResult),
     Api(CallResult),
+    /// A limited user's `session` check.
+    Session(CallResult),
 }
 
 pub struct Mailbox {

@@ -9,7 +9,8 @@
 //! - `mailbox` (a call's result and the event that resumes its request),
 //!   `shared_ensure` (one `ensure` per channel per worker)
 //! - `request` (the request wrapper), `ctx` (per-request state)
-//! - `park` (waiting and resuming), `touch`
+//! - `park` (waiting and resuming), `touch`, `session` (the session
+//!   step of the access phase), `cors` (header filter and preflight)
 //! - one file per phase: `masking` (post-read and log), `access`,
 //!   `playlist`, `catalog`, `api`; `variables`
 //! - `settings` (directive arguments), `directives`: the module
@@ -20,6 +21,7 @@ mod api;
 mod catalog;
 mod client;
 mod conf;
+mod cors;
 mod ctx;
 mod directives;
 mod mailbox;
@@ -28,6 +30,7 @@ mod park;
 mod peer;
 mod playlist;
 mod request;
+mod session;
 mod settings;
 mod shared_ensure;
 mod touch;
