@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(check(b"alice", b"pw"), Ok(()));
         assert_eq!(check(b"", b"pw"), Err("empty user name"));
         assert_eq!(check(b"a", b""), Err("empty password"));
-        assert_eq!(check(b"a\0b", b"pw"), Err("user name is not printable UTF-8"));
+        assert_eq!(
+            check(b"a\0b", b"pw"),
+            Err("user name is not printable UTF-8")
+        );
         assert_eq!(check(b"a", b"p\nw"), Err("password is not printable UTF-8"));
         assert_eq!(check(b"a", &[0xff]), Err("password is not printable UTF-8"));
         assert!(check(&[b'a'; 257], b"p").is_err());

@@ -151,7 +151,10 @@ mod tests {
         );
         // A guide URL with a query gets `&`; a quote cannot end the value.
         let out = String::from_utf8(render(&[], "/", "", Some("t=1"), Some("/g?a=\"b"))).unwrap();
-        assert_eq!(out, "#EXTM3U url-tvg=\"/g?a='b&t=1\" x-tvg-url=\"/g?a='b&t=1\"\n");
+        assert_eq!(
+            out,
+            "#EXTM3U url-tvg=\"/g?a='b&t=1\" x-tvg-url=\"/g?a='b&t=1\"\n"
+        );
         // No guide, or an empty one: the bare header.
         assert_eq!(render(&[], "/", "", None, Some("")), b"#EXTM3U\n");
     }

@@ -119,10 +119,7 @@ pub fn supervisor_error(code: Option<ErrorCode>) -> Refusal {
             Status::Denied,
             "was refused: nginx may not ask the supervisor for this",
         ),
-        Some(ErrorCode::Limit) => refuse(
-            Status::Denied,
-            "was refused: connection limit reached",
-        ),
+        Some(ErrorCode::Limit) => refuse(Status::Denied, "was refused: connection limit reached"),
         Some(ErrorCode::UnknownChannel) => refuse(Status::Unknown, "is not configured"),
         Some(ErrorCode::NotRunning) => refuse(Status::Unknown, "is not running"),
         Some(ErrorCode::BadChannel) => refuse(Status::BadChannel, "has an unusable record"),

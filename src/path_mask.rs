@@ -60,6 +60,16 @@ pub fn mask_path(path: &mut [u8]) -> bool {
     changed
 }
 
+/// A cheap test before any copy: whether `text` may hold a path that
+/// `mask_path` changes (one of the prefixes, or an escape that may spell
+/// one).
+pub fn may_hold(text: &[u8]) -> bool {
+    text.contains(&b'%')
+        || PREFIXES
+            .iter()
+            .any(|p| text.windows(p.len()).any(|w| w == p.as_bytes()))
+}
+
 /// `%XX` decoded where well formed, other bytes as they are.
 fn decode_lossy(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
@@ -184,6 +194,18 @@ mod tests {
         ] {
             assert_eq!(line(l), l);
         }
+    }
+
+    #[test]
+    fn the_prefilter_lets_through_whatever_is_masked() {
+        for l in [
+            "GET /live/alice/pw/1.ts HTTP/1.1",
+            "GET /%6Cive/alice/pw/1.ts HTTP/1.1",
+            "GET /x/../series/a/b HTTP/1.1",
+        ] {
+            assert!(may_hold(l.as_bytes()), "{l}");
+        }
+        assert!(!may_hold(b"GET /hls/stream_1.m3u8 HTTP/1.1"));
     }
 
     #[test]

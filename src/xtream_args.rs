@@ -50,11 +50,7 @@ pub fn param(name: &str, raw: &[u8]) -> Result<String, String> {
 
 /// The action (`player_api.php?action=...`): letters, digits and `_`.
 pub fn action(raw: &[u8]) -> Result<String, String> {
-    if raw.len() > MAX_ACTION_LEN
-        || !raw
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-    {
+    if raw.len() > MAX_ACTION_LEN || !raw.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
         return Err(format!(
             "action \"{}\" is not an action name",
             crate::log_text::Esc(&raw[..raw.len().min(MAX_ACTION_LEN)])
@@ -217,7 +213,10 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert_eq!(base_url("http", b"tv.example").unwrap(), "http://tv.example");
+        assert_eq!(
+            base_url("http", b"tv.example").unwrap(),
+            "http://tv.example"
+        );
         assert_eq!(
             base_url("https", b"tv.example:8443").unwrap(),
             "https://tv.example:8443"
@@ -280,7 +279,11 @@ mod tests {
             }
         );
         // The supervisor before the Xtream side lands.
-        let r = answer(&Ok(Reply::error(1, ErrorCode::Internal, "not implemented yet")));
+        let r = answer(&Ok(Reply::error(
+            1,
+            ErrorCode::Internal,
+            "not implemented yet",
+        )));
         assert!(matches!(r, Answer::Refused(f) if f.http() == 502));
         let r = answer(&Ok(Reply::error(1, ErrorCode::Unavailable, "redis down")));
         assert!(matches!(r, Answer::Refused(f) if f.http() == 503));

@@ -11,7 +11,8 @@
 //! - `request` (the request wrapper), `ctx` (per-request state)
 //! - `park` (waiting and resuming), `touch`
 //! - one file per phase: `masking` (post-read and log), `access`,
-//!   `playlist`, `catalog`, `api`; `variables`
+//!   `playlist`, `catalog`, `api`, `xtream`; `variables`;
+//!   `credentials` (username/password viewers)
 //! - `settings` (directive arguments), `directives`: the module
 //!   definition, the only file naming handlers
 
@@ -20,6 +21,7 @@ mod api;
 mod catalog;
 mod client;
 mod conf;
+mod credentials;
 mod ctx;
 mod directives;
 mod mailbox;
@@ -32,5 +34,6 @@ mod settings;
 mod shared_ensure;
 mod touch;
 mod variables;
+mod xtream;
 
 pub use directives::ngx_http_stream_autostart_module;
