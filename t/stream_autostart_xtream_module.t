@@ -30,7 +30,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http rewrite/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(30)
+	->has_daemon('ffmpeg')->plan(35)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -287,5 +287,42 @@ TODO: {
 	like($log, qr!^"GET /live/alice/\*+/1\.m3u8 HTTP/1\.0" 200 .* user=alice token=- autostart=started$!m,
 		'login viewer logged by name, no token');
 }
+
+# nginx -t: the directives' arguments and the one mode per location.
+
+sub check {
+	my ($t, $body) = @_;
+	$t->write_file_expand('test.conf', <<EOF);
+%%TEST_GLOBALS%%
+events {}
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:8080;
+        $body
+    }
+}
+EOF
+	my $d = $t->testdir();
+	return `$Test::Nginx::NGINX -t -p $d/ -c test.conf -e check.log 2>&1`;
+}
+
+like(check($t, 'location = /p { stream_autostart_xtream; } '
+	. 'location = /g { stream_autostart_xtream m3u; } '
+	. 'location = /e { stream_autostart_auth; stream_autostart_login $arg_u $arg_p; } '
+	. 'location = /m { stream_autostart_m3u "/{channel}"; stream_autostart_m3u_guide /e; }'),
+	qr/test is successful/, 'nginx -t: the Xtream directives');
+like(check($t, 'location = /p { stream_autostart_xtream get; }'),
+	qr/stream_autostart_xtream: unexpected "get"; expected nothing \(player_api\.php\) or m3u/,
+	'nginx -t: a bad stream_autostart_xtream argument');
+like(check($t, 'stream_autostart_login $arg_u;'),
+	qr/invalid number of arguments in "stream_autostart_login"/,
+	'nginx -t: stream_autostart_login needs two values');
+like(check($t, 'location = /p { stream_autostart_xtream; stream_autostart_auth; }'),
+	qr/"stream_autostart_auth" directive cannot be combined with "stream_autostart_xtream"/,
+	'nginx -t: one mode per location');
+like(check($t, 'location = /p { proxy_pass http://127.0.0.1:1; stream_autostart_xtream; }'),
+	qr/"stream_autostart_xtream" directive cannot be combined with another content handler/,
+	'nginx -t: no other content handler');
 
 ###############################################################################
