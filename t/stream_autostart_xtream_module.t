@@ -105,16 +105,20 @@ my $token = 'bob-token-0123456789';
 my $hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$'
 	. 'vGmr0dF6gQbRffEM7/wXqopINIeo1UgvnOX1BydzASc';
 
-my $s = start_stack($t, segment => '1s',
+# The channels are written before the supervisor starts: it keeps its
+# catalog for a few seconds.
+my %stack = (segment => '1s',
 	users => {
 		alice => qq({"active":true,"password_hash":"$hash"}),
 		bob => '{"active":true}',
 	},
 	tokens => { $token => 'bob' });
+my $s = start_stack($t, %stack, supervisor => 0);
 redis($t, 'SET', 'channel:1', qq({"source_url":"$s->{origin_url}","quality":"copy",)
 	. qq("name":"News","number":101,"guide_id":"news.example"}));
 redis($t, 'SET', "channel:$_",
 	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 2, 3;
+start_supervisor($t, $s, %stack);
 $t->write_file('guide.xml', qq(<?xml version="1.0"?>\n<tv><channel id="news.example"/></tv>\n));
 
 $t->run();
