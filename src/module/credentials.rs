@@ -6,13 +6,13 @@
 use ngx::ffi::NGX_LOG_ERR;
 use ngx::ngx_log_error;
 use shared::protocol::Op;
-use shared::token::percent_decode;
 
 use super::conf::{Cv, LocConf, MainConf, Mode};
 use super::request::Req;
 use crate::log_text::Esc;
 use crate::login_key;
 use crate::outcome::Status;
+use crate::xtream_args::form_decode;
 
 /// A login the access phase checks.
 pub struct Found {
@@ -65,12 +65,14 @@ pub fn login(req: &mut Req<'_>, channel: &str) -> Option<Result<Found, Status>> 
     Some(Ok(Found { key, op }))
 }
 
-/// A configured value, percent-decoded when it is read from a query
-/// argument (`Err` when it does not evaluate or decode).
+/// A configured value, form-decoded when it is read from a query argument
+/// (`+` is a space, as the PHP servers Xtream clients were written for
+/// read it, and as `player_api.php` reads it here); `Err` when it does not
+/// evaluate or decode.
 fn value(req: &mut Req<'_>, cv: Cv, from_arg: bool) -> Result<Vec<u8>, ()> {
     let raw = req.eval(cv).ok_or(())?;
     if from_arg {
-        percent_decode(raw).ok_or(())
+        form_decode(raw).map(String::into_bytes).ok_or(())
     } else {
         Ok(raw.to_vec())
     }
