@@ -182,6 +182,17 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_CLIENT_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub client_write_timeout: Duration,
 
+    // Viewing sessions (accounts/sessions.rs).
+    /// A viewing session with no request for this long is over.
+    #[arg(long, env = "SUPERVISOR_SESSION_IDLE", default_value = "15s", value_parser = parse_duration)]
+    pub session_idle: Duration,
+
+    /// A new session beyond a user's max_connections: refuse-new refuses
+    /// it, end-oldest ends the user's session that started first.
+    #[arg(long, env = "SUPERVISOR_CONNECTION_LIMIT_POLICY", default_value = "refuse-new",
+        value_parser = crate::accounts::session_policy::LimitPolicy::parse)]
+    pub connection_limit_policy: crate::accounts::session_policy::LimitPolicy,
+
     /// Log level or filter (RUST_LOG, if set, wins).
     #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
     pub log: String,
@@ -245,6 +256,17 @@ pub enum Command {
     Tokens {
         #[command(subcommand)]
         cmd: TokenCmd,
+    },
+    /// Live viewing sessions (of one user with --user); `sessions end`
+    /// ends some.
+    Sessions {
+        /// Only this user's sessions.
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        out: Output,
+        #[command(subcommand)]
+        cmd: Option<SessionCmd>,
     },
     /// Stop a channel if it runs, then start it afresh.
     Restart {
@@ -321,6 +343,12 @@ pub enum UserCmd {
         /// Expiry: Unix seconds, ISO 8601, or "never".
         #[arg(long)]
         expires: Option<String>,
+        #[command(flatten)]
+        password: PasswordSource,
+        /// Simultaneous viewing sessions: a number from 1, or "unlimited"
+        /// (the default).
+        #[arg(long, value_parser = parse_conn_limit)]
+        max_connections: Option<ConnLimit>,
     },
     /// Make a user inactive (their tokens stop working).
     Disable { id: String },
@@ -328,8 +356,74 @@ pub enum UserCmd {
     Enable { id: String },
     /// Set when a user expires (Unix seconds, ISO 8601, or "never").
     Expire { id: String, when: String },
+    /// Set a user's password, read from standard input (one line) or
+    /// --password-file; --clear removes it (logins then fail).
+    Passwd {
+        id: String,
+        /// Read the password from the first line of this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "clear")]
+        password_file: Option<PathBuf>,
+        /// Remove the password.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Change a user's limits.
+    Set {
+        id: String,
+        /// Simultaneous viewing sessions: a number from 1, or "unlimited".
+        #[arg(long, value_parser = parse_conn_limit)]
+        max_connections: ConnLimit,
+    },
+    /// Show one user (a password is shown as set or not set, never whole).
+    Show {
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// List users.
     List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// Where `users add` reads a password from: never from argv.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PasswordSource {
+    /// Give the user a password, read from standard input (one line).
+    #[arg(long, conflicts_with = "password_file")]
+    pub password: bool,
+    /// Give the user a password, read from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// A `max_connections` value: `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimit(pub Option<u32>);
+
+fn parse_conn_limit(s: &str) -> Result<ConnLimit, String> {
+    if s.eq_ignore_ascii_case("unlimited") {
+        return Ok(ConnLimit(None));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(ConnLimit(Some(n))),
+        _ => Err(format!("\"{s}\" is not a number from 1 or \"unlimited\"")),
+    }
+}
+
+/// `sessions ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionCmd {
+    /// End a user's sessions (all, or those on --channel and/or from
+    /// --client); their requests are refused for the session idle time.
+    End {
+        user: String,
+        #[arg(long)]
+        channel: Option<String>,
+        /// The client key `sessions` shows.
+        #[arg(long)]
+        client: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -517,6 +611,69 @@ mod tests {
         assert!(Cli::try_parse_from(["stream-supervisor", "--header", "Host: x"]).is_err());
         assert!(Cli::parse_from(["stream-supervisor"]).reconnect);
         assert!(Cli::try_parse_from(["stream-supervisor", "--referer", "a\r\nX: y"]).is_err());
+    }
+
+    #[test]
+    fn user_commands() {
+        assert_eq!(parse_conn_limit("2"), Ok(ConnLimit(Some(2))));
+        assert_eq!(parse_conn_limit("unlimited"), Ok(ConnLimit(None)));
+        assert!(parse_conn_limit("0").is_err());
+        assert!(parse_conn_limit("-1").is_err());
+        let cli = Cli::parse_from([
+            "s",
+            "users",
+            "add",
+            "alice",
+            "--password",
+            "--max-connections",
+            "2",
+        ]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Users {
+                cmd: UserCmd::Add {
+                    password: PasswordSource { password: true, .. },
+                    max_connections: Some(ConnLimit(Some(2))),
+                    ..
+                }
+            })
+        ));
+        // A password is never taken from argv.
+        assert!(
+            Cli::try_parse_from(["s", "users", "add", "alice", "--password", "hunter2"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["s", "users", "add", "alice", "--password=hunter2"]).is_err());
+        assert!(Cli::try_parse_from(["s", "users", "passwd", "alice", "hunter2"]).is_err());
+        let cli = Cli::parse_from([
+            "s",
+            "--session-idle",
+            "2s",
+            "--connection-limit-policy",
+            "end-oldest",
+        ]);
+        assert_eq!(cli.session_idle, Duration::from_secs(2));
+        assert!(Cli::try_parse_from(["s", "--connection-limit-policy", "kick"]).is_err());
+        let cli = Cli::parse_from(["s", "sessions", "--user", "bob"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Sessions {
+                user: Some(_),
+                cmd: None,
+                ..
+            })
+        ));
+        let cli = Cli::parse_from(["s", "sessions", "end", "bob", "--channel", "7"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Sessions {
+                cmd: Some(SessionCmd::End {
+                    channel: Some(_),
+                    client: None,
+                    ..
+                }),
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! Operator commands (`status`, `list`, `start`, `stop`, `restart`): one
-//! request to a running supervisor over its socket, printed as a table or
-//! as the reply's JSON.
+//! Operator commands (`status`, `list`, `start`, `stop`, `restart`,
+//! `sessions`): one request to a running supervisor over its socket,
+//! printed as a table or as the reply's JSON. The status table also asks
+//! for the sessions, to show each channel's viewers.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::config::{Cli, Command};
+use super::accounts::sessions_table;
+use super::config::{Cli, Command, SessionCmd};
 use shared::protocol::{decode_reply, encode_line, Op, Reply, Request, StreamInfo};
 
 /// Runs an operator command; exit status 0 on success, 1 when the
@@ -28,6 +31,33 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             Duration::ZERO,
         ),
         Command::List { out } => (Op::List, out.json, Duration::ZERO),
+        Command::Sessions {
+            user,
+            out,
+            cmd: None,
+        } => (
+            Op::Sessions { user: user.clone() },
+            out.json,
+            Duration::ZERO,
+        ),
+        Command::Sessions {
+            cmd:
+                Some(SessionCmd::End {
+                    user,
+                    channel,
+                    client,
+                    out,
+                }),
+            ..
+        } => (
+            Op::EndSession {
+                user: user.clone(),
+                channel: channel.clone(),
+                client: client.clone(),
+            },
+            out.json,
+            Duration::ZERO,
+        ),
         Command::Start { channel, out, wait } => (
             Op::Start {
                 channel: channel.clone(),
@@ -74,7 +104,20 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             reply.code().map_or("?", |c| c.as_str())
         );
     } else {
-        print!("{}", human(name, &reply, now()));
+        // Viewers per channel, when the supervisor can say (it may be an
+        // older one, or the peer may not be an operator).
+        let viewers = match (&reply.streams, name) {
+            (Some(_), "status" | "list") => call(
+                &cli.socket,
+                Op::Sessions { user: None },
+                Duration::from_secs(10),
+            )
+            .ok()
+            .and_then(|r| r.sessions)
+            .map(|list| sessions_table::viewers(&list)),
+            _ => None,
+        };
+        print!("{}", human(name, &reply, now(), viewers.as_ref()));
     }
     if reply.ok {
         ExitCode::SUCCESS
@@ -113,13 +156,17 @@ fn call(socket: &Path, op: Op, timeout: Duration) -> Result<Reply, String> {
 }
 
 /// The text an operator reads for a successful reply.
-fn human(op: &str, reply: &Reply, now: u64) -> String {
+fn human(op: &str, reply: &Reply, now: u64, viewers: Option<&BTreeMap<String, u32>>) -> String {
+    if let Some(list) = &reply.sessions {
+        return sessions_table::table(list, now);
+    }
     match &reply.streams {
         Some(list) if op == "status" && list.len() == 1 && reply.state.is_some() => {
-            table(list, now) + &details(&list[0])
+            table(list, now, viewers) + &details(&list[0])
         }
-        Some(list) => table(list, now),
+        Some(list) => table(list, now, viewers),
         None => match op {
+            "end_session" => format!("ended {} sessions\n", reply.ended.unwrap_or(0)),
             "start" | "restart" => format!(
                 "ready: {}\n",
                 reply
@@ -161,17 +208,22 @@ pub fn span(secs: u64) -> String {
     }
 }
 
-pub fn table(list: &[StreamInfo], now: u64) -> String {
+/// The running channels; with `viewers`, a VIEWERS column (live
+/// sessions per channel).
+pub fn table(list: &[StreamInfo], now: u64, viewers: Option<&BTreeMap<String, u32>>) -> String {
     if list.is_empty() {
         return "no streams running\n".to_string();
     }
-    let header = [
+    let mut header = vec![
         "CHANNEL", "STATE", "PID", "UPTIME", "RESTARTS", "SEGMENTS", "WATCHED", "REASON",
     ];
-    let rows: Vec<[String; 8]> = list
+    if viewers.is_some() {
+        header.insert(6, "VIEWERS");
+    }
+    let rows: Vec<Vec<String>> = list
         .iter()
         .map(|s| {
-            [
+            let mut row = vec![
                 s.channel.clone(),
                 s.state.as_str().to_string(),
                 s.pid.map_or("-".into(), |p| p.to_string()),
@@ -184,11 +236,20 @@ pub fn table(list: &[StreamInfo], now: u64) -> String {
                 s.segments.to_string(),
                 format!("{} ago", span(s.idle_secs)),
                 s.reason.clone().unwrap_or_else(|| "-".into()),
-            ]
+            ];
+            if let Some(v) = viewers {
+                row.insert(6, v.get(&s.channel).copied().unwrap_or(0).to_string());
+            }
+            row
         })
         .collect();
+    columns(&header, &rows)
+}
+
+/// Left-aligned columns, the last one unpadded.
+pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -205,7 +266,7 @@ pub fn table(list: &[StreamInfo], now: u64) -> String {
         out.trim_end().to_string() + "\n"
     };
     let mut out = line(&mut header.iter().copied());
-    for row in &rows {
+    for row in rows {
         out += &line(&mut row.iter().map(String::as_str));
     }
     out
@@ -226,7 +287,7 @@ mod tests {
 
     #[test]
     fn tables() {
-        assert_eq!(table(&[], 0), "no streams running\n");
+        assert_eq!(table(&[], 0, None), "no streams running\n");
         let list = vec![
             StreamInfo {
                 channel: "7".into(),
@@ -257,7 +318,7 @@ mod tests {
                 skipped: Vec::new(),
             },
         ];
-        let t = table(&list, 1075);
+        let t = table(&list, 1075, None);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("CHANNEL  STATE   PID   UPTIME  RESTARTS"));
@@ -272,5 +333,11 @@ mod tests {
         );
         assert!(lines[2].contains("failed  -     -"), "{}", lines[2]);
         assert!(lines[2].ends_with("upstream answered HTTP 403 Forbidden"));
+        let viewers = BTreeMap::from([("7".to_string(), 2)]);
+        let t = table(&list, 1075, Some(&viewers));
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].contains("SEGMENTS  VIEWERS  WATCHED"), "{t}");
+        assert!(lines[1].contains(" 6         2        3s ago"), "{t}");
+        assert!(lines[2].contains(" 0         0        1m01s ago"), "{t}");
     }
 }

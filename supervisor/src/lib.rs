@@ -1,6 +1,7 @@
 //! The stream supervisor as a library: `main.rs` is a thin entry point, and
 //! the fuzz targets in `fuzz/` reach the parsers that see outside bytes.
 
+pub mod accounts;
 pub mod argv_secrets;
 pub mod catalog;
 pub mod channel_record;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
+use super::accounts;
 use super::store::AuthResult;
 use super::streams::{Adhoc, Ensured, Streams};
 use shared::protocol::{ErrorCode, Op, Reply, Request, StreamState, MAX_WAIT_MS};
@@ -16,9 +17,14 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
     debug!(id, op = req.op.name(), "request");
     match req.op {
         Op::Authorize { token } => match streams.store().authorize(&token).await {
-            Ok(AuthResult::Granted { user, ttl_secs }) => Reply {
+            Ok(AuthResult::Granted {
+                user,
+                ttl_secs,
+                max_connections,
+            }) => Reply {
                 user: Some(user),
                 ttl_secs,
+                max_connections,
                 ..Reply::ok(id)
             },
             Ok(AuthResult::Denied(why)) => {
@@ -75,12 +81,40 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             let stopped = streams.stop(&channel, "operator request").await;
             ok_if_running(id, &channel, stopped)
         }
-        // Issue 14 contract; implemented on the branches that own them.
-        Op::Login { .. }
-        | Op::Session { .. }
-        | Op::Sessions { .. }
-        | Op::EndSession { .. }
-        | Op::Xtream { .. } => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
+        Op::Login { user, password } => match streams.store().login(&user, &password).await {
+            Ok(AuthResult::Granted {
+                user,
+                ttl_secs,
+                max_connections,
+            }) => Reply {
+                user: Some(user),
+                ttl_secs,
+                max_connections,
+                ..Reply::ok(id)
+            },
+            Ok(AuthResult::Denied(why)) => {
+                // The reason names the user, never the password.
+                info!(user = %shown_user(&user), reason = %why, "login refused");
+                Reply::error(id, ErrorCode::Denied, why)
+            }
+            Err(e) => {
+                warn!(user = %shown_user(&user), error = %e, "cannot check login");
+                Reply::error(id, ErrorCode::Unavailable, e.to_string())
+            }
+        },
+        Op::Session {
+            user,
+            channel,
+            client,
+        } => accounts::ops::session(id, streams, &user, &channel, &client).await,
+        Op::Sessions { user } => accounts::ops::list(id, streams, user.as_deref()),
+        Op::EndSession {
+            user,
+            channel,
+            client,
+        } => accounts::ops::end(id, streams, &user, channel.as_deref(), client.as_deref()),
+        // Issue 14 contract; implemented on the branch that owns it.
+        Op::Xtream { .. } => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {
@@ -97,6 +131,13 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             }
         }
     }
+}
+
+/// A user name a viewer sent, for the log: cut short and escaped, so an
+/// odd one cannot forge log lines.
+fn shown_user(user: &str) -> String {
+    let cut: String = user.chars().take(64).collect();
+    format!("{:?}", cut)
 }
 
 fn ensured(id: u64, e: Ensured) -> Reply {

@@ -31,6 +31,29 @@ pub fn check_token_form(token: &str) -> Result<(), String> {
     }
 }
 
+/// Longest user name the supervisor looks up.
+pub const MAX_USER_LEN: usize = 256;
+
+/// Whether a user name a viewer sent (login, session) has the form of one
+/// before Redis is asked: 1 to 256 bytes of printable ASCII, no space.
+pub fn check_user_form(user: &str) -> Result<(), String> {
+    if user.is_empty() {
+        return Err("empty user name".into());
+    }
+    if user.len() > MAX_USER_LEN {
+        return Err(format!(
+            "user name longer than {MAX_USER_LEN} bytes ({} bytes)",
+            user.len()
+        ));
+    }
+    match user.bytes().find(|b| !(b'!'..=b'~').contains(b)) {
+        Some(b) => Err(format!(
+            "user name has a byte that is not printable ASCII (0x{b:02x})"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// What a `token:<token>` value says: the user it names, and the token's
 /// own `active` / `expires_at` when its JSON has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -357,6 +380,16 @@ mod tests {
         assert!(!check_token_form("secret\nsecret")
             .unwrap_err()
             .contains("secret"));
+    }
+
+    #[test]
+    fn user_forms() {
+        for ok in ["alice", "u1", "a.b@c", &"x".repeat(256)] {
+            assert_eq!(check_user_form(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", &"x".repeat(257), "a b", "a\nb", "ä", "a\0"] {
+            assert!(check_user_form(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

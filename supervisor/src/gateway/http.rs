@@ -97,6 +97,31 @@ impl Response {
         out.push_str("Connection: close\r\n\r\n");
         out.into_bytes()
     }
+
+    /// The head for a body the gateway replaced (a rewritten playlist):
+    /// the whole new body, so a `206` to ffmpeg's `Range: bytes=0-`
+    /// becomes `200` and the upstream's `Content-Range` (whose total
+    /// counts the original bytes, which ffmpeg would then wait for) goes.
+    pub fn head_for_replaced_body(&self, len: usize) -> Vec<u8> {
+        let whole = Response {
+            status: if self.status == 206 { 200 } else { self.status },
+            reason: if self.status == 206 {
+                "OK".into()
+            } else {
+                self.reason.clone()
+            },
+            headers: self
+                .headers
+                .iter()
+                .filter(|(n, _)| {
+                    !n.eq_ignore_ascii_case("content-range")
+                        && !n.eq_ignore_ascii_case("accept-ranges")
+                })
+                .cloned()
+                .collect(),
+        };
+        whole.head_for_client(Some(len))
+    }
 }
 
 /// Parses a response head (through the blank line).
@@ -183,6 +208,11 @@ mod tests {
         assert_eq!(head, "HTTP/1.1 302 Found\r\nContent-Type: video/mp2t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
         let head = String::from_utf8(r.head_for_client(Some(5))).unwrap();
         assert!(head.contains("Content-Length: 5\r\n") && !head.contains("chunked"));
+        // A rewritten playlist answers the whole new body, whatever range
+        // the upstream answered.
+        let partial = parse_response(b"HTTP/1.1 206 Partial Content\r\nContent-Type: application/vnd.apple.mpegurl\r\nContent-Range: bytes 0-193/194\r\nContent-Length: 194\r\nAccept-Ranges: bytes\r\n\r\n").unwrap();
+        let head = String::from_utf8(partial.head_for_replaced_body(178)).unwrap();
+        assert_eq!(head, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apple.mpegurl\r\nContent-Length: 178\r\nConnection: close\r\n\r\n");
         assert!(parse_response(b"ICY 200 OK\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 2000 x\r\n\r\n").is_err());
         // Found writing the fuzz target: a sign or an impossible status passed.

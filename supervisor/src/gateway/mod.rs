@@ -271,7 +271,7 @@ async fn pass_on(
         let id = shared.ids.lock().unwrap().id_for(real);
         gateway_url(shared.addr, id, real)
     });
-    let mut out = f.response.head_for_client(Some(rewritten.len()));
+    let mut out = f.response.head_for_replaced_body(rewritten.len());
     out.extend_from_slice(rewritten.as_bytes());
     client.write_all(&out).await.map_err(io)
 }

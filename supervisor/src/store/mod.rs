@@ -3,22 +3,30 @@
 //! come from `keys`; the configured prefix is added here, in `key`.
 
 mod keys;
+mod login;
 
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
+use super::accounts::login_cache::LoginCache;
+use super::accounts::record;
 use super::users;
 pub use keys::{Key, Keys, Kind};
+pub use login::UserView;
 use shared::token::masked;
 
 pub struct Store {
     client: redis::Client,
     conn: Mutex<Option<ConnectionManager>>,
     prefix: String,
+    /// Recent password verifications (accounts::login_cache).
+    logins: LoginCache,
+    /// Password verifications running at once (see `login`).
+    verifying: std::sync::Arc<Semaphore>,
 }
 
 /// A failed Redis call, worded for replies and logs.
@@ -31,8 +39,14 @@ impl std::fmt::Display for StoreError {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthResult {
-    Granted { user: String, ttl_secs: Option<u64> },
+    Granted {
+        user: String,
+        ttl_secs: Option<u64>,
+        /// The user's simultaneous-session limit; `None` is unlimited.
+        max_connections: Option<u32>,
+    },
     Denied(String),
 }
 
@@ -44,6 +58,8 @@ impl Store {
             client,
             conn: Mutex::new(None),
             prefix: prefix.to_string(),
+            logins: LoginCache::new()?,
+            verifying: std::sync::Arc::new(Semaphore::new(login::verify_slots())),
         })
     }
 
@@ -115,13 +131,18 @@ impl Store {
                 tok.user
             )));
         };
-        let record = match users::parse_user(&record) {
+        let (record, max_connections) = match users::parse_user(&record).and_then(|r| {
+            let obj: serde_json::Value =
+                serde_json::from_str(&record).map_err(|e| e.to_string())?;
+            Ok((
+                r,
+                record::parse_max_connections(obj.get("max_connections"))?,
+            ))
+        }) {
             Ok(r) => r,
             Err(e) => return Ok(odd(&user_key, e)),
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = unix_now();
         let token_name = format!("token {}", masked(token.as_bytes()));
         let verdict = users::check_user(&token_name, &tok.own, now).and_then(|token_ttl| {
             let user_ttl = users::check_user(&format!("user {}", tok.user), &record, now)?;
@@ -134,6 +155,7 @@ impl Store {
             Ok(ttl_secs) => AuthResult::Granted {
                 user: tok.user,
                 ttl_secs,
+                max_connections,
             },
             Err(why) => AuthResult::Denied(why),
         })
@@ -254,6 +276,13 @@ impl Store {
             .await
             .map_err(|e| StoreError(format!("Redis DEL {}: {e}", keys[0])))
     }
+}
+
+/// Unix seconds now.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// SCAN's MATCH pattern for every key of `kind` under `prefix`.

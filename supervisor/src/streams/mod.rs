@@ -141,6 +141,8 @@ pub struct Streams {
     shutting_down: AtomicBool,
     policy: Policy,
     pub catalog: super::catalog::Catalog,
+    /// Live viewing sessions (accounts/sessions.rs).
+    pub sessions: crate::accounts::sessions::Sessions,
 }
 
 /// The answer to `ensure`.
@@ -161,7 +163,10 @@ impl Streams {
             max_failures: cfg.max_failures,
             window: cfg.failure_window,
         };
+        let sessions =
+            crate::accounts::sessions::Sessions::new(cfg.session_idle, cfg.connection_limit_policy);
         Arc::new(Streams {
+            sessions,
             cfg,
             store,
             map: Mutex::new(HashMap::new()),
