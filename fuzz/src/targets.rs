@@ -25,6 +25,7 @@ pub mod proxy_head;
 pub mod redact;
 pub mod token;
 pub mod users;
+pub mod xmltv;
 
 /// A target's entry point: panics on a finding.
 pub type Target = fn(&[u8]);
@@ -55,6 +56,7 @@ pub const ALL: &[(&str, Target)] = &[
     ("redact", redact::run),
     ("token", token::run),
     ("users", users::run),
+    ("xmltv", xmltv::run),
 ];
 
 /// The input as text, the way the code under test gets it: callers that

@@ -39,6 +39,7 @@ const OP_NAMES: &[&str] = &[
     "sessions",
     "end_session",
     "xtream",
+    "metrics",
 ];
 
 /// One request line.
@@ -135,6 +136,9 @@ pub enum Op {
         params: BTreeMap<String, String>,
         base_url: String,
     },
+    /// Operator: the supervisor's metrics in Prometheus' text exposition
+    /// format (the module adds its workers' own and serves both).
+    Metrics,
 }
 
 /// Who may ask for an op: nginx workers serving viewers, or operators.
@@ -163,6 +167,7 @@ impl Op {
             | Op::Xtream { .. } => Privilege::Viewer,
             Op::Sessions { .. }
             | Op::EndSession { .. }
+            | Op::Metrics
             | Op::Stop { .. }
             | Op::Status { .. }
             | Op::List
@@ -187,6 +192,7 @@ impl Op {
             Op::Sessions { .. } => "sessions",
             Op::EndSession { .. } => "end_session",
             Op::Xtream { .. } => "xtream",
+            Op::Metrics => "metrics",
         }
     }
 }
@@ -433,6 +439,9 @@ pub struct Reply {
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// `metrics`: the supervisor's families, Prometheus text format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }
 
 impl Reply {

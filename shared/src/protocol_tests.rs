@@ -222,6 +222,7 @@ fn viewer_ops_and_operator_ops() {
             wait_ms: 1,
         },
         Op::Sessions { user: None },
+        Op::Metrics,
         Op::EndSession {
             user: "u".into(),
             channel: None,

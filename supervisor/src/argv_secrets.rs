@@ -11,9 +11,11 @@ use crate::config::Cli;
 pub const ENV_FILE: &str = "/etc/default/stream-supervisor";
 
 /// The flags whose values may hold credentials: (clap id, flag, variable).
-const FLAGS: [(&str, &str, &str); 2] = [
+const FLAGS: [(&str, &str, &str); 3] = [
     ("redis_url", "--redis-url", "SUPERVISOR_REDIS_URL"),
     ("proxy", "--proxy", "SUPERVISOR_PROXY"),
+    // Guide URLs of IPTV providers often carry username and password.
+    ("guide_source", "--guide-source", "SUPERVISOR_GUIDE_SOURCE"),
 ];
 
 /// The warnings for this start (never with the values).
@@ -24,6 +26,7 @@ pub fn warnings(m: &ArgMatches, cli: &Cli) -> Vec<String> {
             let from_argv = m.value_source(id) == Some(ValueSource::CommandLine);
             let value = match id {
                 "redis_url" => Some(cli.redis_url.as_str()),
+                "guide_source" => cli.guide_source.as_deref(),
                 _ => cli.proxy.as_deref(),
             };
             warning(flag, var, from_argv, value)
@@ -109,6 +112,13 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("--redis-url") && w[1].starts_with("--proxy"));
         assert!(parse(&["stream-supervisor", "--redis-url", "redis://127.0.0.1/0"]).is_empty());
+        let w = parse(&[
+            "stream-supervisor",
+            "--guide-source",
+            "http://epg.test/xmltv.php?username=u&password=pw",
+        ]);
+        assert!(w.len() == 1 && w[0].starts_with("--guide-source"), "{w:?}");
+        assert!(parse(&["stream-supervisor", "--guide-source", "/srv/guide.xml"]).is_empty());
         // The default (no flag at all) warns about nothing.
         assert!(parse(&["stream-supervisor"]).is_empty());
     }

@@ -1,5 +1,5 @@
-//! The channel catalog for the M3U: every `channel:<id>` record's id,
-//! name, group and logo, read with SCAN and batched MGET and kept for a
+//! The channel catalog for the M3U, Xtream and the guide: every
+//! `channel:<id>` record's id, name, group, logo, number and guide id, read with SCAN and batched MGET and kept for a
 //! few seconds, so thousands of channels cost a handful of Redis round
 //! trips per refresh, not one per channel per request.
 
@@ -63,11 +63,21 @@ pub fn entry(id: String, json: &str) -> ChannelEntry {
         name: field(&["name", "tvg_name"]),
         group: field(&["group", "group_title"]),
         logo: field(&["logo", "tvg_logo"]),
-        // Filled from the record by the catalog branch of issue 14.
-        number: None,
-        guide_id: None,
+        number: number(v.get("number").or_else(|| v.get("tvg_chno"))),
+        guide_id: field(&["guide_id", "tvg_id"]),
         id,
     }
+}
+
+/// A channel number: a positive integer, as a number or a string
+/// (records written by other tools); anything else is no number.
+fn number(v: Option<&Value>) -> Option<u32> {
+    let n = match v? {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    u32::try_from(n).ok().filter(|n| *n > 0)
 }
 
 /// Numeric ids in numeric order, before the others in text order.
@@ -93,6 +103,23 @@ mod tests {
         assert_eq!(e.name.as_deref(), Some("News"));
         assert_eq!(e.group.as_deref(), Some("Info"));
         assert_eq!(e.logo.as_deref(), Some("http://l/7.png"));
+        assert_eq!((e.number, e.guide_id), (None, None));
+        let e = entry(
+            "9".into(),
+            r#"{"name":"N","number":101,"guide_id":"news.example"}"#,
+        );
+        assert_eq!(e.number, Some(101));
+        assert_eq!(e.guide_id.as_deref(), Some("news.example"));
+        for (raw, want) in [
+            ("\"12\"", Some(12)),
+            ("0", None),
+            ("-3", None),
+            ("1.5", None),
+            ("\"x\"", None),
+        ] {
+            let e = entry("9".into(), &format!(r#"{{"number":{raw}}}"#));
+            assert_eq!(e.number, want, "{raw}");
+        }
         let e = entry("8".into(), "not json");
         assert_eq!((e.id.as_str(), e.name), ("8", None));
     }

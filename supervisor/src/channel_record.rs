@@ -1,5 +1,6 @@
 //! `channel:<id>` records: JSON with at least `source_url` (or `sources`),
-//! plus optional `quality`, `name`, `group`, `logo`, and the request
+//! plus optional `quality`, `name`, `group`, `logo`, `number` (tvg-chno),
+//! `guide_id` (the XMLTV channel id, tvg-id), and the request
 //! options `user_agent`, `referer`, `headers`, `cookies`, `proxy`,
 //! `connect_timeout`, `read_timeout`, `reconnect`, and the upstream
 //! safety options `tls_verify`, `tls_ca_file`, `allow_networks`. Unknown

@@ -182,6 +182,29 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_CLIENT_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub client_write_timeout: Duration,
 
+    // The programme guide (guide/).
+    /// Directory the supervisor renders guide.xml and guide.xml.gz into
+    /// (default: the HLS directory).
+    #[arg(long, env = "SUPERVISOR_GUIDE_DIR")]
+    pub guide_dir: Option<PathBuf>,
+
+    /// XMLTV file or http(s) URL (plain or gzip) the supervisor imports
+    /// every --guide-refresh; none by default (import with `epg import`).
+    #[arg(long, env = "SUPERVISOR_GUIDE_SOURCE")]
+    pub guide_source: Option<String>,
+
+    /// How often --guide-source is imported again.
+    #[arg(long, env = "SUPERVISOR_GUIDE_REFRESH", default_value = "6h", value_parser = parse_duration)]
+    pub guide_refresh: Duration,
+
+    /// Programmes that ended longer ago than this are dropped.
+    #[arg(long, env = "SUPERVISOR_GUIDE_PAST", default_value = "1d", value_parser = parse_duration)]
+    pub guide_past: Duration,
+
+    /// Programmes starting further ahead than this are dropped.
+    #[arg(long, env = "SUPERVISOR_GUIDE_AHEAD", default_value = "7d", value_parser = parse_duration)]
+    pub guide_ahead: Duration,
+
     // Viewing sessions (accounts/sessions.rs).
     /// A viewing session with no request for this long is over.
     #[arg(long, env = "SUPERVISOR_SESSION_IDLE", default_value = "15s", value_parser = parse_duration)]
@@ -206,6 +229,12 @@ pub struct Cli {
 }
 
 impl Cli {
+    pub fn guide_dir(&self) -> PathBuf {
+        self.guide_dir
+            .clone()
+            .unwrap_or_else(|| self.hls_dir.clone())
+    }
+
     pub fn stall_timeout(&self) -> Duration {
         self.stall_timeout
             .unwrap_or_else(|| (self.segment_duration * 3).max(Duration::from_secs(6)))
@@ -256,6 +285,11 @@ pub enum Command {
     Tokens {
         #[command(subcommand)]
         cmd: TokenCmd,
+    },
+    /// The programme guide (XMLTV).
+    Epg {
+        #[command(subcommand)]
+        cmd: EpgCmd,
     },
     /// Live viewing sessions (of one user with --user); `sessions end`
     /// ends some.
@@ -325,6 +359,12 @@ pub struct ChannelFields {
     pub group: Option<String>,
     #[arg(long)]
     pub logo: Option<String>,
+    /// Channel number (tvg-chno), 1 or more; 0 removes it.
+    #[arg(long)]
+    pub number: Option<u32>,
+    /// XMLTV channel id of its guide (tvg-id); "" removes it.
+    #[arg(long = "guide-id")]
+    pub guide_id: Option<String>,
     #[arg(long = "user-agent")]
     pub user_agent: Option<String>,
     #[arg(long)]
@@ -332,6 +372,17 @@ pub struct ChannelFields {
     /// Proxy URL, or "none" for no proxy.
     #[arg(long)]
     pub proxy: Option<String>,
+}
+
+/// `epg ...`: the guide.
+#[derive(Debug, Clone, Subcommand)]
+pub enum EpgCmd {
+    /// Import an XMLTV file or http(s) URL (plain or gzip): the programmes
+    /// of catalog channels (by guide id) within the guide window replace
+    /// the stored guide; guide.xml is rendered into the guide directory.
+    /// Without SOURCE: --guide-source (SUPERVISOR_GUIDE_SOURCE), which
+    /// keeps a URL's credentials out of the command line.
+    Import { source: Option<String> },
 }
 
 /// `users ...`: the `user:<id>` records.

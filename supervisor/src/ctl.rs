@@ -22,7 +22,8 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
         Command::Run
         | Command::Channels { .. }
         | Command::Users { .. }
-        | Command::Tokens { .. } => unreachable!("not an operator command"),
+        | Command::Tokens { .. }
+        | Command::Epg { .. } => unreachable!("not an operator command"),
         Command::Status { channel, out } => (
             Op::Status {
                 channel: channel.clone(),

@@ -37,6 +37,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             Command::Channels { cmd } => channels(cli, &store, cmd).await,
             Command::Users { cmd } => users_cmd(&store, cmd).await,
             Command::Tokens { cmd } => tokens(&store, cmd).await,
+            Command::Epg { cmd } => super::guide::command(cli, &store, cmd).await,
             _ => unreachable!("not a data command"),
         }
     });
@@ -81,6 +82,24 @@ fn apply(rec: &mut Map<String, Value>, f: &ChannelFields) {
     set("logo", &f.logo);
     set("user_agent", &f.user_agent);
     set("referer", &f.referer);
+    match f.number {
+        Some(0) => {
+            rec.remove("number");
+        }
+        Some(n) => {
+            rec.insert("number".into(), n.into());
+        }
+        None => {}
+    }
+    match f.guide_id.as_deref().map(str::trim) {
+        Some("") => {
+            rec.remove("guide_id");
+        }
+        Some(g) => {
+            rec.insert("guide_id".into(), g.into());
+        }
+        None => {}
+    }
     if let Some(p) = &f.proxy {
         let v = if p.eq_ignore_ascii_case("none") {
             Value::Null
@@ -223,10 +242,19 @@ async fn channels(cli: &Cli, store: &Store, cmd: &ChannelCmd) -> Result<()> {
                 };
                 let mut rec = Map::new();
                 rec.insert("source_url".into(), e.url.clone().into());
-                for (k, v) in [("name", &e.name), ("group", &e.group), ("logo", &e.logo)] {
+                for (k, v) in [
+                    ("name", &e.name),
+                    ("group", &e.group),
+                    ("logo", &e.logo),
+                    // The tvg-id as written: the guide is matched by it.
+                    ("guide_id", &e.tvg_id),
+                ] {
                     if let Some(v) = v {
                         rec.insert(k.into(), v.clone().into());
                     }
+                }
+                if let Some(n) = e.number {
+                    rec.insert("number".into(), n.into());
                 }
                 if let Some(q) = quality {
                     rec.insert("quality".into(), q.clone().into());

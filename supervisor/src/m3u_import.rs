@@ -1,5 +1,6 @@
 //! Reading an operator's channel M3U (`#EXTM3U` with `#EXTINF` lines and
-//! their `tvg-id`, `tvg-name`, `tvg-logo`, `group-title` attributes) for
+//! their `tvg-id`, `tvg-name`, `tvg-logo`, `group-title`, `tvg-chno`
+//! attributes) for
 //! `stream-supervisor channels import`.
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -10,6 +11,8 @@ pub struct Imported {
     pub name: Option<String>,
     pub logo: Option<String>,
     pub group: Option<String>,
+    /// `tvg-chno`: the channel number, if a positive integer.
+    pub number: Option<u32>,
     pub url: String,
     /// 1-based position in the file, for messages.
     pub line: usize,
@@ -75,6 +78,9 @@ pub fn parse(text: &str) -> Vec<Imported> {
                 name: get("tvg-name").or_else(|| title(info)),
                 logo: get("tvg-logo"),
                 group: get("group-title"),
+                number: get("tvg-chno")
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0),
                 url: String::new(),
                 line: n + 1,
             });
@@ -185,13 +191,15 @@ mod tests {
 
     #[test]
     fn reads_entries_and_attributes() {
-        let text = "\u{feff}#EXTM3U x-tvg-url=\"http://epg/\"\n#EXTINF:-1 tvg-id=\"71386\" tvg-name=\"News, 24\" tvg-logo=\"http://l/1.png\" group-title=\"Info\",News 24\nhttp://origin/live/71386.ts\n\n#EXTINF:0,Plain\n#EXTVLCOPT:http-user-agent=UA\nhttp://origin/plain.m3u8\nhttp://origin/untitled.ts\n#EXTINF:-1,No URL\n";
+        let text = "\u{feff}#EXTM3U x-tvg-url=\"http://epg/\"\n#EXTINF:-1 tvg-id=\"71386\" tvg-chno=\"7\" tvg-name=\"News, 24\" tvg-logo=\"http://l/1.png\" group-title=\"Info\",News 24\nhttp://origin/live/71386.ts\n\n#EXTINF:0,Plain\n#EXTVLCOPT:http-user-agent=UA\nhttp://origin/plain.m3u8\nhttp://origin/untitled.ts\n#EXTINF:-1,No URL\n";
         let got = parse(text);
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].tvg_id.as_deref(), Some("71386"));
         assert_eq!(got[0].name.as_deref(), Some("News, 24"));
         assert_eq!(got[0].logo.as_deref(), Some("http://l/1.png"));
         assert_eq!(got[0].group.as_deref(), Some("Info"));
+        assert_eq!(got[0].number, Some(7));
+        assert_eq!(got[1].number, None);
         assert_eq!(got[0].url, "http://origin/live/71386.ts");
         assert_eq!(got[1].name.as_deref(), Some("Plain"));
         assert_eq!(got[1].tvg_id, None);

@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 use stream_supervisor::config::{Cli, Command};
 use stream_supervisor::store::Store;
 use stream_supervisor::streams::Streams;
-use stream_supervisor::{argv_secrets, ctl, data, disk_space, proxy, reconcile, server};
+use stream_supervisor::{argv_secrets, ctl, data, disk_space, guide, proxy, reconcile, server};
 
 fn main() -> std::process::ExitCode {
     // The matches too: whether a secret came from argv or the environment.
@@ -25,9 +25,10 @@ fn main() -> std::process::ExitCode {
             }
             run(cli)
         }
-        cmd @ (Command::Channels { .. } | Command::Users { .. } | Command::Tokens { .. }) => {
-            data::run(&cli, &cmd)
-        }
+        cmd @ (Command::Channels { .. }
+        | Command::Users { .. }
+        | Command::Tokens { .. }
+        | Command::Epg { .. }) => data::run(&cli, &cmd),
         cmd => ctl::run(&cli, &cmd),
     }
 }
@@ -97,12 +98,14 @@ async fn serve(cli: Cli) -> Result<(), String> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let server = tokio::spawn(server::serve(listener, ctx));
+    let guide = tokio::spawn(guide::refresh::run(cli.clone(), streams.clone()));
     let sig = tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     };
     info!(signal = sig, "shutting down");
     server.abort();
+    guide.abort();
     streams.stop_all().await;
     let _ = std::fs::remove_file(&cli.socket);
     info!("stopped");

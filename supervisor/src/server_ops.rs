@@ -102,6 +102,13 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 Reply::error(id, ErrorCode::Unavailable, e.to_string())
             }
         },
+        Op::Xtream {
+            user,
+            password,
+            action,
+            params,
+            base_url,
+        } => crate::xtream::op::handle(id, streams, user, password, action, params, base_url).await,
         Op::Session {
             user,
             channel,
@@ -113,8 +120,8 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             channel,
             client,
         } => accounts::ops::end(id, streams, &user, channel.as_deref(), client.as_deref()),
-        // Issue 14 contract; implemented on the branch that owns it.
-        Op::Xtream { .. } => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
+        // Issue 15 contract; implemented on the metrics branch.
+        Op::Metrics => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {

@@ -53,6 +53,16 @@ impl Keys {
         Key::plain(format!("channel:{id}"))
     }
 
+    /// The stored guide of an XMLTV channel id (JSON, guide/stored.rs).
+    pub fn epg_channel(guide_id: &str) -> Key {
+        Key::plain(format!("epg:channel:{guide_id}"))
+    }
+
+    /// Counter raised by every guide import.
+    pub fn epg_version() -> Key {
+        Key::plain("epg:version".to_string())
+    }
+
     /// A user's record (JSON).
     pub fn user(id: &str) -> Key {
         Key::plain(format!("user:{id}"))
@@ -84,6 +94,7 @@ pub enum Kind {
     User,
     Token,
     StreamPid,
+    EpgChannel,
 }
 
 impl Kind {
@@ -94,6 +105,7 @@ impl Kind {
             Kind::User => "user:*",
             Kind::Token => "token:*",
             Kind::StreamPid => "stream:*:pid",
+            Kind::EpgChannel => "epg:channel:*",
         }
     }
 
@@ -104,6 +116,7 @@ impl Kind {
             Kind::User => name.strip_prefix("user:"),
             Kind::Token => name.strip_prefix("token:"),
             Kind::StreamPid => name.strip_prefix("stream:")?.strip_suffix(":pid"),
+            Kind::EpgChannel => name.strip_prefix("epg:channel:"),
         }
     }
 }
@@ -121,6 +134,12 @@ mod tests {
         assert_eq!(Keys::token("3f9a0c").as_str(), "token:3f9a0c");
         assert_eq!(Keys::stream_pid("7").as_str(), "stream:7:pid");
         assert_eq!(Keys::stream_started("7").as_str(), "stream:7:started");
+        assert_eq!(Keys::epg_channel("news.uk").as_str(), "epg:channel:news.uk");
+        assert_eq!(Keys::epg_version().as_str(), "epg:version");
+        assert_eq!(
+            Kind::EpgChannel.id_of("epg:channel:news.uk"),
+            Some("news.uk")
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! operators watch (`stream:<id>:pid`, `stream:<id>:started`). Key names
 //! come from `keys`; the configured prefix is added here, in `key`.
 
+mod epg;
 mod keys;
 mod login;
 
