@@ -6,10 +6,6 @@
 # guide behind stream_autostart_auth, player_api.php and get.php
 # (stream_autostart_xtream), the M3U's guide attributes, and the password
 # kept out of every log.
-#
-# The supervisor's `login` and `xtream` ops and the catalog's channel
-# numbers come from other branches: until they are in the supervisor under
-# test, the assertions that need them are TODO (named "needs ...").
 
 ###############################################################################
 
@@ -30,7 +26,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http rewrite/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(37)
+	->has_daemon('ffmpeg')->plan(38)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -127,20 +123,6 @@ $t->write_file('guide.xml', qq(<?xml version="1.0"?>\n<tv><channel id="news.exam
 
 $t->run();
 
-# What the supervisor under test implements yet.
-sub implemented {
-	my ($line) = @_;
-	my $reply = supervisor_call($s->{socket}, $line) // '';
-	return $reply !~ /not implemented/;
-}
-my $login = implemented(qq({"v":1,"id":1,"op":"login","user":"alice","password":"$pw"}));
-my $xtream = implemented(qq({"v":1,"id":2,"op":"xtream","user":"alice","password":"$pw",)
-	. qq("action":"","base_url":"http://127.0.0.1:8080"}));
-my $numbers = (supervisor_call($s->{socket}, '{"v":1,"id":3,"op":"channels"}') // '')
-	=~ /"number":101/;
-my $NEEDS_LOGIN = 'needs the supervisor login op (acct branch)';
-my $NEEDS_XTREAM = 'needs the supervisor xtream op (xtream branch)';
-
 ###############################################################################
 
 sub body {
@@ -167,42 +149,30 @@ EOR
 
 my $r = http_get("/live/alice/$pw/1.m3u8");
 my @segs = segments($r);
-TODO: {
-	local $TODO = $NEEDS_LOGIN unless $login;
-
-	like($r, qr!^HTTP/1\.1 200 !, 'login viewer: cold playlist 200');
-	ok(@segs && !grep({ !/^stream_1_\d+\.ts$/ } @segs),
-		'segment URIs stay relative, no token') or diag(join ' ', @segs);
-	my $seg = $r =~ m!^HTTP/1\.1 200 ! && $segs[-1] || 'stream_1_000.ts';
-	my $body = http_get("/live/alice/$pw/$seg");
-	ok($body =~ m!^HTTP/1\.1 200 ! && length($body) > 10000,
-		'segment under /live/<user>/<password>/: 200');
-	like(http_get("/live/alice/$wrong/$seg"), qr!^HTTP/1\.1 403 !,
-		'segment with a wrong password: 403');
-	like(http_get("/live/alice/$wrong/2.m3u8"), qr!^HTTP/1\.1 403 !,
-		'playlist with a wrong password: 403');
-	like(http_get("/live/nobody/$pw/2.m3u8"), qr!^HTTP/1\.1 403 !,
-		'playlist of an unknown user: 403');
-}
+like($r, qr!^HTTP/1\.1 200 !, 'login viewer: cold playlist 200');
+ok(@segs && !grep({ !/^stream_1_\d+\.ts$/ } @segs),
+	'segment URIs stay relative, no token') or diag(join ' ', @segs);
+my $seg = $r =~ m!^HTTP/1\.1 200 ! && $segs[-1] || 'stream_1_000.ts';
+my $body = http_get("/live/alice/$pw/$seg");
+ok($body =~ m!^HTTP/1\.1 200 ! && length($body) > 10000,
+	'segment under /live/<user>/<password>/: 200');
+like(http_get("/live/alice/$wrong/$seg"), qr!^HTTP/1\.1 403 !,
+	'segment with a wrong password: 403');
+like(http_get("/live/alice/$wrong/2.m3u8"), qr!^HTTP/1\.1 403 !,
+	'playlist with a wrong password: 403');
+like(http_get("/live/nobody/$pw/2.m3u8"), qr!^HTTP/1\.1 403 !,
+	'playlist of an unknown user: 403');
 ok(!ffmpeg_pids($s->{hls}, 2), 'a refused login starts nothing');
-TODO: {
-	local $TODO = $NEEDS_LOGIN unless $login;
-
-	like(http_get("/live/bob/$pw/3.m3u8"), qr!^HTTP/1\.1 403 !,
-		'a user without a password cannot log in');
-}
+like(http_get("/live/bob/$pw/3.m3u8"), qr!^HTTP/1\.1 403 !,
+	'a user without a password cannot log in');
 ok(!ffmpeg_pids($s->{hls}, 3), 'nor start anything');
 
 # Encoded passwords: a path is decoded by nginx; a query argument is form
 # data ('+' is a space).
-TODO: {
-	local $TODO = $NEEDS_LOGIN unless $login;
-
-	like(http_get('/live/carol/sp%20ace+plus/1.m3u8'), qr!^HTTP/1\.1 200 !,
-		'a password with a space and a plus in the path');
-	like(http_get('/epg.xml?username=carol&password=sp+ace%2Bplus'),
-		qr!^HTTP/1\.1 200 !, 'the same password as form data');
-}
+like(http_get('/live/carol/sp%20ace+plus/1.m3u8'), qr!^HTTP/1\.1 200 !,
+	'a password with a space and a plus in the path');
+like(http_get('/epg.xml?username=carol&password=sp+ace%2Bplus'),
+	qr!^HTTP/1\.1 200 !, 'the same password as form data');
 
 # The .ts form answers with the playlist's URL.
 
@@ -222,33 +192,28 @@ like(http_get("/player_api.php?username=alice&password=$pw&action=a%20b"),
 	qr!^HTTP/1\.1 400 !, 'player_api.php with an odd action: 400');
 like(get_host("/player_api.php?username=alice&password=$pw", 'localhost', 'POST'),
 	qr!^HTTP/1\.1 405 !, 'player_api.php: POST 405');
-TODO: {
-	local $TODO = $NEEDS_XTREAM unless $xtream;
-
-	$r = http_get("/player_api.php?username=alice&password=$pw");
-	like($r, qr!^HTTP/1\.1 200 .*^Content-Type: application/json.*"auth":\s*1!ms,
-		'player_api.php: the login reply');
-	$r = http_get("/player_api.php?username=alice&password=$wrong");
-	ok($r =~ m!^HTTP/1\.1 403 ! && body($r) eq '{"user_info":{"auth":0}}',
-		'player_api.php with a wrong password: 403 with auth 0')
-		or diag($r);
-	$r = http_get("/get.php?username=alice&password=$pw&type=m3u_plus&output=m3u8");
-	like($r, qr!^HTTP/1\.1 200 .*#EXTM3U.*/live/alice/!s, 'get.php: the M3U');
-}
+$r = http_get("/player_api.php?username=alice&password=$pw");
+like($r, qr!^HTTP/1\.1 200 .*^Content-Type: application/json.*"auth":\s*1!ms,
+	'player_api.php: the login reply');
+$r = http_get("/player_api.php?username=alice&password=$wrong");
+ok($r =~ m!^HTTP/1\.1 403 ! && body($r) eq '{"user_info":{"auth":0}}',
+	'player_api.php with a wrong password: 403 with auth 0')
+	or diag($r);
+$r = http_get("/get.php?username=alice&password=$pw&type=m3u_plus&output=m3u8");
+like($r, qr!^HTTP/1\.1 200 .*#EXTM3U.*/live/alice/!s, 'get.php: the M3U');
+my ($url) = body($r) =~ m!^https?://[^/]+(/live/alice/[^/]+/1\.m3u8)\r?$!m;
+like(http_get($url // '/none'), qr!^HTTP/1\.1 200 .*#EXTINF!s,
+	'the M3U\'s URL of a channel plays');
 
 # The guide: token or username/password.
 
 like(http_get('/epg.xml'), qr!^HTTP/1\.1 401 !, 'guide without credentials: 401');
 like(http_get("/epg.xml?token=$token"), qr!^HTTP/1\.1 200 .*<tv>!s,
 	'guide with a token: 200');
-TODO: {
-	local $TODO = $NEEDS_LOGIN unless $login;
-
-	like(http_get("/epg.xml?username=alice&password=$pw"),
-		qr!^HTTP/1\.1 200 .*<tv>!s, 'guide with username and password: 200');
-	like(http_get("/epg.xml?username=alice&password=$wrong"),
-		qr!^HTTP/1\.1 403 !, 'guide with a wrong password: 403');
-}
+like(http_get("/epg.xml?username=alice&password=$pw"),
+	qr!^HTTP/1\.1 200 .*<tv>!s, 'guide with username and password: 200');
+like(http_get("/epg.xml?username=alice&password=$wrong"),
+	qr!^HTTP/1\.1 403 !, 'guide with a wrong password: 403');
 
 # The M3U names the guide (with the token) and the channel's guide id and
 # number.
@@ -256,13 +221,8 @@ TODO: {
 $r = http_get("/playlist.m3u?token=$token");
 like($r, qr!^#EXTM3U url-tvg="http://localhost/epg\.xml\?token=\Q$token\E" x-tvg-url="[^"]+"\r?$!m,
 	'M3U header names the guide, with the token');
-TODO: {
-	local $TODO = 'needs channel numbers in the catalog (xtream branch)'
-		unless $numbers;
-
-	like($r, qr!tvg-id="news\.example" tvg-chno="101"!,
-		'M3U: tvg-id is the guide id, tvg-chno the number');
-}
+like($r, qr!tvg-id="news\.example" tvg-chno="101"!,
+	'M3U: tvg-id is the guide id, tvg-chno the number');
 
 # A request nginx refuses before any phase (two Host headers: 400) is
 # masked too.
@@ -300,12 +260,8 @@ like($log, qr!^"GET /player_api\.php\?username=alice&password=\*{14} HTTP/1\.0" 
 like(file_text($t, 'error.log'),
 	qr!request: "GET /live/alice/\*{14}/2\.m3u8 HTTP/1\.0"!,
 	'error log request lines are masked');
-TODO: {
-	local $TODO = $NEEDS_LOGIN unless $login;
-
-	like($log, qr!^"GET /live/alice/\*+/1\.m3u8 HTTP/1\.0" 200 .* user=alice token=- autostart=started$!m,
-		'login viewer logged by name, no token');
-}
+like($log, qr!^"GET /live/alice/\*+/1\.m3u8 HTTP/1\.0" 200 .* user=alice token=- autostart=started$!m,
+	'login viewer logged by name, no token');
 
 # nginx -t: the directives' arguments and the one mode per location.
 
