@@ -7,6 +7,8 @@
 //! - `GET  /api/streams/active`
 //! - `GET  /api/streams/<id>`
 //! - `POST /channel/<id>/start`
+//! - `GET  /api/sessions[?user=<user>]`
+//! - `POST /api/sessions/end`  `{"user", "channel"?, "client"?}`
 //!
 //! Nothing reached with GET changes state. Who may ask at all (origin, API
 //! key, content type) is decided in `crate::api_guard`.
@@ -24,11 +26,15 @@ pub enum Route {
     Stop,
     Active,
     Stream(String),
+    /// The live viewing sessions, of one user (`?user=`) or of all.
+    Sessions(Option<String>),
+    /// End sessions; who and which come from the body.
+    EndSession,
 }
 
 impl Route {
     pub fn needs_body(&self) -> bool {
-        matches!(self, Route::Start(None) | Route::Stop)
+        matches!(self, Route::Start(None) | Route::Stop | Route::EndSession)
     }
 }
 
@@ -91,6 +97,12 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     if path.ends_with("/streams/active") {
         return get_only(Route::Active);
     }
+    if path.ends_with("/sessions/end") {
+        return post_only(Route::EndSession);
+    }
+    if path.ends_with("/sessions") {
+        return get_only(Route::Sessions(None));
+    }
     let segs: Vec<&str> = path.rsplit('/').take(3).collect();
     if let [last, id, kind] = segs[..] {
         if last == "start" && kind == "channel" {
@@ -151,6 +163,58 @@ pub fn parse_body(
     Ok((id, body.source_url, body.quality))
 }
 
+/// A user name as the API takes it (`?user=`, the end body): 1–256 bytes,
+/// no control characters.
+pub fn checked_user(user: &str) -> Result<String, ApiError> {
+    if user.is_empty() || user.len() > 256 || user.chars().any(char::is_control) {
+        return Err(err(
+            400,
+            "bad_request",
+            "\"user\" must be 1-256 bytes without control characters",
+        ));
+    }
+    Ok(user.to_string())
+}
+
+/// The body of `POST .../sessions/end`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndBody {
+    pub user: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub client: Option<String>,
+}
+
+/// Parses the body of `POST .../sessions/end`: the user, and optionally
+/// the channel and client (a key as `GET .../sessions` lists it).
+pub fn parse_end_body(bytes: &[u8]) -> Result<EndBody, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(err(
+            400,
+            "bad_request",
+            "a JSON body with \"user\" is required",
+        ));
+    }
+    let body: EndBody = serde_json::from_slice(bytes)
+        .map_err(|e| err(400, "bad_request", format!("invalid JSON body: {e}")))?;
+    checked_user(&body.user)?;
+    if let Some(c) = &body.channel {
+        checked_id(c)?;
+    }
+    if let Some(c) = &body.client {
+        if c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(err(
+                400,
+                "bad_request",
+                "\"client\" must be a client key as GET sessions lists it",
+            ));
+        }
+    }
+    Ok(body)
+}
+
 /// HTTP status for a supervisor error code: the outcome table's, so the
 /// API and the playlist path answer the same supervisor reply alike.
 pub fn status_for(code: ErrorCode) -> u16 {
@@ -186,6 +250,11 @@ pub fn reply_json(route: &Route, channel: &str, reply: &Reply) -> (u16, Vec<u8>)
             "ok": true,
             "stream": reply.streams.as_ref().and_then(|s| s.first()),
         }),
+        Route::Sessions(_) => json!({
+            "ok": true,
+            "sessions": reply.sessions.clone().unwrap_or_default(),
+        }),
+        Route::EndSession => json!({"ok": true, "ended": reply.ended.unwrap_or(0)}),
     };
     let mut out = serde_json::to_vec(&v).unwrap_or_default();
     out.push(b'\n');
@@ -260,6 +329,75 @@ mod tests {
             assert_eq!(parse_body(bad, &start).unwrap_err().status, 400, "{bad:?}");
         }
         assert!(parse_body(br#"{"channel_id":"1","quality":"low"}"#, &Route::Stop).is_err());
+    }
+
+    #[test]
+    fn session_routes() {
+        assert_eq!(route("GET", "/api/sessions"), Ok(Route::Sessions(None)));
+        assert_eq!(route("HEAD", "/api/sessions/"), Ok(Route::Sessions(None)));
+        assert_eq!(route("POST", "/api/sessions/end"), Ok(Route::EndSession));
+        assert_eq!(route("POST", "/api/sessions").unwrap_err().status, 405);
+        // Ending changes state: never with GET.
+        let e = route("GET", "/api/sessions/end").unwrap_err();
+        assert_eq!((e.status, e.allow), (405, Some("POST")));
+        assert!(Route::EndSession.needs_body());
+        assert!(!Route::Sessions(None).needs_body());
+    }
+
+    #[test]
+    fn end_bodies() {
+        assert_eq!(
+            parse_end_body(br#"{"user":"alice"}"#),
+            Ok(EndBody {
+                user: "alice".into(),
+                channel: None,
+                client: None
+            })
+        );
+        let b = parse_end_body(br#"{"user":"alice","channel":"7","client":"00ff12ab34cd56ef"}"#)
+            .unwrap();
+        assert_eq!(
+            (b.channel.as_deref(), b.client.as_deref()),
+            (Some("7"), Some("00ff12ab34cd56ef"))
+        );
+        for bad in [
+            &b""[..],
+            b"{",
+            br#"{}"#,
+            br#"{"user":""}"#,
+            br#"{"user":"a\nb"}"#,
+            br#"{"user":"a","channel":"a/b"}"#,
+            br#"{"user":"a","client":"x y"}"#,
+            br#"{"user":"a","extra":1}"#,
+        ] {
+            assert_eq!(parse_end_body(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn session_replies() {
+        let mut r = Reply::ok(1);
+        r.sessions = Some(vec![shared::protocol::SessionInfo {
+            user: "alice".into(),
+            channel: "7".into(),
+            client: "00ff12ab34cd56ef".into(),
+            started: 1,
+            idle_secs: 2,
+        }]);
+        let (status, body) = reply_json(&Route::Sessions(None), "", &r);
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["sessions"][0]["user"], "alice");
+        let mut r = Reply::ok(1);
+        r.ended = Some(2);
+        let (_, body) = reply_json(&Route::EndSession, "", &r);
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["ended"], 2);
+        let (status, _) = reply_json(
+            &Route::Sessions(None),
+            "",
+            &Reply::error(1, ErrorCode::Forbidden, "not an operator"),
+        );
+        assert_eq!(status, 403);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod api_guard;
 pub mod call_error;
+pub mod cors;
 pub mod directive_mode;
 pub mod log_mask;
 pub mod log_text;
@@ -19,6 +20,8 @@ pub mod outcome;
 pub mod path_mask;
 pub mod playlist_cache;
 pub mod playlist_rewrite;
+pub mod session_key;
+pub mod session_limiter;
 pub mod supervisor_addr;
 pub mod token_cache;
 pub mod touch_limiter;

@@ -24,6 +24,9 @@ pub enum Status {
     Fetched,
     NoToken,
     Denied,
+    /// The user's `max_connections` is reached, or this viewing session
+    /// was ended (by the limit policy or an operator).
+    Limit,
     Invalid,
     Unknown,
     BadChannel,
@@ -33,7 +36,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 13] = [
+    pub const ALL: [Status; 14] = [
         Status::Hit,
         Status::Started,
         Status::Waited,
@@ -41,6 +44,7 @@ impl Status {
         Status::Fetched,
         Status::NoToken,
         Status::Denied,
+        Status::Limit,
         Status::Invalid,
         Status::Unknown,
         Status::BadChannel,
@@ -58,6 +62,7 @@ impl Status {
             Status::Fetched => "fetched",
             Status::NoToken => "no_token",
             Status::Denied => "denied",
+            Status::Limit => "limit",
             Status::Invalid => "invalid",
             Status::Unknown => "unknown",
             Status::BadChannel => "bad_channel",
@@ -75,7 +80,7 @@ impl Status {
             }
             Status::Invalid => 400,
             Status::NoToken => 401,
-            Status::Denied => 403,
+            Status::Denied | Status::Limit => 403,
             Status::Unknown => 404,
             Status::BadChannel => 422,
             Status::Failed => 502,
@@ -119,7 +124,7 @@ pub fn supervisor_error(code: Option<ErrorCode>) -> Refusal {
             Status::Denied,
             "was refused: nginx may not ask the supervisor for this",
         ),
-        Some(ErrorCode::Limit) => refuse(Status::Denied, "was refused: connection limit reached"),
+        Some(ErrorCode::Limit) => refuse(Status::Limit, "was refused: connection limit reached"),
         Some(ErrorCode::UnknownChannel) => refuse(Status::Unknown, "is not configured"),
         Some(ErrorCode::NotRunning) => refuse(Status::Unknown, "is not running"),
         Some(ErrorCode::BadChannel) => refuse(Status::BadChannel, "has an unusable record"),
@@ -162,6 +167,8 @@ pub enum Authorized {
     /// For `ttl_ms` (the smaller of the user's expiry and `granted`).
     Granted {
         user: String,
+        /// The user's simultaneous-session limit (`None`: unlimited).
+        max_connections: Option<u32>,
         ttl_ms: u64,
         /// The token's own remaining life (`None`: no expiry), which a
         /// stale grant never outlives.
@@ -178,6 +185,7 @@ pub fn authorize(result: &Result<Reply, CallError>, grant_ms: u64) -> Authorized
     match result {
         Ok(reply) if reply.ok => Authorized::Granted {
             user: reply.user.clone().unwrap_or_default(),
+            max_connections: reply.max_connections,
             ttl_ms: reply
                 .ttl_secs
                 .map_or(grant_ms, |s| s.saturating_mul(1000).min(grant_ms)),
@@ -187,6 +195,26 @@ pub fn authorize(result: &Result<Reply, CallError>, grant_ms: u64) -> Authorized
             reason: reply.message().to_string(),
         },
         _ => Authorized::Unavailable,
+    }
+}
+
+/// A limited user's `session` check: admitted, or why not. Fails closed:
+/// only an `ok` admits; `limit` is 403 `limit`, a refused user 403
+/// `denied`, and anything else (no reply, a timeout, a supervisor that
+/// cannot keep sessions) 503 `unavailable`, never a free pass.
+pub fn session(result: &Result<Reply, CallError>) -> Result<(), (Status, String)> {
+    match result {
+        Ok(reply) if reply.ok => Ok(()),
+        Ok(reply) => {
+            let status = match reply.code() {
+                Some(ErrorCode::Limit) => Status::Limit,
+                Some(ErrorCode::Denied) => Status::Denied,
+                _ => Status::Unavailable,
+            };
+            let code = reply.code().map_or("?", ErrorCode::as_str);
+            Err((status, format!("{code}: {}", reply.message())))
+        }
+        Err(e) => Err((Status::Unavailable, e.to_string())),
     }
 }
 

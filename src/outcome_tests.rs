@@ -45,15 +45,18 @@ fn authorize_fails_closed() {
         authorize(&Ok(granted.clone()), 30_000),
         Authorized::Granted {
             user: "alice".into(),
+            max_connections: None,
             ttl_ms: 7_000,
             life_ms: Some(7_000)
         }
     );
     granted.ttl_secs = Some(u64::MAX);
+    granted.max_connections = Some(2);
     assert_eq!(
         authorize(&Ok(granted), 30_000),
         Authorized::Granted {
             user: "alice".into(),
+            max_connections: Some(2),
             ttl_ms: 30_000,
             life_ms: Some(u64::MAX)
         }
@@ -74,6 +77,35 @@ fn authorize_fails_closed() {
     ] {
         assert_eq!(authorize(&r, 30_000), Authorized::Unavailable);
     }
+}
+
+#[test]
+fn sessions_fail_closed() {
+    assert_eq!(session(&Ok(Reply::ok(1))), Ok(()));
+    let status = |r| session(&r).unwrap_err().0;
+    assert_eq!(status(reply_err(ErrorCode::Limit)), Status::Limit);
+    assert_eq!(Status::Limit.http(), 403);
+    assert_eq!(status(reply_err(ErrorCode::Denied)), Status::Denied);
+    // The supervisor's reason is kept for the error log.
+    assert_eq!(
+        session(&reply_err(ErrorCode::Limit)).unwrap_err().1,
+        "limit: why"
+    );
+    // Nothing else admits a limited user.
+    for r in [
+        reply_err(ErrorCode::Internal),
+        reply_err(ErrorCode::Unavailable),
+        reply_err(ErrorCode::UnknownOp),
+        Err(CallError::Timeout),
+        Err(CallError::Unreachable("gone".into())),
+        Err(CallError::Protocol("x".into())),
+    ] {
+        assert_eq!(status(r), Status::Unavailable);
+    }
+    assert_eq!(
+        supervisor_error(Some(ErrorCode::Limit)).status,
+        Status::Limit
+    );
 }
 
 #[test]

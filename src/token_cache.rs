@@ -22,8 +22,14 @@ pub const MAX_ENTRIES: usize = 65_536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Granted { user: String },
-    Denied { reason: String },
+    Granted {
+        user: String,
+        /// The user's simultaneous-session limit (`None`: unlimited).
+        max_connections: Option<u32>,
+    },
+    Denied {
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
@@ -103,9 +109,15 @@ impl TokenCache {
     }
 
     /// An expired grant of `scope`'s supervisor on `token` still inside its
-    /// stale window, for when that supervisor cannot decide: the user, and
-    /// whether this is the first time it stands in (to be logged once).
-    pub fn stale_grant(&mut self, scope: &str, token: &[u8], now: u64) -> Option<(String, bool)> {
+    /// stale window, for when that supervisor cannot decide: the user, its
+    /// session limit, and whether this is the first time it stands in (to
+    /// be logged once).
+    pub fn stale_grant(
+        &mut self,
+        scope: &str,
+        token: &[u8],
+        now: u64,
+    ) -> Option<(String, Option<u32>, bool)> {
         let k = key(scope, token);
         let e = self.entries.get(&k)?;
         if e.stale_until <= now {
@@ -113,12 +125,17 @@ impl TokenCache {
             return None;
         }
         let e = self.touch(k)?;
-        let Verdict::Granted { user } = &e.verdict else {
+        let Verdict::Granted {
+            user,
+            max_connections,
+        } = &e.verdict
+        else {
             return None;
         };
+        let grant = (user.clone(), *max_connections);
         let first = !e.stale_used;
         e.stale_used = true;
-        Some((user.clone(), first))
+        Some((grant.0, grant.1, first))
     }
 
     fn remove(&mut self, k: &[u8]) {
@@ -212,7 +229,10 @@ mod tests {
     const S: &str = "/run/a.sock";
 
     fn granted() -> Verdict {
-        Verdict::Granted { user: "u1".into() }
+        Verdict::Granted {
+            user: "u1".into(),
+            max_connections: None,
+        }
     }
 
     #[test]
@@ -303,17 +323,20 @@ mod tests {
         let mut c = TokenCache::default();
         c.insert_with_stale(S, b"t", granted(), 0, 100, 1_000);
         assert_eq!(c.get(S, b"t", 150), None, "expired: ask the supervisor");
-        assert_eq!(c.stale_grant(S, b"t", 150), Some(("u1".into(), true)));
+        assert_eq!(c.stale_grant(S, b"t", 150), Some(("u1".into(), None, true)));
         assert_eq!(
             c.stale_grant(S, b"t", 600),
-            Some(("u1".into(), false)),
+            Some(("u1".into(), None, false)),
             "logged once"
         );
         assert_eq!(c.stale_grant(S, b"t", 1_100), None, "window over");
         assert!(c.is_empty());
         // A fresh grant starts a new window, logged again.
         c.insert_with_stale(S, b"t", granted(), 2_000, 100, 1_000);
-        assert_eq!(c.stale_grant(S, b"t", 2_200), Some(("u1".into(), true)));
+        assert_eq!(
+            c.stale_grant(S, b"t", 2_200),
+            Some(("u1".into(), None, true))
+        );
     }
 
     #[test]

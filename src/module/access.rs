@@ -15,11 +15,13 @@ use shared::protocol::{ErrorCode, Op};
 use shared::token::{check_form, masked, percent_decode};
 
 use super::conf::{Cv, Mode};
+use super::cors;
 use super::credentials;
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::{CallResult, Outcome};
 use super::park::{call, park};
 use super::request::{now_ms, Req};
+use super::session::{self, Step};
 use super::touch::touch_if_due;
 use crate::log_text::esc;
 use crate::login_key::describe;
@@ -44,6 +46,10 @@ pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t
 }
 
 fn access(req: &mut Req<'_>) -> ngx_int_t {
+    // A browser's CORS preflight carries no token: answered first.
+    if let Some(rc) = cors::preflight(req) {
+        return rc;
+    }
     let lc = req.conf();
     let (channel_cv, segment) = match &lc.mode {
         // The Xtream API checks its credentials in the supervisor.
@@ -75,12 +81,15 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
     let scope = &lc.supervisor().path;
     let cached = TOKENS.with(|t| t.borrow_mut().get(scope, &token, now_ms()).cloned());
     match cached {
-        Some(Verdict::Granted { user }) => {
+        Some(Verdict::Granted {
+            user,
+            max_connections,
+        }) => {
             let Some(ctx) = Ctx::create(req, &channel, &token, Stage::Authorized) else {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
             };
             *ctx.user.borrow_mut() = user;
-            granted(req, ctx, segment)
+            admit(req, ctx, segment, max_connections)
         }
         Some(Verdict::Denied { reason }) => {
             ngx_log_error!(
@@ -152,6 +161,18 @@ fn again(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
             _ => NGX_DONE as ngx_int_t,
         },
         Stage::Authorized | Stage::Waiting => NGX_OK as ngx_int_t,
+        Stage::Admitting => match ctx.mailbox.take() {
+            Some(Outcome::Session(result)) => match session::answered(req, ctx, result) {
+                rc if rc == NGX_OK as ngx_int_t => granted(req, ctx, segment),
+                rc => rc,
+            },
+            Some(_) => {
+                let rc = NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+                ctx.finish(None, rc);
+                rc
+            }
+            None => NGX_AGAIN as ngx_int_t,
+        },
         Stage::Authorizing => match ctx.mailbox.take() {
             Some(Outcome::Authorize(result)) => authorized(req, ctx, result, segment),
             // Only a token check parks in this phase.
@@ -162,6 +183,15 @@ fn again(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
             }
             None => NGX_AGAIN as ngx_int_t,
         },
+    }
+}
+
+/// A granted request: its viewing session first (a limited user waits for
+/// the supervisor's word), then on.
+fn admit(req: &mut Req<'_>, ctx: &Ctx, segment: bool, max_connections: Option<u32>) -> ngx_int_t {
+    match session::step(req, ctx, max_connections) {
+        Step::Admitted => granted(req, ctx, segment),
+        Step::Parked => NGX_AGAIN as ngx_int_t,
     }
 }
 
@@ -190,6 +220,7 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
     match outcome::authorize(&result, lc.grant_ms()) {
         Authorized::Granted {
             user,
+            max_connections,
             ttl_ms,
             life_ms,
         } => {
@@ -199,14 +230,17 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
                 t.borrow_mut().insert_with_stale(
                     &lc.supervisor().path,
                     token,
-                    Verdict::Granted { user },
+                    Verdict::Granted {
+                        user,
+                        max_connections,
+                    },
                     now_ms(),
                     ttl_ms,
                     stale_ms,
                 )
             });
             ctx.stage.set(Stage::Authorized);
-            granted(req, ctx, segment)
+            admit(req, ctx, segment, max_connections)
         }
         Authorized::Denied { reason } => {
             ngx_log_error!(
@@ -241,7 +275,7 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
             } else {
                 None
             };
-            if let Some((user, first)) = stale {
+            if let Some((user, max_connections, first)) = stale {
                 if first {
                     let why = result.as_ref().map_or("", |r| r.message());
                     ngx_log_error!(
@@ -256,7 +290,7 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
                 }
                 *ctx.user.borrow_mut() = user;
                 ctx.stage.set(Stage::Authorized);
-                return granted(req, ctx, segment);
+                return admit(req, ctx, segment, max_connections);
             }
             let why = match &result {
                 Ok(reply) => format!(

@@ -66,10 +66,24 @@ fn admit(req: &Req<'_>, method: &str, path: &str) -> Result<Route, ApiError> {
     Ok(route)
 }
 
+/// Completes a route with what its query says (`sessions?user=`).
+fn with_query(req: &mut Req<'_>, route: Route) -> Result<Route, ApiError> {
+    if route != Route::Sessions(None) {
+        return Ok(route);
+    }
+    let Some(raw) = req.arg(b"user") else {
+        return Ok(route);
+    };
+    let user = shared::token::percent_decode(raw)
+        .and_then(|u| String::from_utf8(u).ok())
+        .ok_or_else(|| api::err(400, "bad_request", "\"user\" is not a valid UTF-8 name"))?;
+    Ok(Route::Sessions(Some(api::checked_user(&user)?)))
+}
+
 fn content(req: &mut Req<'_>) -> ngx_int_t {
     let method = String::from_utf8_lossy(req.method_name()).into_owned();
     let path = String::from_utf8_lossy(req.uri()).into_owned();
-    let route = match admit(req, &method, &path) {
+    let route = match admit(req, &method, &path).and_then(|r| with_query(req, r)) {
         Ok(route) => route,
         Err(e) => {
             let rc = req.discard_body();
@@ -117,6 +131,31 @@ unsafe extern "C" fn body_read(r: *mut ngx_http_request_t) {
         req.finalize(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
         return;
     };
+    if route == Route::EndSession {
+        let parsed = match req.body() {
+            Ok(body) => api::parse_end_body(&body),
+            Err(BodyTooLarge) => Err(api::err(
+                413,
+                "too_large",
+                "request body larger than client_body_buffer_size",
+            )),
+        };
+        match parsed {
+            Ok(b) => {
+                let op = Op::EndSession {
+                    user: b.user,
+                    channel: b.channel,
+                    client: b.client,
+                };
+                send(&mut req, ctx, &route, String::new(), op, CALL_TIMEOUT_MS);
+            }
+            Err(e) => {
+                let rc = send_error(&mut req, &e);
+                req.finalize(rc);
+            }
+        }
+        return;
+    }
     let parsed = match req.body() {
         Ok(body) => api::parse_body(&body, &route),
         Err(BodyTooLarge) => Err(api::err(
@@ -168,7 +207,23 @@ fn call_supervisor(
             },
             CALL_TIMEOUT_MS,
         ),
+        Route::Sessions(user) => (Op::Sessions { user: user.clone() }, CALL_TIMEOUT_MS),
+        // Its op is made from the body (body_read).
+        Route::EndSession => (
+            Op::EndSession {
+                user: String::new(),
+                channel: None,
+                client: None,
+            },
+            CALL_TIMEOUT_MS,
+        ),
     };
+    send(req, ctx, route, channel, op, timeout);
+}
+
+/// Sends `op` for `route` and parks the request until the reply.
+fn send(req: &mut Req<'_>, ctx: &Ctx, route: &Route, channel: String, op: Op, timeout: u64) {
+    let lc = req.conf();
     *ctx.api.borrow_mut() = Some((route.clone(), channel));
     ctx.stage.set(Stage::Waiting);
     park(req, ctx, Resume::Content(answered));

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use ngx::ffi::{ngx_http_complex_value_t, ngx_msec_t};
 use ngx::http::{Merge, MergeConfigError};
 
+use crate::cors::Policy as CorsPolicy;
 use crate::directive_mode::ModeKind;
 use crate::supervisor_addr::SupervisorAddr;
 use shared::DEFAULT_SOCKET;
@@ -141,6 +142,10 @@ pub struct LocConf {
     pub login: Option<Login>,
     /// `stream_autostart_m3u_guide`.
     pub m3u_guide: Option<Cv>,
+    /// `stream_autostart_cors`; `None`: off.
+    pub cors: Option<CorsPolicy>,
+    /// `stream_autostart_session_key`; `None`: address + User-Agent.
+    pub session_key: Option<Cv>,
 }
 
 impl LocConf {
@@ -229,6 +234,12 @@ impl Merge for LocConf {
         }
         if self.m3u_guide.is_none() {
             self.m3u_guide = prev.m3u_guide;
+        }
+        if self.cors.is_none() {
+            self.cors.clone_from(&prev.cors);
+        }
+        if self.session_key.is_none() {
+            self.session_key = prev.session_key;
         }
         Ok(())
     }

@@ -18,6 +18,9 @@ use crate::outcome::Status;
 pub enum Stage {
     /// The token check is under way (the access phase waits).
     Authorizing,
+    /// The token was granted; the viewing session of a user with a
+    /// connection limit is being checked (the access phase waits).
+    Admitting,
     /// The token was granted; the request goes on.
     Authorized,
     /// A content handler waits for the supervisor.
@@ -49,6 +52,8 @@ pub struct Ctx {
     /// For the log variables.
     pub status: Cell<Option<Status>>,
     pub user: RefCell<String>,
+    /// The viewing session's client key, once the session step ran.
+    pub client: RefCell<String>,
     pub wait_ms: Cell<Option<u64>>,
     pub playlist_path: RefCell<PathBuf>,
     /// `stream_autostart_api`: the route and its channel.
@@ -75,6 +80,7 @@ impl Ctx {
             waited_since: now_ms(),
             status: Cell::new(None),
             user: RefCell::new(String::new()),
+            client: RefCell::new(String::new()),
             wait_ms: Cell::new(None),
             playlist_path: RefCell::new(PathBuf::new()),
             api: RefCell::new(None),

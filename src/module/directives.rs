@@ -10,10 +10,10 @@ use ngx::ffi::{
     ngx_http_core_loc_conf_t, ngx_http_core_main_conf_t, ngx_http_core_module, ngx_http_handler_pt,
     ngx_http_module_t, ngx_http_phases, ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
     ngx_http_phases_NGX_HTTP_LOG_PHASE, ngx_http_phases_NGX_HTTP_POST_READ_PHASE,
-    ngx_http_request_t, ngx_int_t, ngx_module_t, ngx_str_t, ngx_uint_t, NGX_CONF_NOARGS,
-    NGX_CONF_TAKE1, NGX_CONF_TAKE123, NGX_CONF_TAKE2, NGX_ERROR, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF,
-    NGX_HTTP_VAR_NOCACHEABLE, NGX_LOG_EMERG, NGX_OK,
+    ngx_http_request_t, ngx_int_t, ngx_module_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
+    NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE123, NGX_CONF_TAKE2, NGX_ERROR,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE,
+    NGX_HTTP_SRV_CONF, NGX_HTTP_VAR_NOCACHEABLE, NGX_LOG_EMERG, NGX_OK,
 };
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge};
 use ngx::{ngx_conf_log_error, ngx_string};
@@ -22,12 +22,14 @@ use super::access::access_handler;
 use super::api::api_handler;
 use super::catalog::catalog_handler;
 use super::conf::{LocConf, MainConf, Mode};
+use super::cors;
 use super::masking::{log_handler, post_read_handler};
 use super::playlist::playlist_handler;
 use super::request::set_module_index;
 use super::settings::{
-    set_api, set_api_key, set_auth, set_login, set_m3u, set_m3u_guide, set_playlist, set_segment,
-    set_supervisor, set_token, set_token_arg, set_token_cache, set_wait, set_xtream,
+    set_api, set_api_key, set_auth, set_cors, set_login, set_m3u, set_m3u_guide, set_playlist,
+    set_segment, set_session_key, set_supervisor, set_token, set_token_arg, set_token_cache,
+    set_wait, set_xtream,
 };
 use super::variables::{get_variable, VARIABLES};
 use super::xtream::xtream_handler;
@@ -63,6 +65,9 @@ impl HttpModule for Module {
             false,
         ) && add_handler(cf, ngx_http_phases_NGX_HTTP_LOG_PHASE, log_handler, true);
         if installed {
+            // CORS headers go on every response of a location with
+            // stream_autostart_cors, whoever made it.
+            cors::install();
             NGX_OK as ngx_int_t
         } else {
             NGX_ERROR as ngx_int_t
@@ -132,7 +137,7 @@ const fn directive(name: ngx_str_t, type_: u32, set: SetFn) -> ngx_command_t {
     }
 }
 
-static mut COMMANDS: [ngx_command_t; 15] = [
+static mut COMMANDS: [ngx_command_t; 17] = [
     directive(
         ngx_string!("stream_autostart"),
         NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -182,6 +187,16 @@ static mut COMMANDS: [ngx_command_t; 15] = [
         ngx_string!("stream_autostart_api_key"),
         ANY_LEVEL | NGX_CONF_TAKE1,
         set_api_key,
+    ),
+    directive(
+        ngx_string!("stream_autostart_cors"),
+        ANY_LEVEL | NGX_CONF_1MORE,
+        set_cors,
+    ),
+    directive(
+        ngx_string!("stream_autostart_session_key"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_session_key,
     ),
     directive(
         ngx_string!("stream_autostart_xtream"),

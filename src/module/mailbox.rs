@@ -18,6 +18,8 @@ pub enum Outcome {
     Catalog(CallResult),
     Api(CallResult),
     Xtream(CallResult),
+    /// A limited user's `session` check.
+    Session(CallResult),
 }
 
 pub struct Mailbox {

@@ -9,7 +9,8 @@
 //! - `mailbox` (a call's result and the event that resumes its request),
 //!   `shared_ensure` (one `ensure` per channel per worker)
 //! - `request` (the request wrapper), `ctx` (per-request state)
-//! - `park` (waiting and resuming), `touch`
+//! - `park` (waiting and resuming), `touch`, `session` (the session
+//!   step of the access phase), `cors` (header filter and preflight)
 //! - one file per phase: `masking` (post-read and log), `access`,
 //!   `playlist`, `catalog`, `api`, `xtream`; `variables`;
 //!   `credentials` (username/password viewers)
@@ -21,6 +22,7 @@ mod api;
 mod catalog;
 mod client;
 mod conf;
+mod cors;
 mod credentials;
 mod ctx;
 mod directives;
@@ -30,6 +32,7 @@ mod park;
 mod peer;
 mod playlist;
 mod request;
+mod session;
 mod settings;
 mod shared_ensure;
 mod touch;

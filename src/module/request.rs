@@ -198,6 +198,18 @@ impl<'a> Req<'a> {
         self.get().connection
     }
 
+    /// The client's address as nginx prints it (`$remote_addr`).
+    pub fn remote_addr(&self) -> &'a [u8] {
+        // SAFETY: a live request has a live connection; addr_text is in
+        // the connection's pool, which outlives the request.
+        unsafe { str_bytes(&(*self.connection()).addr_text) }
+    }
+
+    /// Not a subrequest.
+    pub fn is_main(&self) -> bool {
+        self.as_ptr() == self.get().main
+    }
+
     pub fn is_get_or_head(&self) -> bool {
         self.get().method as u32 & (NGX_HTTP_GET | NGX_HTTP_HEAD) != 0
     }

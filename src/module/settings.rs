@@ -19,7 +19,7 @@ use super::conf::{
 };
 use super::directives::content_handler;
 use crate::supervisor_addr::SupervisorAddr;
-use crate::{api_guard, directive_mode, log_mask};
+use crate::{api_guard, cors, directive_mode, log_mask};
 
 /// A directive handler's view of what nginx passes it.
 struct Directive<'a> {
@@ -315,6 +315,36 @@ set_fn!(set_token_cache, |d| {
         times[1] = times[1].min(times[0]);
     }
     d.lc.token_cache = Some((times[0], times[1], stale));
+    NGX_CONF_OK
+});
+
+set_fn!(set_cors, |d| {
+    if d.lc.cors.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    let args: Vec<&[u8]> = (1..d.nargs()).map(|i| d.arg(i)).collect();
+    match cors::parse(&args) {
+        Ok(policy) => {
+            d.lc.cors = Some(policy);
+            NGX_CONF_OK
+        }
+        Err(why) => d.error(format_args!("stream_autostart_cors: {why}")),
+    }
+});
+
+set_fn!(set_session_key, |d| {
+    if d.lc.session_key.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    if d.arg(1).is_empty() {
+        return d.error(format_args!(
+            "stream_autostart_session_key needs a value such as $remote_addr$http_user_agent"
+        ));
+    }
+    let Some(cv) = d.compile() else {
+        return NGX_CONF_ERROR;
+    };
+    d.lc.session_key = Some(cv);
     NGX_CONF_OK
 });
 

@@ -1,7 +1,8 @@
 //! The module's variables, for `log_format` and the like:
 //! `$stream_autostart_channel`, `$stream_autostart_user`,
-//! `$stream_autostart_status`, `$stream_autostart_wait_ms` and
-//! `$stream_autostart_token` (masked: never the whole token).
+//! `$stream_autostart_status`, `$stream_autostart_wait_ms`,
+//! `$stream_autostart_token` (masked: never the whole token) and
+//! `$stream_autostart_client` (the viewing session's client key).
 
 use ngx::ffi::{ngx_http_request_t, ngx_http_variable_value_t, ngx_int_t, NGX_ERROR, NGX_OK};
 use shared::token::masked;
@@ -17,14 +18,16 @@ pub enum Field {
     Status = 2,
     WaitMs = 3,
     Token = 4,
+    Client = 5,
 }
 
-pub const VARIABLES: [(&str, Field); 5] = [
+pub const VARIABLES: [(&str, Field); 6] = [
     ("stream_autostart_channel", Field::Channel),
     ("stream_autostart_user", Field::User),
     ("stream_autostart_status", Field::Status),
     ("stream_autostart_wait_ms", Field::WaitMs),
     ("stream_autostart_token", Field::Token),
+    ("stream_autostart_client", Field::Client),
 ];
 
 /// The value of a variable for this request, if the module handled it.
@@ -39,6 +42,7 @@ fn value(ctx: &Ctx, field: Field) -> Option<Vec<u8>> {
             return None
         }
         Field::Token => masked(&ctx.token).into_bytes(),
+        Field::Client => ctx.client.borrow().clone().into_bytes(),
     })
 }
 
@@ -52,6 +56,7 @@ pub unsafe extern "C" fn get_variable(
         1 => Field::User,
         2 => Field::Status,
         3 => Field::WaitMs,
+        5 => Field::Client,
         _ => Field::Token,
     };
     // SAFETY: nginx calls variable handlers with the live request and a

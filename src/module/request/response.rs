@@ -34,6 +34,32 @@ impl Req<'_> {
         true
     }
 
+    /// Adds a response header whose value is copied into the request pool.
+    pub fn add_header_copy(&mut self, key: &'static str, value: &[u8]) -> bool {
+        let Some(value) = self.pool_copy(value) else {
+            return false;
+        };
+        // SAFETY: returns an uninitialised element of headers_out or null.
+        let h = unsafe { ngx_list_push(&mut self.get_mut().headers_out.headers) }
+            as *mut ngx_table_elt_t;
+        if h.is_null() {
+            return false;
+        }
+        // SAFETY: h is a fresh element; every field nginx reads is set; the
+        // key is static and the value lives in the request pool.
+        unsafe {
+            (*h).hash = 1;
+            (*h).key = static_str(key);
+            (*h).value = value;
+            (*h).lowcase_key = ptr::null_mut();
+            #[cfg(ngx_table_elt_next)]
+            {
+                (*h).next = ptr::null_mut();
+            }
+        }
+        true
+    }
+
     /// The nginx status a refusal answers with, adding `Retry-After` where
     /// it is one to retry.
     pub fn refuse(&mut self, status: Status) -> ngx_int_t {
