@@ -26,7 +26,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http rewrite/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(38)
+	->has_daemon('ffmpeg')->plan(41)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -111,6 +111,7 @@ my %stack = (segment => '1s',
 		alice => qq({"active":true,"password_hash":"$hash"}),
 		bob => '{"active":true}',
 		carol => qq({"active":true,"password_hash":"$hash2"}),
+		dave => qq({"active":true,"password_hash":"$hash","max_connections":1}),
 	},
 	tokens => { $token => 'bob' });
 my $s = start_stack($t, %stack, supervisor => 0);
@@ -173,6 +174,13 @@ like(http_get('/live/carol/sp%20ace+plus/1.m3u8'), qr!^HTTP/1\.1 200 !,
 	'a password with a space and a plus in the path');
 like(http_get('/epg.xml?username=carol&password=sp+ace%2Bplus'),
 	qr!^HTTP/1\.1 200 !, 'the same password as form data');
+
+# A login viewer's connection limit: one player, a second is refused.
+
+like(get_host("/live/dave/$pw/1.m3u8", "localhost\r\nUser-Agent: player-one"),
+	qr!^HTTP/1\.1 200 !, 'limited login viewer: first player plays');
+like(get_host("/live/dave/$pw/1.m3u8", "localhost\r\nUser-Agent: player-two"),
+	qr!^HTTP/1\.1 403 !, 'a second player of the same login: 403');
 
 # The .ts form answers with the playlist's URL.
 
@@ -262,6 +270,8 @@ like(file_text($t, 'error.log'),
 	'error log request lines are masked');
 like($log, qr!^"GET /live/alice/\*+/1\.m3u8 HTTP/1\.0" 200 .* user=alice token=- autostart=started$!m,
 	'login viewer logged by name, no token');
+like($log, qr!^"GET /live/dave/\*+/1\.m3u8 HTTP/1\.0" 403 .* user=dave token=- autostart=limit$!m,
+	'the second player was refused by the connection limit');
 
 # nginx -t: the directives' arguments and the one mode per location.
 
