@@ -4,8 +4,8 @@
 # with a user name and password (stream_autostart_login) playing a cold
 # channel through /live/<user>/<password>/<id>.m3u8 and its segments, the
 # guide behind stream_autostart_auth, player_api.php and get.php
-# (stream_autostart_xtream), the M3U's guide attributes, and the password
-# kept out of every log.
+# (stream_autostart_xtream), a login viewer's connection limit, the M3U's
+# guide attributes, and the password kept out of every log.
 
 ###############################################################################
 
