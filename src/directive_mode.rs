@@ -1,6 +1,7 @@
 //! What a location does is decided by one directive: `stream_autostart`
-//! (playlists), `stream_autostart_segment`, `stream_autostart_m3u` or
-//! `stream_autostart_api`. Two of them in one location is a configuration
+//! (playlists), `stream_autostart_segment`, `stream_autostart_m3u`,
+//! `stream_autostart_api`, `stream_autostart_xtream` or
+//! `stream_autostart_auth`. Two of them in one location is a configuration
 //! error, whatever their order.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -9,6 +10,8 @@ pub enum ModeKind {
     Segment,
     Catalog,
     Api,
+    Xtream,
+    Auth,
 }
 
 impl ModeKind {
@@ -18,6 +21,8 @@ impl ModeKind {
             ModeKind::Segment => "stream_autostart_segment",
             ModeKind::Catalog => "stream_autostart_m3u",
             ModeKind::Api => "stream_autostart_api",
+            ModeKind::Xtream => "stream_autostart_xtream",
+            ModeKind::Auth => "stream_autostart_auth",
         }
     }
 }
@@ -39,11 +44,13 @@ pub fn conflict(existing: Option<ModeKind>, new: ModeKind) -> Option<String> {
 mod tests {
     use super::*;
 
-    const ALL: [ModeKind; 4] = [
+    const ALL: [ModeKind; 6] = [
         ModeKind::Playlist,
         ModeKind::Segment,
         ModeKind::Catalog,
         ModeKind::Api,
+        ModeKind::Xtream,
+        ModeKind::Auth,
     ];
 
     #[test]

@@ -14,8 +14,10 @@ pub mod cors;
 pub mod directive_mode;
 pub mod log_mask;
 pub mod log_text;
+pub mod login_key;
 pub mod m3u_render;
 pub mod outcome;
+pub mod path_mask;
 pub mod playlist_cache;
 pub mod playlist_rewrite;
 pub mod session_key;
@@ -23,6 +25,7 @@ pub mod session_limiter;
 pub mod supervisor_addr;
 pub mod token_cache;
 pub mod touch_limiter;
+pub mod xtream_args;
 
 // The nginx glue references symbols only the nginx binary provides, so a
 // unit-test executable cannot link it; tests cover the pure modules above.

@@ -16,6 +16,17 @@ use shared::token::shown_len;
 /// of every argument named one of `names` (ASCII, any case). Returns
 /// whether anything changed.
 pub fn mask_query<N: AsRef<[u8]>>(query: &mut [u8], names: &[N]) -> bool {
+    mask_pairs(query, names, false)
+}
+
+/// Like `mask_query`, but the whole value: for passwords (`password` of
+/// Xtream clients), which are short enough that any part of them helps a
+/// guess.
+pub fn mask_query_full<N: AsRef<[u8]>>(query: &mut [u8], names: &[N]) -> bool {
+    mask_pairs(query, names, true)
+}
+
+fn mask_pairs<N: AsRef<[u8]>>(query: &mut [u8], names: &[N], full: bool) -> bool {
     let mut changed = false;
     for pair in query.split_mut(|&b| b == b'&') {
         let Some(eq) = pair.iter().position(|&b| b == b'=') else {
@@ -26,7 +37,7 @@ pub fn mask_query<N: AsRef<[u8]>>(query: &mut [u8], names: &[N]) -> bool {
             continue;
         }
         let value = &mut value[1..];
-        let shown = shown_len(value.len());
+        let shown = if full { 0 } else { shown_len(value.len()) };
         for b in value.iter_mut().skip(shown) {
             if *b != MASK {
                 *b = MASK;
@@ -55,6 +66,54 @@ pub fn mask_request_line<N: AsRef<[u8]>>(line: &mut [u8], names: &[N]) -> bool {
     let query = &mut line[q + 1..];
     let end = query.iter().position(|&b| b == b' ').unwrap_or(query.len());
     mask_query(&mut query[..end], names)
+}
+
+/// Everything masked in what nginx logs of a request: token arguments
+/// (`partial`: their first characters stay, as `shared::token::masked`
+/// shows), password arguments (`full`), and the password component of
+/// Xtream stream paths (`paths`, see `path_mask`).
+pub struct Secrets<'a, N> {
+    pub partial: &'a [N],
+    pub full: &'a [N],
+    pub paths: bool,
+}
+
+impl<N: AsRef<[u8]>> Secrets<'_, N> {
+    /// Nothing to mask at all.
+    pub fn is_empty(&self) -> bool {
+        self.partial.is_empty() && self.full.is_empty() && !self.paths
+    }
+
+    /// Masks a query (`$args`).
+    pub fn query(&self, query: &mut [u8]) -> bool {
+        let a = mask_query(query, self.partial);
+        let b = mask_query_full(query, self.full);
+        a | b
+    }
+
+    /// Masks a URI (`$request_uri`): its query, and its path.
+    pub fn uri(&self, uri: &mut [u8]) -> bool {
+        let a = match uri.iter().position(|&b| b == b'?') {
+            Some(q) => self.query(&mut uri[q + 1..]),
+            None => false,
+        };
+        let b = self.paths && crate::path_mask::mask_uri(uri);
+        a | b
+    }
+
+    /// Masks a request line (`$request`), cut short or not.
+    pub fn request_line(&self, line: &mut [u8]) -> bool {
+        let a = mask_request_line(line, self.partial);
+        let b = if let Some(q) = line.iter().position(|&b| b == b'?') {
+            let query = &mut line[q + 1..];
+            let end = query.iter().position(|&b| b == b' ').unwrap_or(query.len());
+            mask_query_full(&mut query[..end], self.full)
+        } else {
+            false
+        };
+        let c = self.paths && crate::path_mask::mask_request_line(line);
+        a | b | c
+    }
 }
 
 /// `name` when a configured value is exactly `$arg_name` (or
@@ -180,6 +239,39 @@ mod tests {
         ] {
             assert_eq!(arg_variable(v.as_bytes()), None, "{v}");
         }
+    }
+
+    #[test]
+    fn secrets_mask_tokens_passwords_and_paths() {
+        let s = Secrets {
+            partial: &["token"],
+            full: &["password"],
+            paths: true,
+        };
+        let mut v =
+            b"GET /player_api.php?username=al&password=hunter2&token=abcdefgh HTTP/1.1".to_vec();
+        assert!(s.request_line(&mut v));
+        assert_eq!(
+            v,
+            b"GET /player_api.php?username=al&password=*******&token=abcd**** HTTP/1.1"
+        );
+        let mut v = b"GET /live/al/hunter2/1.m3u8 HTTP/1.1".to_vec();
+        assert!(s.request_line(&mut v));
+        assert_eq!(v, b"GET /live/al/*******/1.m3u8 HTTP/1.1");
+        let mut v = b"/live/al/hunter2/1.ts?PASSWORD=pw".to_vec();
+        assert!(s.uri(&mut v));
+        assert_eq!(v, b"/live/al/*******/1.ts?PASSWORD=**");
+        let mut v = b"password=x&a=1".to_vec();
+        assert!(s.query(&mut v));
+        assert_eq!(v, b"password=*&a=1");
+        let none: Secrets<'_, &str> = Secrets {
+            partial: &[],
+            full: &[],
+            paths: false,
+        };
+        assert!(none.is_empty());
+        let mut v = b"GET /live/al/hunter2/1.m3u8 HTTP/1.1".to_vec();
+        assert!(!none.request_line(&mut v));
     }
 
     #[test]

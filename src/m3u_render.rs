@@ -1,6 +1,8 @@
-//! The channel M3U a viewer's player loads: `#EXTM3U`, then per channel an
-//! `#EXTINF` line with `tvg-id`, `tvg-name`, `tvg-logo`, `group-title` where
-//! known, and the playback URL carrying the viewer's token.
+//! The channel M3U a viewer's player loads: `#EXTM3U` (with `url-tvg` and
+//! `x-tvg-url` naming the guide when one is configured), then per channel
+//! an `#EXTINF` line with `tvg-id` (the channel's guide id, else its id),
+//! `tvg-chno`, `tvg-name`, `tvg-logo`, `group-title` where known, and the
+//! playback URL carrying the viewer's token.
 
 use shared::protocol::ChannelEntry;
 
@@ -16,17 +18,39 @@ fn text(v: &str) -> String {
     v.chars().filter(|c| !c.is_control()).collect()
 }
 
+/// `url` with `token_pair` added as a query argument.
+fn with_pair(url: &str, token_pair: Option<&str>) -> String {
+    match token_pair {
+        Some(pair) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}{pair}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Renders the playlist. The playback URL of channel `id` is
 /// `url_before + id + url_after`, then `token_pair` (`token=...`, already
-/// encoded) as a query argument.
+/// encoded) as a query argument. `guide`: the XMLTV guide's URL (the
+/// token is added to it the same way).
 pub fn render(
     entries: &[ChannelEntry],
     url_before: &str,
     url_after: &str,
     token_pair: Option<&str>,
+    guide: Option<&str>,
 ) -> Vec<u8> {
     let mut out = String::with_capacity(64 + entries.len() * 160);
-    out.push_str("#EXTM3U\n");
+    out.push_str("#EXTM3U");
+    if let Some(g) = guide.filter(|g| !g.is_empty()) {
+        let g = attr(&with_pair(g, token_pair));
+        out.push_str(" url-tvg=\"");
+        out.push_str(&g);
+        out.push_str("\" x-tvg-url=\"");
+        out.push_str(&g);
+        out.push('"');
+    }
+    out.push('\n');
     let sep = if url_before.contains('?') || url_after.contains('?') {
         '&'
     } else {
@@ -34,8 +58,13 @@ pub fn render(
     };
     for e in entries {
         out.push_str("#EXTINF:-1 tvg-id=\"");
-        out.push_str(&attr(&e.id));
+        out.push_str(&attr(e.guide_id.as_deref().unwrap_or(&e.id)));
         out.push('"');
+        if let Some(n) = e.number {
+            out.push_str(" tvg-chno=\"");
+            out.push_str(&n.to_string());
+            out.push('"');
+        }
         if let Some(n) = &e.name {
             out.push_str(" tvg-name=\"");
             out.push_str(&attr(n));
@@ -90,6 +119,7 @@ mod tests {
             "http://tv.example/live/stream_",
             ".m3u8",
             Some("token=a%2Bb"),
+            None,
         ))
         .unwrap();
         assert_eq!(
@@ -99,13 +129,44 @@ mod tests {
     }
 
     #[test]
+    fn guide_ids_numbers_and_the_guide_url() {
+        let e = ChannelEntry {
+            id: "7".into(),
+            name: Some("News".into()),
+            number: Some(101),
+            guide_id: Some("news.example".into()),
+            ..ChannelEntry::default()
+        };
+        let out = String::from_utf8(render(
+            &[e],
+            "/live/stream_",
+            ".m3u8",
+            Some("token=t1"),
+            Some("http://tv.example/epg.xml"),
+        ))
+        .unwrap();
+        assert_eq!(
+            out,
+            "#EXTM3U url-tvg=\"http://tv.example/epg.xml?token=t1\" x-tvg-url=\"http://tv.example/epg.xml?token=t1\"\n#EXTINF:-1 tvg-id=\"news.example\" tvg-chno=\"101\" tvg-name=\"News\",News\n/live/stream_7.m3u8?token=t1\n"
+        );
+        // A guide URL with a query gets `&`; a quote cannot end the value.
+        let out = String::from_utf8(render(&[], "/", "", Some("t=1"), Some("/g?a=\"b"))).unwrap();
+        assert_eq!(
+            out,
+            "#EXTM3U url-tvg=\"/g?a='b&t=1\" x-tvg-url=\"/g?a='b&t=1\"\n"
+        );
+        // No guide, or an empty one: the bare header.
+        assert_eq!(render(&[], "/", "", None, Some("")), b"#EXTM3U\n");
+    }
+
+    #[test]
     fn line_breaks_cannot_inject_entries() {
         let e = ChannelEntry {
             id: "1".into(),
             name: Some("A\nhttp://evil/".into()),
             ..ChannelEntry::default()
         };
-        let out = String::from_utf8(render(&[e], "/s_", ".m3u8?q=1", None)).unwrap();
+        let out = String::from_utf8(render(&[e], "/s_", ".m3u8?q=1", None, None)).unwrap();
         assert_eq!(out.lines().count(), 3);
         assert!(out.ends_with("/s_1.m3u8?q=1\n"));
     }

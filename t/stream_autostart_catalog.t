@@ -155,7 +155,9 @@ my ($body) = $r =~ /\r\n\r\n(.*)\z/s;
 my @urls = ($body // '') =~ /^(http\S+)$/mg;
 is(scalar(() = ($body // '') =~ /^#EXTINF:/mg), 3934, 'every channel listed');
 is(scalar(grep { !/\?token=\Q$token\E$/ } @urls), 0, 'every URL carries the token');
-like($body, qr!^#EXTINF:-1 tvg-id="news_1" tvg-name="News One" tvg-logo="http://logo\.test/n1\.png" group-title="News",News One\nhttp://localhost/live/stream_news_1\.m3u8\?token=!m,
+# tvg-id is the guide id the import kept (the source's tvg-id), not the
+# channel id made from it.
+like($body, qr!^#EXTINF:-1 tvg-id="news\.1" tvg-name="News One" tvg-logo="http://logo\.test/n1\.png" group-title="News",News One\nhttp://localhost/live/stream_news_1\.m3u8\?token=!m,
 	'attributes and playback URL');
 like($body, qr/\A#EXTM3U\n#EXTINF:-1 tvg-id="2"/, 'numeric ids first, in order');
 

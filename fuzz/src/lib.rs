@@ -20,13 +20,19 @@ pub mod log_mask;
 pub mod log_text;
 #[path = "../../src/m3u_render.rs"]
 pub mod m3u_render;
+#[path = "../../src/login_key.rs"]
+pub mod login_key;
 #[path = "../../src/outcome.rs"]
 pub mod outcome;
+#[path = "../../src/path_mask.rs"]
+pub mod path_mask;
 #[path = "../../src/playlist_cache.rs"]
 pub mod playlist_cache;
 #[path = "../../src/playlist_rewrite.rs"]
 pub mod playlist_rewrite;
 #[path = "../../src/supervisor_addr.rs"]
 pub mod supervisor_addr;
+#[path = "../../src/xtream_args.rs"]
+pub mod xtream_args;
 
 pub mod targets;

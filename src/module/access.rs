@@ -16,6 +16,7 @@ use shared::token::{check_form, masked, percent_decode};
 
 use super::conf::{Cv, Mode};
 use super::cors;
+use super::credentials;
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::{CallResult, Outcome};
 use super::park::{call, park};
@@ -23,6 +24,7 @@ use super::request::{now_ms, Req};
 use super::session::{self, Step};
 use super::touch::touch_if_due;
 use crate::log_text::esc;
+use crate::login_key::describe;
 use crate::outcome::{self, Authorized, Status};
 use crate::token_cache::{stale_window, TokenCache, Verdict};
 
@@ -50,10 +52,11 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
     }
     let lc = req.conf();
     let (channel_cv, segment) = match &lc.mode {
-        None | Some(Mode::Api) => return NGX_DECLINED as ngx_int_t,
+        // The Xtream API checks its credentials in the supervisor.
+        None | Some(Mode::Api) | Some(Mode::Xtream { .. }) => return NGX_DECLINED as ngx_int_t,
         Some(Mode::Playlist { channel }) => (Some(*channel), false),
         Some(Mode::Segment { channel }) => (Some(*channel), true),
-        Some(Mode::Catalog { .. }) => (None, false),
+        Some(Mode::Catalog { .. }) | Some(Mode::Auth) => (None, false),
     };
     if let Some(ctx) = Ctx::get(req) {
         return again(req, ctx, segment);
@@ -65,28 +68,16 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
         },
         None => String::new(),
     };
-    let Some(token) = eval_token(req) else {
-        ngx_log_error!(
-            NGX_LOG_ERR,
-            req.log(),
-            "stream_autostart: no token in the request for channel \"{}\" (401)",
-            channel
-        );
-        return refuse(req, &channel, &[], Status::NoToken);
+    // A login (stream_autostart_login) is checked like a token, under a
+    // cache key no token can be.
+    let (token, op) = match credentials::login(req, &channel) {
+        Some(Ok(found)) => (found.key, found.op),
+        Some(Err(status)) => return refuse(req, &channel, &[], status),
+        None => match token_op(req, &channel) {
+            Ok(pair) => pair,
+            Err(rc) => return rc,
+        },
     };
-    // Junk never costs a socket call: refused here, and not cached (the
-    // check is cheaper than a lookup).
-    if let Err(why) = check_form(&token) {
-        ngx_log_error!(
-            NGX_LOG_ERR,
-            req.log(),
-            "stream_autostart: token {} refused for channel \"{}\" (403): {}",
-            masked(&token),
-            channel,
-            why
-        );
-        return refuse(req, &channel, &token, Status::Denied);
-    }
     let scope = &lc.supervisor().path;
     let cached = TOKENS.with(|t| t.borrow_mut().get(scope, &token, now_ms()).cloned());
     match cached {
@@ -104,8 +95,8 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
             ngx_log_error!(
                 NGX_LOG_ERR,
                 req.log(),
-                "stream_autostart: token {} refused for channel \"{}\" (403, cached): {}",
-                masked(&token),
+                "stream_autostart: {} refused for channel \"{}\" (403, cached): {}",
+                describe(&token),
                 channel,
                 esc(&reason)
             );
@@ -116,9 +107,6 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
             };
             park(req, ctx, Resume::Phases);
-            let op = Op::Authorize {
-                token: String::from_utf8_lossy(&token).into_owned(),
-            };
             call(
                 ctx,
                 &lc.supervisor(),
@@ -129,6 +117,37 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
             NGX_AGAIN as ngx_int_t
         }
     }
+}
+
+/// The request's token and its `authorize`, or the refusal's status.
+fn token_op(req: &mut Req<'_>, channel: &str) -> Result<(Vec<u8>, Op), ngx_int_t> {
+    let channel = channel.to_string();
+    let Some(token) = eval_token(req) else {
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            req.log(),
+            "stream_autostart: no token in the request for channel \"{}\" (401)",
+            channel
+        );
+        return Err(refuse(req, &channel, &[], Status::NoToken));
+    };
+    // Junk never costs a socket call: refused here, and not cached (the
+    // check is cheaper than a lookup).
+    if let Err(why) = check_form(&token) {
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            req.log(),
+            "stream_autostart: token {} refused for channel \"{}\" (403): {}",
+            masked(&token),
+            channel,
+            why
+        );
+        return Err(refuse(req, &channel, &token, Status::Denied));
+    }
+    let op = Op::Authorize {
+        token: String::from_utf8_lossy(&token).into_owned(),
+    };
+    Ok((token, op))
 }
 
 /// The access handler runs again for a request it has seen: after its
@@ -227,8 +246,8 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
             ngx_log_error!(
                 NGX_LOG_ERR,
                 req.log(),
-                "stream_autostart: token {} refused for channel \"{}\" (403): {}",
-                masked(token),
+                "stream_autostart: {} refused for channel \"{}\" (403): {}",
+                describe(token),
                 ctx.channel,
                 esc(&reason)
             );
@@ -262,10 +281,10 @@ fn authorized(req: &mut Req<'_>, ctx: &Ctx, result: CallResult, segment: bool) -
                     ngx_log_error!(
                         NGX_LOG_WARN,
                         req.log(),
-                        "stream_autostart: supervisor {} cannot check tokens (unavailable: {}); token {} keeps its expired grant for channel \"{}\" (stale window of stream_autostart_token_cache)",
+                        "stream_autostart: supervisor {} cannot check tokens (unavailable: {}); {} keeps its expired grant for channel \"{}\" (stale window of stream_autostart_token_cache)",
                         lc.supervisor().text,
                         esc(why),
-                        masked(token),
+                        describe(token),
                         ctx.channel
                     );
                 }

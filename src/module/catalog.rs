@@ -128,13 +128,21 @@ fn send_m3u(req: &mut Req<'_>, ctx: &Ctx, list: &[ChannelEntry]) -> ngx_int_t {
     };
     let url = String::from_utf8_lossy(url).into_owned();
     let (before, after) = url.split_once("{channel}").unwrap_or((&url, ""));
+    // A login viewer's URLs carry no token (the configured URL may name
+    // the credentials itself).
     let pair = match lc.token_arg() {
-        Some(arg) if !ctx.token.is_empty() => Some(playlist_rewrite::pair(
-            &String::from_utf8_lossy(arg),
-            &ctx.token,
-        )),
+        Some(arg) if !ctx.token.is_empty() && !crate::login_key::is_login(&ctx.token) => Some(
+            playlist_rewrite::pair(&String::from_utf8_lossy(arg), &ctx.token),
+        ),
         _ => None,
     };
-    let body = m3u_render::render(list, before, after, pair.as_deref());
+    let guide = match lc.m3u_guide {
+        Some(cv) => match req.eval(cv) {
+            Some(g) => Some(String::from_utf8_lossy(g).into_owned()),
+            None => return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t,
+        },
+        None => None,
+    };
+    let body = m3u_render::render(list, before, after, pair.as_deref(), guide.as_deref());
     req.send_bytes(200, "audio/x-mpegurl", &body)
 }

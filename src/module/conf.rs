@@ -47,6 +47,11 @@ pub enum Mode {
     Catalog { url: Cv },
     /// `stream_autostart_api`.
     Api,
+    /// `stream_autostart_xtream [m3u]`: player_api.php, or get.php (`m3u`).
+    Xtream { m3u: bool },
+    /// `stream_autostart_auth`: only the viewer check (token or login), for
+    /// what nginx serves itself (the guide).
+    Auth,
 }
 
 impl Mode {
@@ -56,6 +61,8 @@ impl Mode {
             Mode::Segment { .. } => ModeKind::Segment,
             Mode::Catalog { .. } => ModeKind::Catalog,
             Mode::Api => ModeKind::Api,
+            Mode::Xtream { .. } => ModeKind::Xtream,
+            Mode::Auth => ModeKind::Auth,
         }
     }
 }
@@ -73,14 +80,41 @@ pub enum TokenArg {
 #[derive(Default)]
 pub struct MainConf {
     pub mask_names: Vec<Box<[u8]>>,
+    /// Query arguments masked whole (passwords).
+    pub full_mask_names: Vec<Box<[u8]>>,
+    /// Mask the password of Xtream stream paths (`path_mask`): set when a
+    /// location checks logins or serves the Xtream API.
+    pub mask_paths: bool,
 }
 
 impl MainConf {
+    pub fn add_full_mask_name(&mut self, name: &[u8]) {
+        if !self
+            .full_mask_names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+        {
+            self.full_mask_names.push(name.into());
+        }
+    }
+
     pub fn add_mask_name(&mut self, name: &[u8]) {
         if !self.mask_names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
             self.mask_names.push(name.into());
         }
     }
+}
+
+/// `stream_autostart_login <user> <password>`.
+#[derive(Clone)]
+pub struct Login {
+    pub user: Cv,
+    pub password: Cv,
+    /// The query argument each is read from when it is exactly
+    /// `$arg_<name>`: such values are percent-decoded (path captures
+    /// nginx has decoded already), and masked in logs under that name.
+    pub user_arg: Option<Box<[u8]>>,
+    pub password_arg: Option<Box<[u8]>>,
 }
 
 /// `stream_autostart_api_key`: never shown (not even by `Debug`).
@@ -104,6 +138,10 @@ pub struct LocConf {
     pub token_arg: Option<TokenArg>,
     /// `stream_autostart_token_cache`: granted, refused, stale.
     pub token_cache: Option<(ngx_msec_t, ngx_msec_t, ngx_msec_t)>,
+    /// `stream_autostart_login`.
+    pub login: Option<Login>,
+    /// `stream_autostart_m3u_guide`.
+    pub m3u_guide: Option<Cv>,
     /// `stream_autostart_cors`; `None`: off.
     pub cors: Option<CorsPolicy>,
     /// `stream_autostart_session_key`; `None`: address + User-Agent.
@@ -190,6 +228,12 @@ impl Merge for LocConf {
         }
         if self.token_cache.is_none() {
             self.token_cache = prev.token_cache;
+        }
+        if self.login.is_none() {
+            self.login.clone_from(&prev.login);
+        }
+        if self.m3u_guide.is_none() {
+            self.m3u_guide = prev.m3u_guide;
         }
         if self.cors.is_none() {
             self.cors.clone_from(&prev.cors);

@@ -11,9 +11,9 @@ use ngx::ffi::{
     ngx_http_module_t, ngx_http_phases, ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
     ngx_http_phases_NGX_HTTP_LOG_PHASE, ngx_http_phases_NGX_HTTP_POST_READ_PHASE,
     ngx_http_request_t, ngx_int_t, ngx_module_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE,
-    NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE123, NGX_ERROR, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF,
-    NGX_HTTP_VAR_NOCACHEABLE, NGX_LOG_EMERG, NGX_OK,
+    NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE123, NGX_CONF_TAKE2, NGX_ERROR,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MODULE,
+    NGX_HTTP_SRV_CONF, NGX_HTTP_VAR_NOCACHEABLE, NGX_LOG_EMERG, NGX_OK,
 };
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge};
 use ngx::{ngx_conf_log_error, ngx_string};
@@ -27,10 +27,12 @@ use super::masking::{log_handler, post_read_handler};
 use super::playlist::playlist_handler;
 use super::request::set_module_index;
 use super::settings::{
-    set_api, set_api_key, set_cors, set_m3u, set_playlist, set_segment, set_session_key,
-    set_supervisor, set_token, set_token_arg, set_token_cache, set_wait,
+    set_api, set_api_key, set_auth, set_cors, set_login, set_m3u, set_m3u_guide, set_playlist,
+    set_segment, set_session_key, set_supervisor, set_token, set_token_arg, set_token_cache,
+    set_wait, set_xtream,
 };
 use super::variables::{get_variable, VARIABLES};
+use super::xtream::xtream_handler;
 
 pub struct Module;
 
@@ -135,7 +137,7 @@ const fn directive(name: ngx_str_t, type_: u32, set: SetFn) -> ngx_command_t {
     }
 }
 
-static mut COMMANDS: [ngx_command_t; 13] = [
+static mut COMMANDS: [ngx_command_t; 17] = [
     directive(
         ngx_string!("stream_autostart"),
         NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -196,6 +198,26 @@ static mut COMMANDS: [ngx_command_t; 13] = [
         ANY_LEVEL | NGX_CONF_TAKE1,
         set_session_key,
     ),
+    directive(
+        ngx_string!("stream_autostart_xtream"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
+        set_xtream,
+    ),
+    directive(
+        ngx_string!("stream_autostart_auth"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        set_auth,
+    ),
+    directive(
+        ngx_string!("stream_autostart_login"),
+        ANY_LEVEL | NGX_CONF_TAKE2,
+        set_login,
+    ),
+    directive(
+        ngx_string!("stream_autostart_m3u_guide"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_m3u_guide,
+    ),
     ngx_command_t::empty(),
 ];
 
@@ -227,7 +249,8 @@ pub fn content_handler(mode: &Mode) -> ngx::ffi::ngx_http_handler_pt {
         Mode::Playlist { .. } => Some(playlist_handler),
         Mode::Catalog { .. } => Some(catalog_handler),
         Mode::Api => Some(api_handler),
-        Mode::Segment { .. } => None,
+        Mode::Xtream { .. } => Some(xtream_handler),
+        Mode::Segment { .. } | Mode::Auth => None,
     }
 }
 
@@ -265,6 +288,7 @@ unsafe extern "C" fn merge_loc_conf(
     for name in conf.mask_names() {
         main.add_mask_name(name);
     }
+    super::credentials::add_masks(conf, main);
     let Some(ours) = content_handler(mode) else {
         return NGX_CONF_OK;
     };

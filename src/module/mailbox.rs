@@ -17,6 +17,7 @@ pub enum Outcome {
     Ensure(CallResult),
     Catalog(CallResult),
     Api(CallResult),
+    Xtream(CallResult),
     /// A limited user's `session` check.
     Session(CallResult),
 }

@@ -5,10 +5,25 @@
 //! any phase). The query arguments masked are those the module's
 //! locations take tokens from (`$arg_<name>` of `stream_autostart_token`,
 //! `token` by default, and `stream_autostart_token_arg`), in any case.
+//! Where logins are configured, passwords too: the `$arg_<name>` of
+//! `stream_autostart_login`'s password and `password` of the Xtream API
+//! (masked whole), and the `<password>` of Xtream stream paths
+//! (`/live/<user>/<password>/...`, see `path_mask`).
 
 use ngx::ffi::{ngx_http_request_t, ngx_int_t, NGX_DECLINED, NGX_OK};
 
+use super::conf::MainConf;
 use super::request::Req;
+use crate::log_mask::Secrets;
+
+/// What the http block's locations make secret.
+fn secrets(main: &MainConf) -> Secrets<'_, Box<[u8]>> {
+    Secrets {
+        partial: &main.mask_names,
+        full: &main.full_mask_names,
+        paths: main.mask_paths,
+    }
+}
 
 /// First phase: the request line, so that error log lines written while
 /// the request is handled name it without the token. The arguments keep
@@ -16,8 +31,8 @@ use super::request::Req;
 pub unsafe extern "C" fn post_read_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls phase handlers with the live request.
     if let Some(mut req) = unsafe { Req::from_raw(r) } {
-        let names = &req.main_conf().mask_names;
-        req.mask_request_line(names);
+        let secrets = secrets(req.main_conf());
+        req.mask_request_line(&secrets);
     }
     NGX_DECLINED as ngx_int_t
 }
@@ -28,8 +43,8 @@ pub unsafe extern "C" fn post_read_handler(r: *mut ngx_http_request_t) -> ngx_in
 pub unsafe extern "C" fn log_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls log handlers with the live request.
     if let Some(mut req) = unsafe { Req::from_raw(r) } {
-        let names = &req.main_conf().mask_names;
-        req.mask_for_access_log(names);
+        let secrets = secrets(req.main_conf());
+        req.mask_for_access_log(&secrets);
     }
     NGX_OK as ngx_int_t
 }

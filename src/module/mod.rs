@@ -12,7 +12,8 @@
 //! - `park` (waiting and resuming), `touch`, `session` (the session
 //!   step of the access phase), `cors` (header filter and preflight)
 //! - one file per phase: `masking` (post-read and log), `access`,
-//!   `playlist`, `catalog`, `api`; `variables`
+//!   `playlist`, `catalog`, `api`, `xtream`; `variables`;
+//!   `credentials` (username/password viewers)
 //! - `settings` (directive arguments), `directives`: the module
 //!   definition, the only file naming handlers
 
@@ -22,6 +23,7 @@ mod catalog;
 mod client;
 mod conf;
 mod cors;
+mod credentials;
 mod ctx;
 mod directives;
 mod mailbox;
@@ -35,5 +37,6 @@ mod settings;
 mod shared_ensure;
 mod touch;
 mod variables;
+mod xtream;
 
 pub use directives::ngx_http_stream_autostart_module;

@@ -196,7 +196,9 @@ fn ready_playlist(path: &Path) -> Result<Rc<Entry>, NotReady> {
 fn send_playlist(req: &mut Req<'_>, lc: &LocConf, entry: &Entry, token: &[u8]) -> ngx_int_t {
     let template = &entry.template;
     match lc.token_arg() {
-        Some(arg) if !token.is_empty() => {
+        // A login viewer's segment URIs stay relative: the player resolves
+        // them under /live/<user>/<password>/.
+        Some(arg) if !token.is_empty() && !crate::login_key::is_login(token) => {
             // Argument names are checked ASCII at configuration time.
             let pair = playlist_rewrite::pair(std::str::from_utf8(arg).unwrap_or("token"), token);
             let len = template.rendered_len(pair.len());

@@ -15,7 +15,7 @@ use shared::duration;
 use shared::protocol::MAX_WAIT_MS;
 
 use super::conf::{
-    ApiKey, Cv, LocConf, Mode, TokenArg, DEFAULT_DENY_MS, DEFAULT_GRANT_MS, DEFAULT_STALE_MS,
+    ApiKey, Cv, LocConf, Login, Mode, TokenArg, DEFAULT_DENY_MS, DEFAULT_GRANT_MS, DEFAULT_STALE_MS,
 };
 use super::directives::content_handler;
 use crate::supervisor_addr::SupervisorAddr;
@@ -68,6 +68,14 @@ impl<'a> Directive<'a> {
 
     /// Compiles argument 1 into a complex value in the configuration pool.
     fn compile(&self) -> Option<Cv> {
+        self.compile_arg(1)
+    }
+
+    /// Compiles argument `n` (1-based, present) into a complex value.
+    fn compile_arg(&self, n: usize) -> Option<Cv> {
+        if n >= self.nargs() {
+            return None;
+        }
         // SAFETY: pcalloc returns zeroed pool memory or null; the compile
         // structure points at the directive's own argument, and nginx
         // reports errors itself.
@@ -79,7 +87,7 @@ impl<'a> Directive<'a> {
             let cv = NonNull::new(cv)?;
             let mut ccv: ngx_http_compile_complex_value_t = core::mem::zeroed();
             ccv.cf = self.cf;
-            ccv.value = ((*(*self.cf).args).elts as *mut ngx_str_t).add(1);
+            ccv.value = ((*(*self.cf).args).elts as *mut ngx_str_t).add(n);
             ccv.complex_value = cv.as_ptr();
             (ngx_http_compile_complex_value(&mut ccv) == 0).then_some(Cv(cv))
         }
@@ -337,5 +345,58 @@ set_fn!(set_session_key, |d| {
         return NGX_CONF_ERROR;
     };
     d.lc.session_key = Some(cv);
+    NGX_CONF_OK
+});
+
+set_fn!(set_xtream, |d| {
+    let m3u = match d.arg(1) {
+        b"" if d.nargs() == 1 => false,
+        b"m3u" => true,
+        other => {
+            return d.error(format_args!(
+                "stream_autostart_xtream: unexpected \"{}\"; expected nothing (player_api.php) or m3u (get.php)",
+                other.escape_ascii()
+            ))
+        }
+    };
+    d.set_mode(Mode::Xtream { m3u })
+});
+
+set_fn!(set_auth, |d| { d.set_mode(Mode::Auth) });
+
+set_fn!(set_login, |d| {
+    if d.lc.login.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    if d.arg(1).is_empty() || d.arg(2).is_empty() {
+        return d.error(format_args!(
+            "stream_autostart_login needs a user and a password, such as $arg_username $arg_password"
+        ));
+    }
+    let (Some(user), Some(password)) = (d.compile_arg(1), d.compile_arg(2)) else {
+        return NGX_CONF_ERROR;
+    };
+    d.lc.login = Some(Login {
+        user,
+        password,
+        user_arg: log_mask::arg_variable(d.arg(1)).map(Into::into),
+        password_arg: log_mask::arg_variable(d.arg(2)).map(Into::into),
+    });
+    NGX_CONF_OK
+});
+
+set_fn!(set_m3u_guide, |d| {
+    if d.lc.m3u_guide.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    if d.arg(1).is_empty() {
+        return d.error(format_args!(
+            "stream_autostart_m3u_guide needs the guide's URL, such as \"http://$host/epg.xml\""
+        ));
+    }
+    let Some(url) = d.compile() else {
+        return NGX_CONF_ERROR;
+    };
+    d.lc.m3u_guide = Some(url);
     NGX_CONF_OK
 });

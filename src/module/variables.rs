@@ -37,7 +37,10 @@ fn value(ctx: &Ctx, field: Field) -> Option<Vec<u8>> {
         Field::User => ctx.user.borrow().clone().into_bytes(),
         Field::Status => ctx.status.get()?.as_str().as_bytes().to_vec(),
         Field::WaitMs => ctx.wait_ms.get()?.to_string().into_bytes(),
-        Field::Token if ctx.token.is_empty() => return None,
+        // A login's key holds the password: never shown.
+        Field::Token if ctx.token.is_empty() || crate::login_key::is_login(&ctx.token) => {
+            return None
+        }
         Field::Token => masked(&ctx.token).into_bytes(),
         Field::Client => ctx.client.borrow().clone().into_bytes(),
     })

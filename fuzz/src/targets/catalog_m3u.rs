@@ -19,11 +19,17 @@ pub fn run(data: &[u8]) {
     };
     // The supervisor lists only valid ids; the rest is free text.
     entries.retain(|e| channel_id::validate(e.id.as_bytes()).is_ok());
+    // tvg-id is the guide id where one is set; checked here with the id
+    // (a guide id is free text, rewritten to fit an attribute).
+    for e in &mut entries {
+        e.guide_id = None;
+    }
     let text = render(
         &entries,
         "http://tv.example/live/",
         "/index.m3u8",
         Some("token=abc"),
+        None,
     );
     let text = String::from_utf8(text).expect("rendered M3U is UTF-8");
     let back = parse(&text);

@@ -1,4 +1,4 @@
-//! What nginx logs of a request, with tokens masked: the request line
+//! What nginx logs of a request, with tokens and passwords masked: the request line
 //! (`$request`, the error log's `request: "..."`), `$args` and
 //! `$request_uri`. Each string is replaced by a masked copy in the request
 //! pool, never written in place: the request line, the arguments and the
@@ -12,7 +12,8 @@ use core::ptr;
 use ngx::ffi::{ngx_pnalloc, ngx_str_t};
 
 use super::{str_bytes, Req};
-use crate::log_mask;
+use crate::log_mask::Secrets;
+use crate::path_mask;
 
 /// Which of the request's strings to mask.
 #[derive(Clone, Copy)]
@@ -26,15 +27,15 @@ impl Req<'_> {
     /// Masks the request line only: from the first phase on, so that the
     /// error log's lines name the request without its token, while the
     /// arguments keep it for the access phase and for upstreams.
-    pub fn mask_request_line(&mut self, names: &[Box<[u8]>]) {
-        self.mask(Field::RequestLine, names);
+    pub fn mask_request_line(&mut self, secrets: &Secrets<'_, Box<[u8]>>) {
+        self.mask(Field::RequestLine, secrets);
     }
 
     /// Masks everything logged: for the log phase, when nothing reads the
     /// arguments for anything else any more.
-    pub fn mask_for_access_log(&mut self, names: &[Box<[u8]>]) {
+    pub fn mask_for_access_log(&mut self, secrets: &Secrets<'_, Box<[u8]>>) {
         for field in [Field::RequestLine, Field::Args, Field::UnparsedUri] {
-            self.mask(field, names);
+            self.mask(field, secrets);
         }
     }
 
@@ -47,8 +48,8 @@ impl Req<'_> {
         }
     }
 
-    fn mask(&mut self, field: Field, names: &[Box<[u8]>]) {
-        if names.is_empty() {
+    fn mask(&mut self, field: Field, secrets: &Secrets<'_, Box<[u8]>>) {
+        if secrets.is_empty() {
             return;
         }
         let current = *self.field(field);
@@ -57,15 +58,17 @@ impl Req<'_> {
         // an internal redirect set), all alive for the whole request; the
         // bytes are copied here before anything changes.
         let bytes = unsafe { str_bytes(&current) };
-        // No `name=value` pair, nothing to mask: no copy for such requests.
-        if !bytes.contains(&b'=') {
+        // No `name=value` pair and no credentials path, nothing to mask:
+        // no copy for such requests.
+        let path = secrets.paths && !matches!(field, Field::Args) && path_mask::may_hold(bytes);
+        if !bytes.contains(&b'=') && !path {
             return;
         }
         let mut text = bytes.to_vec();
         let changed = match field {
-            Field::RequestLine => log_mask::mask_request_line(&mut text, names),
-            Field::Args => log_mask::mask_query(&mut text, names),
-            Field::UnparsedUri => log_mask::mask_uri(&mut text, names),
+            Field::RequestLine => secrets.request_line(&mut text),
+            Field::Args => secrets.query(&mut text),
+            Field::UnparsedUri => secrets.uri(&mut text),
         };
         if !changed {
             return;
