@@ -87,7 +87,9 @@ pub fn streams(catalog: &[ChannelEntry], category: Option<&str>) -> Value {
             "stream_icon": c.logo.as_deref().unwrap_or(""),
             "epg_channel_id": c.guide_id,
             "added": "0",
-            "is_adult": 0,
+            // A string, as Xtream panels send it and clients compare it
+            // (pyxtream: `is_adult == "1"`, and its schema wants a string).
+            "is_adult": "0",
             "category_id": cat,
             "category_ids": [cat.parse::<u64>().unwrap_or(0)],
             "custom_sid": "",
@@ -175,6 +177,7 @@ mod tests {
         assert_eq!(a[0]["category_id"], category_id("News"));
         assert_eq!(a[0]["tv_archive"], 0);
         assert_eq!(a[0]["custom_sid"], "");
+        assert_eq!(a[0]["is_adult"], "0");
         assert_eq!(a[1]["num"], 5);
         let sport = streams(&catalog, Some(&category_id("Sport")));
         assert_eq!(sport.as_array().unwrap().len(), 1);
