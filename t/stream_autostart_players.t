@@ -362,11 +362,27 @@ is(scalar(ffmpeg_pids($s->{hls}, 2)), 0, 'wrong password: channel 2 not started'
 like(file_text($t, 'error.log'), qr/\Q$user\E/,
 	'the refusal is in the error log, naming the user');
 
-# The password is in no log.
+# The password is in no log: nginx's, the supervisor's, Redis', the
+# origin's, the data commands'. nginx's own debug lines (a --with-debug
+# build, such as Debian's) show the raw request before any module runs,
+# and the response headers on lines of their own: the documented limit
+# of masking (docs/directives.md).
 $t->stop();
-my @leaks = grep { index(file_text($t, $_), $password) >= 0 }
-	qw/access.log error.log supervisor.log redis.log origin.log data.log/;
-is_deeply(\@leaks, [], 'the password appears in no log');
+opendir my $dh, $d or die "$d: $!\n";
+my @leaks;
+foreach my $f (sort grep { /\.log$/ } readdir $dh) {
+	my $level = '';
+	foreach my $line (split /\n/, file_text($t, $f)) {
+		# An nginx error log entry starts with its time and level; the
+		# lines after it without one are its continuation.
+		$level = $1 if $line =~ m!^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\]!;
+		push @leaks, "$f: $line"
+			if $level ne 'debug' && index($line, $password) >= 0;
+	}
+}
+closedir $dh;
+is(scalar(@leaks), 0, 'the password appears in no log')
+	or diag(join "\n", map { s/\Q$password\E/<PASSWORD>/gr } @leaks[0 .. 4]);
 
 ###############################################################################
 
