@@ -78,8 +78,11 @@ pub fn render(s: &Snapshot) -> String {
     );
     sample(o, "starts_total", &[], s.starts as f64);
     family(o, "restarts_total", "counter", "ffmpeg restarts (back-off retry, next failover source, operator restart) by the class of the failure that caused them.");
+    // A refused start restarts nothing; an operator's restart is no failure.
     for (r, n) in Reason::ALL.iter().zip(&s.restarts) {
-        sample(o, "restarts_total", &[("reason", r.as_str())], *n as f64);
+        if *r != Reason::Capacity {
+            sample(o, "restarts_total", &[("reason", r.as_str())], *n as f64);
+        }
     }
     family(
         o,
@@ -88,7 +91,9 @@ pub fn render(s: &Snapshot) -> String {
         "Failed ffmpeg runs and refused channel starts, by reason class.",
     );
     for (r, n) in Reason::ALL.iter().zip(&s.failures) {
-        sample(o, "failures_total", &[("reason", r.as_str())], *n as f64);
+        if *r != Reason::Operator {
+            sample(o, "failures_total", &[("reason", r.as_str())], *n as f64);
+        }
     }
     family(
         o,
@@ -314,10 +319,12 @@ mod tests {
         assert!(t.contains("stream_supervisor_restarts_total{reason=\"stalled\"} 1\n"));
         // Every class is there from the start, so rate() sees the first one.
         assert!(t.contains("stream_supervisor_failures_total{reason=\"source_http_4xx\"} 0\n"));
-        assert!(
-            t.contains("stream_supervisor_capacity_streams 100\nstream_supervisor_running_streams")
-                || t.contains("stream_supervisor_capacity_streams 100\n")
-        );
+        assert!(t.contains("stream_supervisor_restarts_total{reason=\"operator\"} 0\n"));
+        assert!(!t.contains("stream_supervisor_restarts_total{reason=\"capacity\"}"));
+        assert!(t.contains("stream_supervisor_failures_total{reason=\"capacity\"} 0\n"));
+        assert!(!t.contains("stream_supervisor_failures_total{reason=\"operator\"}"));
+        assert!(t.contains("stream_supervisor_capacity_streams 100\n"));
+        assert!(t.contains("stream_supervisor_running_streams 3\n"));
         assert!(t.contains("stream_supervisor_channel_cpu_seconds_total{channel=\"7\"} 1.5\n"));
         assert!(t.contains("stream_supervisor_channel_memory_bytes{channel=\"7\"} 25165824\n"));
         assert!(t.contains("stream_supervisor_channel_viewers{channel=\"7\"} 2\n"));
