@@ -33,7 +33,7 @@ chomp $promtool;
 plan(skip_all => 'no promtool (Debian package prometheus)') unless $promtool;
 
 my $t = Test::Nginx->new()->has_daemon('redis-server')->has_daemon('ffmpeg')
-	->plan(27);
+	->plan(29);
 
 my $s = start_stack($t, segment => '1s',
 	users => { u1 => '{"active":true}', u2 => '{"active":true}' },
@@ -149,6 +149,16 @@ my $failed = samples(scrape($s->{socket}));
 is($failed->{$nf} - $before->{$nf}, 1, '404 source: a source_http_4xx failure');
 is($failed->{"${p}streams{state=\"failed\"}"}, 1, 'failed stream by state');
 is($failed->{"${p}channel_up{channel=\"nf\"}"}, 0, 'a failed channel is not up');
+
+# An operator's restart: a restart of class operator, and a new start.
+
+like(supervisor_call($s->{socket},
+	'{"id":9,"op":"restart","channel":"1","wait_ms":20000}'),
+	qr/"ok":true/, 'channel 1 restarted');
+my $restarted = samples(scrape($s->{socket}));
+is($restarted->{"${p}restarts_total{reason=\"operator\"}"}
+	- $before->{"${p}restarts_total{reason=\"operator\"}"}, 1,
+	'restarts_total{reason="operator"} went up by one');
 
 # The command line prints the same text.
 
