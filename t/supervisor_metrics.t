@@ -5,7 +5,8 @@
 # which promtool accepts; a cold start moves the starts counter and the
 # start-to-ready histogram and shows the channel up with its ffmpeg's CPU
 # and memory; a source answering 404 counts as a source_http_4xx failure;
-# sessions show per channel; --metrics-per-channel off drops every
+# sessions show per channel; a failed Redis call is counted;
+# --metrics-per-channel off drops every
 # {channel} series.
 
 ###############################################################################
@@ -33,7 +34,7 @@ chomp $promtool;
 plan(skip_all => 'no promtool (Debian package prometheus)') unless $promtool;
 
 my $t = Test::Nginx->new()->has_daemon('redis-server')->has_daemon('ffmpeg')
-	->plan(29);
+	->plan(31);
 
 my $s = start_stack($t, segment => '1s',
 	users => { u1 => '{"active":true}', u2 => '{"active":true}' },
@@ -199,5 +200,16 @@ waitpid($pid, 0);
 like($reply, qr/"id":8,"ok":false.*"code":"forbidden".*metrics is an operator operation/,
 	'non-operator peer: metrics forbidden');
 }
+
+# Redis gone: a failed call is counted (last: nothing here needs Redis
+# afterwards).
+
+my $errors = samples(scrape($s->{socket}))->{"${p}redis_errors_total"};
+redis($t, 'SHUTDOWN', 'NOSAVE');
+like(supervisor_call($s->{socket},
+	'{"id":10,"op":"ensure","channel":"2","wait_ms":1000}'),
+	qr/"code":"unavailable"/, 'Redis gone: unavailable');
+cmp_ok(samples(scrape($s->{socket}))->{"${p}redis_errors_total"}, '>', $errors,
+	'Redis gone: redis_errors_total went up');
 
 ###############################################################################
