@@ -5,9 +5,8 @@
 # which promtool accepts; a cold start moves the starts counter and the
 # start-to-ready histogram and shows the channel up with its ffmpeg's CPU
 # and memory; a source answering 404 counts as a source_http_4xx failure;
-# sessions show per channel; a failed Redis call is counted;
-# --metrics-per-channel off drops every
-# {channel} series.
+# sessions show per channel; an operator restart and a failed Redis call
+# are counted; --metrics-per-channel off drops every {channel} series.
 
 ###############################################################################
 
