@@ -216,6 +216,12 @@ pub struct Cli {
         value_parser = crate::accounts::session_policy::LimitPolicy::parse)]
     pub connection_limit_policy: crate::accounts::session_policy::LimitPolicy,
 
+    /// Per-channel metric series (`{channel}` labels: up, CPU, memory,
+    /// viewers, sessions of each running channel): off leaves them out,
+    /// for very large catalogs.
+    #[arg(long, env = "SUPERVISOR_METRICS_PER_CHANNEL", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    pub metrics_per_channel: bool,
+
     /// Log level or filter (RUST_LOG, if set, wins).
     #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
     pub log: String,
@@ -301,6 +307,11 @@ pub enum Command {
         out: Output,
         #[command(subcommand)]
         cmd: Option<SessionCmd>,
+    },
+    /// Print the supervisor's metrics (Prometheus text format).
+    Metrics {
+        #[command(flatten)]
+        out: Output,
     },
     /// Stop a channel if it runs, then start it afresh.
     Restart {
@@ -563,6 +574,14 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("\"{s}\" is not on or off")),
+    }
+}
+
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -725,6 +744,15 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn metrics_flag() {
+        assert!(Cli::parse_from(["s"]).metrics_per_channel);
+        assert!(!Cli::parse_from(["s", "--metrics-per-channel", "off"]).metrics_per_channel);
+        assert!(Cli::try_parse_from(["s", "--metrics-per-channel", "no"]).is_err());
+        let cli = Cli::parse_from(["s", "metrics"]);
+        assert!(matches!(cli.command, Some(Command::Metrics { .. })));
     }
 
     #[test]
