@@ -10,6 +10,8 @@ libnginx-mod-http-perl valgrind runit"
 # tv_validate_file, which checks the rendered programme guide
 # (t/supervisor_guide.t).
 PACKAGES="$PACKAGES xmltv-util"
+# promtool, which checks the metrics text (t/supervisor_metrics.t).
+PACKAGES="$PACKAGES prometheus"
 
 missing=""
 for p in $PACKAGES; do

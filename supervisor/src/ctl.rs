@@ -1,5 +1,5 @@
 //! Operator commands (`status`, `list`, `start`, `stop`, `restart`,
-//! `sessions`): one request to a running supervisor over its socket,
+//! `sessions`, `metrics`): one request to a running supervisor over its socket,
 //! printed as a table or as the reply's JSON. The status table also asks
 //! for the sessions, to show each channel's viewers.
 
@@ -32,6 +32,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             Duration::ZERO,
         ),
         Command::List { out } => (Op::List, out.json, Duration::ZERO),
+        Command::Metrics { out } => (Op::Metrics, out.json, Duration::ZERO),
         Command::Sessions {
             user,
             out,
@@ -160,6 +161,9 @@ fn call(socket: &Path, op: Op, timeout: Duration) -> Result<Reply, String> {
 fn human(op: &str, reply: &Reply, now: u64, viewers: Option<&BTreeMap<String, u32>>) -> String {
     if let Some(list) = &reply.sessions {
         return sessions_table::table(list, now);
+    }
+    if let Some(text) = &reply.metrics {
+        return text.clone();
     }
     match &reply.streams {
         Some(list) if op == "status" && list.len() == 1 && reply.state.is_some() => {

@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod guide;
 pub mod hls_files;
 pub mod m3u_import;
+pub mod metrics;
 pub mod peer_access;
 pub mod process;
 pub mod proxy;

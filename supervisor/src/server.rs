@@ -155,9 +155,11 @@ fn admit(stream: UnixStream, ctx: &Arc<Ctx>) {
     match ctx.registry.open(&peer, &ctx.limits) {
         Ok(slot) => {
             let ctx = ctx.clone();
+            let counted = crate::metrics::connection_opened();
             tokio::spawn(async move {
                 connection(stream, peer, &ctx).await;
                 drop(slot);
+                drop(counted);
             });
         }
         Err(why) => {

@@ -120,8 +120,17 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             channel,
             client,
         } => accounts::ops::end(id, streams, &user, channel.as_deref(), client.as_deref()),
-        // Issue 15 contract; implemented on the metrics branch.
-        Op::Metrics => Reply::error(id, ErrorCode::Internal, "not implemented yet"),
+        Op::Metrics => {
+            // /proc reads for every running channel: off the runtime.
+            let s = streams.clone();
+            match tokio::task::spawn_blocking(move || crate::metrics::collect::render(&s)).await {
+                Ok(text) => Reply {
+                    metrics: Some(text),
+                    ..Reply::ok(id)
+                },
+                Err(e) => Reply::error(id, ErrorCode::Internal, format!("metrics: {e}")),
+            }
+        }
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {

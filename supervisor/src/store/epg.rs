@@ -26,8 +26,7 @@ impl Store {
             pipe.del(stale).ignore();
         }
         pipe.incr(self.key(&Keys::epg_version()), 1u64);
-        let (version,): (u64,) = pipe
-            .query_async(&mut c)
+        let (version,): (u64,) = super::timed(pipe.query_async(&mut c))
             .await
             .map_err(|e| StoreError(format!("Redis: cannot store the guide: {e}")))?;
         Ok(version)

@@ -89,14 +89,17 @@ impl Store {
             .client
             .get_connection_manager_with_config(cfg)
             .await
-            .map_err(|e| StoreError(format!("Redis unreachable: {e}")))?;
+            .map_err(|e| {
+                crate::metrics::redis_call(None, false);
+                StoreError(format!("Redis unreachable: {e}"))
+            })?;
         *guard = Some(c.clone());
         Ok(c)
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<String>, StoreError> {
         let mut c = self.conn().await?;
-        c.get::<_, Option<String>>(self.key(key))
+        timed(c.get::<_, Option<String>>(self.key(key)))
             .await
             .map_err(|e| StoreError(format!("Redis GET {}: {e}", self.shown(key))))
     }
@@ -173,12 +176,14 @@ impl Store {
             self.key(&Keys::stream_pid(channel)),
             self.key(&Keys::stream_started(channel)),
         );
-        redis::pipe()
-            .set(&kp, pid)
-            .set(&ks, started)
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(|e| StoreError(format!("Redis SET {kp}: {e}")))
+        timed(
+            redis::pipe()
+                .set(&kp, pid)
+                .set(&ks, started)
+                .query_async::<()>(&mut c),
+        )
+        .await
+        .map_err(|e| StoreError(format!("Redis SET {kp}: {e}")))
     }
 
     /// The ids in every key of a kind (SCAN, never KEYS).
@@ -188,15 +193,17 @@ impl Store {
         let mut ids: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
         loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&full)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut c)
-                .await
-                .map_err(|e| StoreError(format!("Redis SCAN {full}: {e}")))?;
+            let (next, batch): (u64, Vec<String>) = timed(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&full)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut c),
+            )
+            .await
+            .map_err(|e| StoreError(format!("Redis SCAN {full}: {e}")))?;
             ids.extend(batch.iter().filter_map(|k| {
                 let name = k.strip_prefix(&self.prefix)?;
                 kind.id_of(name).map(str::to_string)
@@ -215,11 +222,10 @@ impl Store {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(500) {
             let full: Vec<String> = chunk.iter().map(|k| self.key(k)).collect();
-            let vals: Vec<Option<String>> = redis::cmd("MGET")
-                .arg(&full)
-                .query_async(&mut c)
-                .await
-                .map_err(|e| StoreError(format!("Redis MGET: {e}")))?;
+            let vals: Vec<Option<String>> =
+                timed(redis::cmd("MGET").arg(&full).query_async(&mut c))
+                    .await
+                    .map_err(|e| StoreError(format!("Redis MGET: {e}")))?;
             out.extend(vals);
         }
         Ok(out)
@@ -227,7 +233,7 @@ impl Store {
 
     pub async fn set(&self, key: &Key, value: &str) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
-        c.set::<_, _, ()>(self.key(key), value)
+        timed(c.set::<_, _, ()>(self.key(key), value))
             .await
             .map_err(|e| StoreError(format!("Redis SET {}: {e}", self.shown(key))))
     }
@@ -240,7 +246,7 @@ impl Store {
             for (k, v) in chunk {
                 cmd.arg(self.key(k)).arg(v);
             }
-            cmd.query_async::<()>(&mut c)
+            timed(cmd.query_async::<()>(&mut c))
                 .await
                 .map_err(|e| StoreError(format!("Redis MSET: {e}")))?;
         }
@@ -249,7 +255,7 @@ impl Store {
 
     pub async fn del(&self, key: &Key) -> Result<bool, StoreError> {
         let mut c = self.conn().await?;
-        c.del::<_, i64>(self.key(key))
+        timed(c.del::<_, i64>(self.key(key)))
             .await
             .map(|n| n > 0)
             .map_err(|e| StoreError(format!("Redis DEL {}: {e}", self.shown(key))))
@@ -273,10 +279,20 @@ impl Store {
             self.key(&Keys::stream_pid(channel)),
             self.key(&Keys::stream_started(channel)),
         ];
-        c.del::<_, ()>(&keys[..])
+        timed(c.del::<_, ()>(&keys[..]))
             .await
             .map_err(|e| StoreError(format!("Redis DEL {}: {e}", keys[0])))
     }
+}
+
+/// One Redis round trip, timed into the metrics (an error counts too).
+async fn timed<T>(
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    let begun = std::time::Instant::now();
+    let r = call.await;
+    crate::metrics::redis_call(Some(begun.elapsed()), r.is_ok());
+    r
 }
 
 /// Unix seconds now.

@@ -119,7 +119,10 @@ impl Streams {
         let id = &ch.id;
         let plan = match self.plan(id, ch.adhoc.as_ref()).await {
             Ok(p) => p,
-            Err(end) => return end,
+            Err(end) => {
+                crate::metrics::failed(crate::metrics::Reason::Other);
+                return end;
+            }
         };
         {
             let mut info = ch.info.lock().unwrap();
@@ -141,6 +144,8 @@ impl Streams {
                 Outcome::Ended(end) => return end,
                 Outcome::Failed { reason, was_ready } => (reason, was_ready),
             };
+            let class = crate::metrics::classify(&reason);
+            crate::metrics::failed(class);
             // A run that was ready only briefly has not worked: it must not
             // give the other sources a fresh round without back-off.
             let was_ready = failover::worked(was_ready, begun.elapsed(), self.stable_after());
@@ -161,6 +166,7 @@ impl Streams {
                 if self.is_idle(ch) {
                     return ch.idle_end();
                 }
+                crate::metrics::restarted(class);
                 continue;
             }
             // Every source failed: start over from the first after back-off.
@@ -190,6 +196,7 @@ impl Streams {
                         info!(channel = %id, "idle while restarting, stopped");
                         return ch.idle_end();
                     }
+                    crate::metrics::restarted(class);
                 }
                 Verdict::GiveUp => {
                     let n = failures.recent();

@@ -85,6 +85,10 @@ pub struct Channel {
     stop_reason: Mutex<Option<String>>,
     info: Mutex<Info>,
     adhoc: Option<Adhoc>,
+    /// When the channel started, and whether it has been ready since
+    /// (its cold start time is measured once).
+    begun: Instant,
+    was_ready: AtomicBool,
 }
 
 impl Channel {
@@ -118,6 +122,13 @@ impl Channel {
             ErrorCode::NotRunning,
             format!("channel {} stopped: idle", self.id),
         )
+    }
+
+    /// The channel is ready: its first time counts as a cold start.
+    fn mark_ready(&self) {
+        if !self.was_ready.swap(true, Ordering::Relaxed) {
+            crate::metrics::ready_after(self.begun.elapsed());
+        }
     }
 
     fn set_state(&self, new: State) {
@@ -323,7 +334,9 @@ impl Streams {
 
     /// Operator restart: stop if running, start afresh.
     pub async fn restart(self: &Arc<Self>, id: &str, wait: Duration) -> Ensured {
-        self.stop(id, "operator restart").await;
+        if self.stop(id, "operator restart").await {
+            crate::metrics::restarted(crate::metrics::Reason::Operator);
+        }
         self.ensure(id, wait).await
     }
 
@@ -344,6 +357,7 @@ impl Streams {
                 .count();
             if let Some(why) = over_capacity(running, max) {
                 warn!(channel = %id, running, max, "at capacity, not starting");
+                crate::metrics::failed(crate::metrics::Reason::Capacity);
                 return Err(Ensured::Error(ErrorCode::Capacity, why));
             }
         }
@@ -355,8 +369,11 @@ impl Streams {
             stop_reason: Mutex::new(None),
             info: Mutex::new(Info::default()),
             adhoc,
+            begun: Instant::now(),
+            was_ready: AtomicBool::new(false),
         });
         map.insert(id.to_string(), ch.clone());
+        crate::metrics::started();
         let this = self.clone();
         let task_ch = ch.clone();
         tokio::spawn(async move { this.run_channel(task_ch).await });
@@ -411,6 +428,22 @@ impl Streams {
         for mut rx in waits {
             let _ = rx.wait_for(|s| matches!(s, State::Ended(..))).await;
         }
+    }
+
+    pub fn config(&self) -> &Cli {
+        &self.cfg
+    }
+
+    /// What the metrics show of each running channel: id, state, ffmpeg's
+    /// pid. Cheap: no file is read under the lock.
+    pub fn metric_channels(&self) -> Vec<(String, StreamState, Option<u32>)> {
+        let map = self.map.lock().unwrap();
+        map.values()
+            .map(|ch| {
+                let pid = ch.info.lock().unwrap().pid;
+                (ch.id.clone(), ch.state.borrow().public(), pid)
+            })
+            .collect()
     }
 
     pub fn status(&self, id: Option<&str>) -> Vec<StreamInfo> {

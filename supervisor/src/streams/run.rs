@@ -219,6 +219,7 @@ impl Streams {
                 Seen::Waiting => {}
                 Seen::Ready => {
                     ch.set_state(State::Ready);
+                    ch.mark_ready();
                     ch.info.lock().unwrap().skipped.worked(source);
                     info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready", "ready");
                 }
