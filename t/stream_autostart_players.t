@@ -34,8 +34,8 @@ select STDOUT; $| = 1;
 
 require_player_tools();
 
-my $t = Test::Nginx->new()->has(qw/http gzip rewrite/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(29);
+my $t = Test::Nginx->new()->has(qw/http gzip_static rewrite/)->has_daemon('redis-server')
+	->has_daemon('ffmpeg')->plan(30);
 
 my $browser = $StreamAutostart::BROWSER_DIR;
 my $conf = <<'EOF';
@@ -83,8 +83,7 @@ http {
         location = /epg.xml {
             alias %%TESTDIR%%/hls/guide.xml;
             stream_autostart_auth;
-            gzip on;
-            gzip_types application/xml;
+            gzip_static on;
             stream_autostart_cors *;
         }
         location = /xmltv.php {
@@ -92,8 +91,7 @@ http {
             default_type application/xml;
             stream_autostart_login $arg_username $arg_password;
             stream_autostart_auth;
-            gzip on;
-            gzip_types application/xml;
+            gzip_static on;
         }
 
         # Xtream live URLs: /live/<user>/<password>/<id>.m3u8, its
@@ -327,6 +325,8 @@ like($plain, qr!^HTTP/1\.1 200 .*^Content-Type: application/xml!ms,
 my $gz = http_host_get("/epg.xml?token=$token", 'Accept-Encoding: gzip');
 like($gz, qr!^Content-Encoding: gzip\r$!m, '/epg.xml is gzipped when accepted');
 my $zbody = http_body($gz);
+ok(length($zbody) && $zbody eq $t->read_file('hls/guide.xml.gz'),
+	'as the supervisor compressed it (guide.xml.gz, once per version)');
 my $xml = '';
 gunzip(\$zbody => \$xml) or diag("gunzip: $GunzipError");
 $t->write_file('served-guide.xml', $xml);

@@ -118,6 +118,7 @@ sub has_module {
 		http => '(?s)^(?!.*--without-http(?!\S))',
 		realip => '--with-http_realip_module',
 		ssl => '--with-http_ssl_module',
+		gzip_static => '--with-http_gzip_static_module',
 		http_v2 => '--with-http_v2_module',
 		stream => '--with-stream((?!\S)|=dynamic)',
 	);
