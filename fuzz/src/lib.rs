@@ -18,10 +18,10 @@ pub mod call_error;
 pub mod log_mask;
 #[path = "../../src/log_text.rs"]
 pub mod log_text;
-#[path = "../../src/m3u_render.rs"]
-pub mod m3u_render;
 #[path = "../../src/login_key.rs"]
 pub mod login_key;
+#[path = "../../src/m3u_render.rs"]
+pub mod m3u_render;
 #[path = "../../src/outcome.rs"]
 pub mod outcome;
 #[path = "../../src/path_mask.rs"]

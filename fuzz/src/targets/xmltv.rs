@@ -35,7 +35,10 @@ pub fn run(data: &[u8]) {
         assert!(list.windows(2).all(|w| w[0].start < w[1].start), "{gid:?}");
         for p in list {
             assert!(p.title.chars().count() <= limits.text);
-            assert!(p.desc.as_ref().is_none_or(|d| d.chars().count() <= limits.text));
+            assert!(p
+                .desc
+                .as_ref()
+                .is_none_or(|d| d.chars().count() <= limits.text));
         }
         catalog.push(ChannelEntry {
             id: format!("{}", catalog.len() + 1),
