@@ -108,7 +108,7 @@ http {
             stream_autostart $channel;
             stream_autostart_cors *;
         }
-        location ~ ^/live/(?<xu>[^/]+)/(?<xp>[^/]+)/(?<channel>[A-Za-z0-9_-]+)\.ts$ {
+        location ~ ^/live/(?<xu>[A-Za-z0-9._~-]+)/(?<xp>[A-Za-z0-9._~-]+)/(?<channel>[A-Za-z0-9_-]+)\.ts$ {
             return 302 /live/$xu/$xp/$channel.m3u8;
         }
 

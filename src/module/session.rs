@@ -41,9 +41,11 @@ pub enum Step {
 
 /// The client key of this request: `stream_autostart_session_key`'s
 /// value, else `$remote_addr` and `User-Agent` (see `crate::session_key`).
+/// An empty value (a header the player did not send) falls back too: one
+/// shared empty key would make every device of a user one client.
 fn client_key(req: &mut Req<'_>) -> String {
     if let Some(cv) = req.conf().session_key {
-        if let Some(v) = req.eval(cv) {
+        if let Some(v) = req.eval(cv).filter(|v| !v.is_empty()) {
             return session_key::custom_key(v);
         }
     }

@@ -1,6 +1,7 @@
 //! Recent password verifications, so a player that asks for a playlist
 //! and its segments with the same credentials every few seconds costs one
-//! argon2 run a minute, not one per request.
+//! argon2 run now and then, not one per request; and each user's budget
+//! of wrong passwords, so guessing cannot keep the verifiers busy.
 //!
 //! Keyed by an HMAC-SHA256 (random per-process key) of user and password:
 //! the password itself is never kept. Each verdict is bound to a digest of
@@ -15,8 +16,17 @@ use std::time::{Duration, Instant};
 
 use ring::hmac;
 
-/// How long a verdict is trusted.
+/// How long a refusal is remembered.
 pub const LIFETIME: Duration = Duration::from_secs(60);
+/// How long a grant is trusted. Long, so that a flood of wrong passwords
+/// for a user (which queues argon2 runs) never stands between that user's
+/// players and their known-good password; the record's state (active,
+/// expiry) is still read on every login, and a new password hash drops it.
+pub const GRANT_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// Wrong passwords verified for one user per [`LIFETIME`], at most;
+/// beyond it that user's uncached logins are refused without an argon2
+/// run until the window passes.
+pub const MAX_FAILURES: u32 = 20;
 
 /// Most verdicts kept; beyond it old ones are dropped first, then
 /// refusals, then everything (a flood of distinct wrong passwords must
@@ -34,6 +44,13 @@ struct Entry {
 pub struct LoginCache {
     key: hmac::Key,
     entries: Mutex<HashMap<Digest, Entry>>,
+    /// Per user: when the window began and wrong passwords in it.
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+fn alive(e: &Entry, now: Instant) -> bool {
+    let life = if e.granted { GRANT_LIFETIME } else { LIFETIME };
+    now.saturating_duration_since(e.at) < life
 }
 
 impl LoginCache {
@@ -44,6 +61,7 @@ impl LoginCache {
         Ok(LoginCache {
             key,
             entries: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         })
     }
 
@@ -67,20 +85,44 @@ impl LoginCache {
     }
 
     /// The remembered verdict for this user, password and stored hash, if
-    /// one younger than [`LIFETIME`] exists: `Some(true)` granted,
-    /// `Some(false)` refused.
+    /// one still alive exists (grants for [`GRANT_LIFETIME`], refusals for
+    /// [`LIFETIME`]): `Some(true)` granted, `Some(false)` refused.
     pub fn lookup(&self, user: &str, password: &str, phc: &str, now: Instant) -> Option<bool> {
         let (k, tag) = self.keys(user, password, phc);
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(&k)?;
-        (e.hash_tag == tag && now.saturating_duration_since(e.at) < LIFETIME).then_some(e.granted)
+        (e.hash_tag == tag && alive(e, now)).then_some(e.granted)
+    }
+
+    /// Whether `user` has used up its wrong passwords for this window.
+    pub fn throttled(&self, user: &str, now: Instant) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.get(user).is_some_and(|&(since, n)| {
+            now.saturating_duration_since(since) < LIFETIME && n >= MAX_FAILURES
+        })
+    }
+
+    /// Counts a wrong password verified for `user`.
+    pub fn failed(&self, user: &str, now: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() >= MAX_ENTRIES && !failures.contains_key(user) {
+            failures.retain(|_, (since, _)| now.saturating_duration_since(*since) < LIFETIME);
+            if failures.len() >= MAX_ENTRIES {
+                failures.clear();
+            }
+        }
+        let slot = failures.entry(user.to_string()).or_insert((now, 0));
+        if now.saturating_duration_since(slot.0) >= LIFETIME {
+            *slot = (now, 0);
+        }
+        slot.1 = slot.1.saturating_add(1);
     }
 
     pub fn remember(&self, user: &str, password: &str, phc: &str, granted: bool, now: Instant) {
         let (k, hash_tag) = self.keys(user, password, phc);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&k) {
-            entries.retain(|_, e| now.saturating_duration_since(e.at) < LIFETIME);
+            entries.retain(|_, e| alive(e, now));
             if entries.len() >= MAX_ENTRIES {
                 entries.retain(|_, e| e.granted);
             }
@@ -119,16 +161,36 @@ mod tests {
             c.lookup("alice", "pw", "$h1", t0 + Duration::from_secs(59)),
             Some(true)
         );
+        // A grant outlives a refusal's minute, not its own lifetime.
+        assert_eq!(c.lookup("alice", "pw", "$h1", t0 + LIFETIME), Some(true));
         // Too old, another password, another user, a changed hash: unknown.
-        assert_eq!(c.lookup("alice", "pw", "$h1", t0 + LIFETIME), None);
+        assert_eq!(c.lookup("alice", "pw", "$h1", t0 + GRANT_LIFETIME), None);
         assert_eq!(c.lookup("alice", "pw2", "$h1", t0), None);
         assert_eq!(c.lookup("bob", "pw", "$h1", t0), None);
         assert_eq!(c.lookup("alice", "pw", "$h2", t0), None);
         // Length-prefixed: no confusion between user and password bytes.
         assert_eq!(c.lookup("alicep", "w", "$h1", t0), None);
-        // A refusal is remembered as a refusal.
+        // A refusal is remembered as a refusal, for a minute.
         c.remember("alice", "wrong", "$h1", false, t0);
         assert_eq!(c.lookup("alice", "wrong", "$h1", t0), Some(false));
+        assert_eq!(c.lookup("alice", "wrong", "$h1", t0 + LIFETIME), None);
+    }
+
+    #[test]
+    fn wrong_passwords_throttle_their_user_for_a_window() {
+        let c = LoginCache::new().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..MAX_FAILURES - 1 {
+            c.failed("alice", t0);
+        }
+        assert!(!c.throttled("alice", t0));
+        c.failed("alice", t0);
+        assert!(c.throttled("alice", t0));
+        assert!(!c.throttled("bob", t0));
+        // The window passes.
+        assert!(!c.throttled("alice", t0 + LIFETIME));
+        c.failed("alice", t0 + LIFETIME);
+        assert!(!c.throttled("alice", t0 + LIFETIME));
     }
 
     #[test]

@@ -36,10 +36,34 @@ pub fn check_form(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest new password (bytes): what nginx's module passes on for a
+/// login (`login_key::MAX_LEN`); a longer one could be set but never used.
+pub const MAX_NEW_PASSWORD_LEN: usize = 256;
+
+/// Whether a password may be set: its form, and nothing that cannot work
+/// in the URLs players build (`/live/<user>/<password>/`: nginx decodes
+/// `%2F` into a path separator, so a `/` can never be sent there).
+pub fn check_new(password: &str) -> Result<(), String> {
+    check_form(password)?;
+    if password.len() > MAX_NEW_PASSWORD_LEN {
+        return Err(format!(
+            "password longer than {MAX_NEW_PASSWORD_LEN} bytes ({} bytes), \
+             which nginx does not pass on",
+            password.len()
+        ));
+    }
+    if password.contains('/') {
+        return Err("password has a '/', which players' stream URLs \
+                    (/live/<user>/<password>/...) cannot carry"
+            .into());
+    }
+    Ok(())
+}
+
 /// A new argon2id PHC string for `password`, salted from the OS's random
 /// source (default OWASP parameters: m=19 MiB, t=2, p=1).
 pub fn hash(password: &str) -> Result<String, String> {
-    check_form(password)?;
+    check_new(password)?;
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -105,6 +129,16 @@ mod tests {
         assert_ne!(a, b);
         assert!(verify("correct horse", &b).unwrap());
         check_phc(&a).unwrap();
+    }
+
+    #[test]
+    fn new_passwords_must_work_in_stream_urls() {
+        assert!(check_new("s3cret-._~!").is_ok());
+        assert!(check_new("a/b").unwrap_err().contains("'/'"));
+        assert!(check_new(&"x".repeat(MAX_NEW_PASSWORD_LEN)).is_ok());
+        let e = check_new(&"x".repeat(MAX_NEW_PASSWORD_LEN + 1)).unwrap_err();
+        assert!(e.contains("nginx"), "{e}");
+        assert!(hash("a/b").is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub fn first_line(text: &str) -> Result<String, String> {
     if line.is_empty() {
         return Err("no password given (an empty first line)".into());
     }
-    super::password::check_form(line)?;
+    super::password::check_new(line)?;
     Ok(line.to_string())
 }
 

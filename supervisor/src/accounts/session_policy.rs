@@ -42,6 +42,12 @@ impl LimitPolicy {
 /// refused, so a flood of made-up client keys cannot grow memory.
 pub const MAX_SESSIONS: usize = 100_000;
 
+/// Most live sessions of one unlimited user: beyond it the one seen
+/// longest ago is dropped (an unlimited user is never refused). Without
+/// it one account inventing client keys could fill the table and lock
+/// every limited user out.
+pub const MAX_UNLIMITED_SESSIONS: usize = 1024;
+
 /// Why a session was ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
@@ -180,6 +186,16 @@ impl Table {
             s.started = unix_now;
             return Outcome::Replaced { from };
         }
+        // Checked before anything is ended: a refusal must cost the user
+        // nothing.
+        if self.count >= MAX_SESSIONS {
+            return Outcome::Refused(format!(
+                "connection limit reached: the supervisor tracks at most {MAX_SESSIONS} sessions"
+            ));
+        }
+        if limit.is_none() && live_count >= MAX_UNLIMITED_SESSIONS {
+            self.drop_least_recent(user);
+        }
         let mut ended = Vec::new();
         if !room {
             let n = limit.unwrap_or(u32::MAX);
@@ -211,11 +227,6 @@ impl Table {
                 self.mark(user, &oldest, EndReason::Newer, now);
             }
         }
-        if self.count >= MAX_SESSIONS {
-            return Outcome::Refused(format!(
-                "connection limit reached: the supervisor tracks at most {MAX_SESSIONS} sessions"
-            ));
-        }
         self.live.entry(user.to_string()).or_default().insert(
             client.to_string(),
             Live {
@@ -226,6 +237,23 @@ impl Table {
         );
         self.count += 1;
         Outcome::Opened { ended }
+    }
+
+    /// Forgets `user`'s session seen longest ago (no mark: nothing is
+    /// refused for it).
+    fn drop_least_recent(&mut self, user: &str) {
+        let Some(m) = self.live.get_mut(user) else {
+            return;
+        };
+        let Some(client) = m
+            .iter()
+            .min_by_key(|(c, s)| (s.last_seen, (*c).clone()))
+            .map(|(c, _)| c.clone())
+        else {
+            return;
+        };
+        m.remove(&client);
+        self.count -= 1;
     }
 
     fn mark(&mut self, user: &str, client: &str, why: EndReason, now: Instant) {

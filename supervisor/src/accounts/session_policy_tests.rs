@@ -193,13 +193,27 @@ fn listing_is_sorted_and_filtered() {
 #[test]
 fn the_table_is_bounded() {
     let mut t = T::new(LimitPolicy::RefuseNew);
+    // Many users (each within MAX_UNLIMITED_SESSIONS).
     for c in 0..MAX_SESSIONS {
-        t.req(0, "u", "1", &c.to_string(), None);
+        t.req(0, &format!("u{}", c / 1000), "1", &c.to_string(), None);
     }
-    let Outcome::Refused(why) = t.req(0, "u", "1", "one-more", None) else {
+    let Outcome::Refused(why) = t.req(0, "x", "1", "one-more", Some(3)) else {
         panic!("unbounded");
     };
     assert!(why.contains("at most"), "{why}");
     // Existing sessions still refresh.
-    assert_eq!(t.req(1, "u", "1", "7", None), Outcome::Refreshed);
+    assert_eq!(t.req(1, "u0", "1", "7", None), Outcome::Refreshed);
+}
+
+#[test]
+fn an_unlimited_user_cannot_fill_the_table() {
+    let mut t = T::new(LimitPolicy::RefuseNew);
+    for i in 0..MAX_UNLIMITED_SESSIONS + 10 {
+        assert_eq!(t.req(0, "u", "1", &format!("c{i}"), None), opened());
+    }
+    let mine = t.list(0).iter().filter(|(u, _, _)| u == "u").count();
+    assert_eq!(mine, MAX_UNLIMITED_SESSIONS);
+    // The ones seen longest ago went (ties go by key: c0 first).
+    assert!(t.list(0).iter().any(|(_, _, c)| c == "c1033"));
+    assert!(!t.list(0).iter().any(|(_, _, c)| c == "c0"));
 }

@@ -5,6 +5,7 @@
 //! An import parses the whole source before it stores anything, so a
 //! broken or truncated source is refused and the stored guide kept.
 
+pub mod bounded;
 pub mod fetch;
 pub mod files;
 pub mod parse;

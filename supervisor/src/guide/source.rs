@@ -7,13 +7,16 @@ use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
 
+use super::bounded::Bounded;
+
 /// A reader of the XMLTV text of `path`.
 pub fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send>, String> {
     let f = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     decoded(BufReader::with_capacity(64 * 1024, f))
 }
 
-/// `input`, gunzipped if it starts with gzip's magic bytes.
+/// `input`, gunzipped if it starts with gzip's magic bytes, bounded (see
+/// `Bounded`): what the parser reads can never cost unbounded memory.
 pub fn decoded<R: BufRead + Send + 'static>(
     mut input: R,
 ) -> Result<Box<dyn BufRead + Send>, String> {
@@ -21,12 +24,12 @@ pub fn decoded<R: BufRead + Send + 'static>(
         .fill_buf()
         .map_err(|e| format!("cannot read the guide: {e}"))?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(
+        Ok(Box::new(Bounded::new(BufReader::with_capacity(
             64 * 1024,
             MultiGzDecoder::new(input),
-        )))
+        ))))
     } else {
-        Ok(Box::new(input))
+        Ok(Box::new(Bounded::new(input)))
     }
 }
 

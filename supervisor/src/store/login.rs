@@ -7,8 +7,9 @@
 //! [`verify_slots`] run at once (a flood of wrong passwords queues
 //! behind them instead of taking every core) and a login that waits
 //! longer than [`VERIFY_QUEUE_WAIT`] for a slot is answered `unavailable`;
-//! recent verdicts, right and wrong, are reused for a minute
-//! (accounts::login_cache).
+//! recent verdicts are reused (grants for hours, refusals for a minute),
+//! and a user with 20 wrong passwords in a minute has further uncached
+//! logins refused without a verification (accounts::login_cache).
 
 use std::time::{Duration, Instant};
 
@@ -87,10 +88,19 @@ impl Store {
         let granted = match self.logins.lookup(user, password, &phc, Instant::now()) {
             Some(verdict) => verdict,
             None => {
+                if self.logins.throttled(user, Instant::now()) {
+                    return denied(format!(
+                        "user {user}: too many wrong passwords in the last minute; \
+                         try again later"
+                    ));
+                }
                 let verdict = self.verify(password, &phc).await?;
                 if let Ok(v) = verdict {
                     self.logins
                         .remember(user, password, &phc, v, Instant::now());
+                    if !v {
+                        self.logins.failed(user, Instant::now());
+                    }
                 }
                 match verdict {
                     Ok(v) => v,
