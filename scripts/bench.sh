@@ -159,10 +159,10 @@ wrk_run() { # url -> "req/s p99_ms"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# wrk_run while a scraper asks for /metrics every second, as Prometheus
-# would; the scraper is stopped by its PID.
+# wrk_run while a scraper asks for /metrics every second on one kept-alive
+# connection, as Prometheus does (one curl, --rate); stopped by its PID.
 wrk_scraped() {
-    (while :; do curl -s -o /dev/null "$base/metrics"; sleep 1; done) >/dev/null 2>&1 &
+    curl -s --rate 1/s "$base/metrics?scrape=[1-100000]" >/dev/null 2>&1 &
     local scraper=$!
     wrk_run "$1"
     kill "$scraper" 2>/dev/null || true
@@ -390,11 +390,11 @@ start.
    so single runs vary by 20 %). The module serves each playlist version
    from its per-worker cache: one \`stat\` per request, the token written
    into every segment URI from a pre-parsed template. The playlist is
-   measured once more while \`curl\` asks \`stream_autostart_metrics\` for
-   the module's and the supervisor's metrics every second, as Prometheus
-   would: counting (relaxed atomic adds in the worker's own slot of the
-   shared zone) and answering scrapes should cost the warm path nothing
-   measurable.
+   measured once more while one \`curl --rate 1/s\` asks
+   \`stream_autostart_metrics\` for the module's and the supervisor's
+   metrics every second on a kept-alive connection, as Prometheus does
+   (counting itself, relaxed atomic adds in the worker's own slot of the
+   shared zone, is in both playlist runs).
 2. **Cold start**: \`stream-supervisor stop <channel>\`, a random pause of
    0 to 1 s (viewers do not arrive in step with the source's keyframes),
    then \`curl -w %{time_total}\` of the playlist: from the first request
