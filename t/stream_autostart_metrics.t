@@ -6,8 +6,8 @@
 # supervisor's start counter; the held gauge shows a request waiting and
 # drops back to 0; a supervisor that is down still gets the module's
 # families, with stream_autostart_supervisor_up 0, a call error and a log
-# line; promtool accepts the output; and a real Prometheus scraping the
-# location sees a cold start move a counter.
+# line; promtool accepts the output; a reload keeps the counts; and a real
+# Prometheus scraping the location sees a cold start move a counter.
 
 ###############################################################################
 
@@ -38,7 +38,7 @@ plan(skip_all => 'no promtool and prometheus (Debian package prometheus)')
 	unless $promtool && $prometheus;
 
 my $t = Test::Nginx->new()->has(qw/http access/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(39)
+	->has_daemon('ffmpeg')->plan(43)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -252,6 +252,24 @@ like($t->read_file('error.log'),
 ($rc, $out) = promtool($body);
 is($rc, 0, 'promtool check metrics passes without the supervisor')
 	or diag($out);
+
+# A reload keeps the zone and its counts; the new workers count in it.
+
+my $hit = 'requests_total{status="hit"}';
+my $kept = metrics()->{"$p$hit"};
+my ($master) = $t->read_file('nginx.pid') =~ /(\d+)/;
+kill 'HUP', $master;
+my $fresh;
+ok(wait_until(10, sub {
+	my ($c, $h, $b) = scrape('/metrics');
+	my ($pid) = $h =~ /^X-Worker: (\d+)\r?$/mi;
+	$fresh = samples($b);
+	$pid && !$workers{$pid} && ($fresh->{"${p}workers"} // 0) == 2;
+}), 'reload: new workers answer, two of them count');
+is($fresh->{"$p$hit"}, $kept, 'reload: the counts are kept');
+like(http_get('/live/stream_1.m3u8?token=good'), qr!^HTTP/1\.1 200 !,
+	'reload: a warm request');
+is(metrics()->{"$p$hit"} - $kept, 1, 'reload: counted by a new worker');
 
 # A real Prometheus scraping the location every second.
 
