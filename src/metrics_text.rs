@@ -5,6 +5,9 @@
 
 use std::fmt::Write;
 
+use shared::protocol::{ErrorCode, Reply};
+
+use crate::call_error::CallError;
 use crate::metrics_counters::{CallClass, HistogramSnapshot, Snapshot, CALL_BUCKETS, HOLD_BUCKETS};
 use crate::outcome::Status;
 
@@ -101,6 +104,22 @@ pub fn render(s: &Snapshot, supervisor: Option<&str>) -> String {
         }
     }
     out
+}
+
+/// The supervisor's part of a scrape from its answer to the `metrics`
+/// call, or why there is none (for the error log).
+pub fn supervisor_part(result: Result<Reply, CallError>) -> Result<String, String> {
+    match result {
+        Ok(reply) if reply.ok => reply
+            .metrics
+            .ok_or_else(|| "answered no metrics".to_string()),
+        Ok(reply) => Err(format!(
+            "refused the metrics call ({}: {})",
+            reply.code().map_or("?", ErrorCode::as_str),
+            reply.message()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn family(o: &mut String, name: &str, kind: &str, help: &str) {
@@ -207,6 +226,27 @@ mod tests {
         );
         assert_eq!(value(&t, "stream_autostart_workers"), Some("2"));
         assert_eq!(value(&t, "stream_autostart_supervisor_up"), Some("0"));
+    }
+
+    #[test]
+    fn supervisor_part_or_why_not() {
+        let mut ok = Reply::ok(1);
+        assert_eq!(
+            supervisor_part(Ok(ok.clone())),
+            Err("answered no metrics".into())
+        );
+        ok.metrics = Some("x 1\n".into());
+        assert_eq!(supervisor_part(Ok(ok)), Ok("x 1\n".into()));
+        let refused = Reply::error(1, ErrorCode::Forbidden, "operators only");
+        let why = supervisor_part(Ok(refused)).unwrap_err();
+        assert!(
+            why.contains("forbidden") && why.contains("operators only"),
+            "{why}"
+        );
+        assert_eq!(
+            supervisor_part(Err(CallError::Timeout)),
+            Err("no reply in time".into())
+        );
     }
 
     #[test]

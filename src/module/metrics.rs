@@ -9,7 +9,7 @@ use ngx::ffi::{
     ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_LOG_ERR, NGX_OK,
 };
 use ngx::ngx_log_error;
-use shared::protocol::{ErrorCode, Op};
+use shared::protocol::Op;
 
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
@@ -55,19 +55,7 @@ fn answered(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
         return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     };
     ctx.cancel();
-    let why = match result {
-        Ok(reply) if reply.ok => match reply.metrics {
-            Some(text) => Ok(text),
-            None => Err("answered no metrics".to_string()),
-        },
-        Ok(reply) => Err(format!(
-            "refused the metrics call ({}: {})",
-            reply.code().map_or("?", ErrorCode::as_str),
-            reply.message()
-        )),
-        Err(e) => Err(e.to_string()),
-    };
-    let supervisor = match why {
+    let supervisor = match metrics_text::supervisor_part(result) {
         Ok(text) => Some(text),
         Err(why) => {
             ngx_log_error!(
