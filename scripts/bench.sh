@@ -1,7 +1,8 @@
 #!/bin/bash
 # Benchmarks, side by side in one run, all on 127.0.0.1:
 #   1. warm path: wrk on the same ready playlist and segment through a plain
-#      static location and through the stream_autostart locations
+#      static location and through the stream_autostart locations; the
+#      playlist again while /metrics is scraped every second
 #   2. cold start: N cold starts of a copy-mode channel (1 s keyframes) at
 #      random moments, from a plain live origin and from one with a GOP cache
 #   3. herd: many concurrent first requests for one cold channel, with a
@@ -118,6 +119,7 @@ http {
             stream_autostart_m3u "http://\$http_host/live/stream_{channel}.m3u8";
         }
         location /api/ { stream_autostart_api; }
+        location = /metrics { stream_autostart_metrics; }
         location ~ ^/live/stream_(?<channel>.*)\.m3u8\$ {
             alias $run/hls/stream_\$channel.m3u8;
             stream_autostart \$channel;
@@ -157,6 +159,16 @@ wrk_run() { # url -> "req/s p99_ms"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+# wrk_run while a scraper asks for /metrics every second on one kept-alive
+# connection, as Prometheus does (one curl, --rate); stopped by its PID.
+wrk_scraped() {
+    curl -s --rate 1/s "$base/metrics?scrape=[1-100000]" >/dev/null 2>&1 &
+    local scraper=$!
+    wrk_run "$1"
+    kill "$scraper" 2>/dev/null || true
+    wait "$scraper" 2>/dev/null || true
+}
+
 echo "== 1. warm path ($ROUNDS rounds, plain and module alternating)" >&2
 curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
 sleep 9   # a few segments
@@ -167,6 +179,7 @@ for _ in $(seq "$ROUNDS"); do
     {
         echo "pl_plain $(wrk_run "$base/plain/stream_1.m3u8")"
         echo "pl_mod $(wrk_run "$base/live/stream_1.m3u8?token=$token")"
+        echo "pl_scrape $(wrk_scraped "$base/live/stream_1.m3u8?token=$token")"
         echo "sg_plain $(wrk_run "$base/plain/$seg")"
         echo "sg_re $(wrk_run "$base/plainre/$seg")"
         echo "sg_mod $(wrk_run "$base/live/$seg?token=$token")"
@@ -176,11 +189,14 @@ seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
 warm() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$run/warm.txt" | median; }
 pl_plain_rps=$(warm pl_plain 2); pl_plain_p99=$(warm pl_plain 3)
 pl_mod_rps=$(warm pl_mod 2); pl_mod_p99=$(warm pl_mod 3)
+pl_scrape_rps=$(warm pl_scrape 2); pl_scrape_p99=$(warm pl_scrape 3)
 sg_plain_rps=$(warm sg_plain 2); sg_plain_p99=$(warm sg_plain 3)
 sg_re_rps=$(warm sg_re 2); sg_re_p99=$(warm sg_re 3)
 sg_mod_rps=$(warm sg_mod 2); sg_mod_p99=$(warm sg_mod 3)
 pl_ratio=$(awk -v a="$pl_mod_rps" -v b="$pl_plain_rps" 'BEGIN { printf "%.2f", a / b }')
 sg_ratio=$(awk -v a="$sg_mod_rps" -v b="$sg_plain_rps" 'BEGIN { printf "%.2f", a / b }')
+scrape_ratio=$(awk -v a="$pl_scrape_rps" -v b="$pl_mod_rps" 'BEGIN { printf "%.2f", a / b }')
+scrape_bytes=$(curl -s "$base/metrics" | wc -c)
 
 echo "== 2. cold start ($COLD_RUNS runs per origin)" >&2
 # ffmpeg's own start-up (exec, ~200 shared libraries), for the breakdown.
@@ -308,6 +324,7 @@ table=$(cat <<EOF
 |---|---|---|
 | warm playlist, plain static | $pl_plain_rps req/s, p99 $pl_plain_p99 ms | |
 | warm playlist, stream_autostart (token cached, URIs rewritten) | $pl_mod_rps req/s, p99 $pl_mod_p99 ms, **ratio $pl_ratio** | ≥ 0.90 |
+| warm playlist, stream_autostart, /metrics scraped every second ($scrape_bytes bytes) | $pl_scrape_rps req/s, p99 $pl_scrape_p99 ms, **ratio $scrape_ratio** to unscraped | ≥ 0.95 |
 | warm segment ($seg_bytes bytes), plain static | $sg_plain_rps req/s, p99 $sg_plain_p99 ms | |
 | warm segment, the same regex location without the module | $sg_re_rps req/s, p99 $sg_re_p99 ms | |
 | warm segment, stream_autostart_segment | $sg_mod_rps req/s, p99 $sg_mod_p99 ms, **ratio $sg_ratio** | ≥ 0.95 |
@@ -372,7 +389,12 @@ start.
    sides alternating, medians reported (wrk and nginx share the 2 cores,
    so single runs vary by 20 %). The module serves each playlist version
    from its per-worker cache: one \`stat\` per request, the token written
-   into every segment URI from a pre-parsed template.
+   into every segment URI from a pre-parsed template. The playlist is
+   measured once more while one \`curl --rate 1/s\` asks
+   \`stream_autostart_metrics\` for the module's and the supervisor's
+   metrics every second on a kept-alive connection, as Prometheus does
+   (counting itself, relaxed atomic adds in the worker's own slot of the
+   shared zone, is in both playlist runs).
 2. **Cold start**: \`stream-supervisor stop <channel>\`, a random pause of
    0 to 1 s (viewers do not arrive in step with the source's keyframes),
    then \`curl -w %{time_total}\` of the playlist: from the first request

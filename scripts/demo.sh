@@ -3,8 +3,9 @@
 # redis-server, a local live test origin (ffmpeg: moving picture and a
 # tone), the supervisor and nginx with the module. Prints a PLAY line per
 # channel to open in VLC, the M3U and API URLs, an XTREAM line (server,
-# user, password) for Xtream players and the EPG URL; runs until
-# SIGINT/SIGTERM, then stops everything it started.
+# user, password) for Xtream players, the EPG URL and the Prometheus
+# metrics URL; runs until SIGINT/SIGTERM, then stops everything it
+# started.
 #
 #   DEMO_PORT        nginx port (default 8080)
 #   DEMO_REDIS_PORT  private Redis port (default 16379)
@@ -127,5 +128,6 @@ echo "M3U http://127.0.0.1:$PORT/playlist.m3u?token=$token"
 echo "API http://127.0.0.1:$PORT/api/streams/active"
 echo "XTREAM http://127.0.0.1:$PORT demo $password"
 echo "EPG http://127.0.0.1:$PORT/epg.xml?token=$token"
+echo "METRICS http://127.0.0.1:$PORT/metrics"
 
 stack_idle

@@ -10,7 +10,10 @@ libnginx-mod-http-perl valgrind runit"
 # tv_validate_file, which checks the rendered programme guide
 # (t/supervisor_guide.t).
 PACKAGES="$PACKAGES xmltv-util"
-# promtool, which checks the metrics text (t/supervisor_metrics.t).
+# promtool, which checks the metrics text (t/supervisor_metrics.t,
+# t/stream_autostart_metrics.t) and the dashboard's queries
+# (t/grafana_dashboard.t), and prometheus itself, which scrapes nginx in
+# t/stream_autostart_metrics.t.
 PACKAGES="$PACKAGES prometheus"
 
 missing=""

@@ -1,8 +1,8 @@
 //! What a location does is decided by one directive: `stream_autostart`
 //! (playlists), `stream_autostart_segment`, `stream_autostart_m3u`,
-//! `stream_autostart_api`, `stream_autostart_xtream` or
-//! `stream_autostart_auth`. Two of them in one location is a configuration
-//! error, whatever their order.
+//! `stream_autostart_api`, `stream_autostart_xtream`,
+//! `stream_autostart_auth` or `stream_autostart_metrics`. Two of them in
+//! one location is a configuration error, whatever their order.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModeKind {
@@ -12,6 +12,7 @@ pub enum ModeKind {
     Api,
     Xtream,
     Auth,
+    Metrics,
 }
 
 impl ModeKind {
@@ -23,6 +24,7 @@ impl ModeKind {
             ModeKind::Api => "stream_autostart_api",
             ModeKind::Xtream => "stream_autostart_xtream",
             ModeKind::Auth => "stream_autostart_auth",
+            ModeKind::Metrics => "stream_autostart_metrics",
         }
     }
 }
@@ -44,13 +46,14 @@ pub fn conflict(existing: Option<ModeKind>, new: ModeKind) -> Option<String> {
 mod tests {
     use super::*;
 
-    const ALL: [ModeKind; 6] = [
+    const ALL: [ModeKind; 7] = [
         ModeKind::Playlist,
         ModeKind::Segment,
         ModeKind::Catalog,
         ModeKind::Api,
         ModeKind::Xtream,
         ModeKind::Auth,
+        ModeKind::Metrics,
     ];
 
     #[test]

@@ -16,6 +16,8 @@ pub mod log_mask;
 pub mod log_text;
 pub mod login_key;
 pub mod m3u_render;
+pub mod metrics_counters;
+pub mod metrics_text;
 pub mod outcome;
 pub mod path_mask;
 pub mod playlist_cache;

@@ -19,6 +19,7 @@ use super::cors;
 use super::credentials;
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::{CallResult, Outcome};
+use super::metrics_zone;
 use super::park::{call, park};
 use super::request::{now_ms, Req};
 use super::session::{self, Step};
@@ -53,7 +54,9 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
     let lc = req.conf();
     let (channel_cv, segment) = match &lc.mode {
         // The Xtream API checks its credentials in the supervisor.
-        None | Some(Mode::Api) | Some(Mode::Xtream { .. }) => return NGX_DECLINED as ngx_int_t,
+        None | Some(Mode::Api) | Some(Mode::Xtream { .. }) | Some(Mode::Metrics) => {
+            return NGX_DECLINED as ngx_int_t
+        }
         Some(Mode::Playlist { channel }) => (Some(*channel), false),
         Some(Mode::Segment { channel }) => (Some(*channel), true),
         Some(Mode::Catalog { .. }) | Some(Mode::Auth) => (None, false),
@@ -80,6 +83,9 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
     };
     let scope = &lc.supervisor().path;
     let cached = TOKENS.with(|t| t.borrow_mut().get(scope, &token, now_ms()).cloned());
+    if let Some(slot) = metrics_zone::slot() {
+        slot.token_lookup(cached.is_some());
+    }
     match cached {
         Some(Verdict::Granted {
             user,

@@ -6,7 +6,7 @@
 use core::ptr::NonNull;
 use std::borrow::Cow;
 
-use ngx::ffi::{ngx_http_complex_value_t, ngx_msec_t};
+use ngx::ffi::{ngx_http_complex_value_t, ngx_msec_t, ngx_shm_zone_t};
 use ngx::http::{Merge, MergeConfigError};
 
 use crate::cors::Policy as CorsPolicy;
@@ -52,6 +52,8 @@ pub enum Mode {
     /// `stream_autostart_auth`: only the viewer check (token or login), for
     /// what nginx serves itself (the guide).
     Auth,
+    /// `stream_autostart_metrics`: Prometheus metrics.
+    Metrics,
 }
 
 impl Mode {
@@ -63,6 +65,7 @@ impl Mode {
             Mode::Api => ModeKind::Api,
             Mode::Xtream { .. } => ModeKind::Xtream,
             Mode::Auth => ModeKind::Auth,
+            Mode::Metrics => ModeKind::Metrics,
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct MainConf {
     /// Mask the password of Xtream stream paths (`path_mask`): set when a
     /// location checks logins or serves the Xtream API.
     pub mask_paths: bool,
+    /// The shared memory zone of every worker's counters (`metrics_zone`).
+    pub metrics_zone: Option<NonNull<ngx_shm_zone_t>>,
 }
 
 impl MainConf {

@@ -39,11 +39,12 @@ fn next(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
 }
 
-/// The location's policy; never in the operator API, which refuses
-/// cross-origin browser requests whatever an inherited policy says.
+/// The location's policy; never in the operator API (which refuses
+/// cross-origin browser requests whatever an inherited policy says) or
+/// the metrics.
 fn policy<'a>(req: &Req<'a>) -> Option<&'a Policy> {
     let lc = req.conf();
-    if matches!(lc.mode, Some(Mode::Api)) {
+    if matches!(lc.mode, Some(Mode::Api) | Some(Mode::Metrics)) {
         return None;
     }
     lc.cors.as_ref().filter(|p| **p != Policy::Off)

@@ -9,6 +9,7 @@ use ngx::async_::Task;
 use ngx::ffi::ngx_int_t;
 
 use super::mailbox::{Mailbox, Outcome};
+use super::metrics_zone::Hold;
 use super::request::{now_ms, Req, RequestCtx};
 use super::shared_ensure::Membership;
 use crate::api::Route;
@@ -62,6 +63,8 @@ pub struct Ctx {
     pub task: RefCell<Option<Task<()>>>,
     /// The shared `ensure` this request waits on, if any.
     pub group: RefCell<Option<Membership>>,
+    /// Counted as held (metrics) while the playlist waits for its channel.
+    pub hold: RefCell<Option<Hold>>,
 }
 
 // SAFETY: Ctx is the only type this module keeps in a request's slot.
@@ -86,6 +89,7 @@ impl Ctx {
             api: RefCell::new(None),
             task: RefCell::new(None),
             group: RefCell::new(None),
+            hold: RefCell::new(None),
         }
     }
 

@@ -24,12 +24,14 @@ use super::catalog::catalog_handler;
 use super::conf::{LocConf, MainConf, Mode};
 use super::cors;
 use super::masking::{log_handler, post_read_handler};
+use super::metrics::{count_handler, metrics_handler};
+use super::metrics_zone;
 use super::playlist::playlist_handler;
 use super::request::set_module_index;
 use super::settings::{
-    set_api, set_api_key, set_auth, set_cors, set_login, set_m3u, set_m3u_guide, set_playlist,
-    set_segment, set_session_key, set_supervisor, set_token, set_token_arg, set_token_cache,
-    set_wait, set_xtream,
+    set_api, set_api_key, set_auth, set_cors, set_login, set_m3u, set_m3u_guide, set_metrics,
+    set_playlist, set_segment, set_session_key, set_supervisor, set_token, set_token_arg,
+    set_token_cache, set_wait, set_xtream,
 };
 use super::variables::{get_variable, VARIABLES};
 use super::xtream::xtream_handler;
@@ -63,7 +65,9 @@ impl HttpModule for Module {
             ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
             access_handler,
             false,
-        ) && add_handler(cf, ngx_http_phases_NGX_HTTP_LOG_PHASE, log_handler, true);
+        ) && add_handler(cf, ngx_http_phases_NGX_HTTP_LOG_PHASE, log_handler, true)
+            && add_handler(cf, ngx_http_phases_NGX_HTTP_LOG_PHASE, count_handler, false)
+            && add_metrics_zone(cf);
         if installed {
             // CORS headers go on every response of a location with
             // stream_autostart_cors, whoever made it.
@@ -73,6 +77,15 @@ impl HttpModule for Module {
             NGX_ERROR as ngx_int_t
         }
     }
+}
+
+/// The shared memory zone of the workers' counters, in the http block's
+/// main conf.
+fn add_metrics_zone(cf: *mut ngx_conf_t) -> bool {
+    // SAFETY: called from postconfiguration with the http block's live
+    // configuration, whose main conf of this module nothing else touches now.
+    let main = Module::main_conf_mut(unsafe { &*cf });
+    main.is_some_and(|main| metrics_zone::add_zone(cf, main))
 }
 
 /// Adds `handler` to `phase`: last, or first when `first`.
@@ -137,7 +150,7 @@ const fn directive(name: ngx_str_t, type_: u32, set: SetFn) -> ngx_command_t {
     }
 }
 
-static mut COMMANDS: [ngx_command_t; 17] = [
+static mut COMMANDS: [ngx_command_t; 18] = [
     directive(
         ngx_string!("stream_autostart"),
         NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -218,6 +231,11 @@ static mut COMMANDS: [ngx_command_t; 17] = [
         ANY_LEVEL | NGX_CONF_TAKE1,
         set_m3u_guide,
     ),
+    directive(
+        ngx_string!("stream_autostart_metrics"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        set_metrics,
+    ),
     ngx_command_t::empty(),
 ];
 
@@ -240,6 +258,7 @@ pub static mut ngx_http_stream_autostart_module: ngx_module_t = ngx_module_t {
     // SAFETY: only the address of the static is taken here.
     commands: unsafe { ptr::addr_of_mut!(COMMANDS[0]) },
     type_: NGX_HTTP_MODULE as ngx_uint_t,
+    init_process: Some(metrics_zone::init_process),
     ..ngx_module_t::default()
 };
 
@@ -250,6 +269,7 @@ pub fn content_handler(mode: &Mode) -> ngx::ffi::ngx_http_handler_pt {
         Mode::Catalog { .. } => Some(catalog_handler),
         Mode::Api => Some(api_handler),
         Mode::Xtream { .. } => Some(xtream_handler),
+        Mode::Metrics => Some(metrics_handler),
         Mode::Segment { .. } | Mode::Auth => None,
     }
 }

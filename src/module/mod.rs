@@ -1,7 +1,8 @@
 //! The nginx side. Every `unsafe` block of the module is in this folder,
 //! each with why it is sound: at the `extern "C"` entry points, in the
 //! request wrapper (`request`), at the event loop (`mailbox`, `peer`,
-//! `park`'s resume, `shared_ensure`'s delivery) and in the configuration
+//! `park`'s resume, `shared_ensure`'s delivery), the metrics zone
+//! (`metrics_zone`) and in the configuration
 //! (`directives`, `settings`).
 //!
 //! Layers, each using only those above it:
@@ -12,7 +13,8 @@
 //! - `park` (waiting and resuming), `touch`, `session` (the session
 //!   step of the access phase), `cors` (header filter and preflight)
 //! - one file per phase: `masking` (post-read and log), `access`,
-//!   `playlist`, `catalog`, `api`, `xtream`; `variables`;
+//!   `playlist`, `catalog`, `api`, `xtream`, `metrics` (and the counting
+//!   in `metrics_zone`, the shared memory zone); `variables`;
 //!   `credentials` (username/password viewers)
 //! - `settings` (directive arguments), `directives`: the module
 //!   definition, the only file naming handlers
@@ -28,6 +30,8 @@ mod ctx;
 mod directives;
 mod mailbox;
 mod masking;
+mod metrics;
+mod metrics_zone;
 mod park;
 mod peer;
 mod playlist;

@@ -18,6 +18,7 @@ use super::access::eval_channel;
 use super::conf::{LocConf, Mode, ENSURE_SLACK_MS};
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
+use super::metrics_zone::Hold;
 use super::park::park;
 use super::request::{content_handler, now_ms, Req};
 use super::shared_ensure;
@@ -84,6 +85,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
             };
             ctx.stage.set(Stage::Waiting);
             *ctx.playlist_path.borrow_mut() = path;
+            *ctx.hold.borrow_mut() = Some(Hold::start());
             req.hold();
             park(req, ctx, Resume::Content(ensured));
             drop(ctx.group.borrow_mut().take());
@@ -107,6 +109,7 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
     };
     let joined = ctx.joined();
     ctx.cancel();
+    drop(ctx.hold.borrow_mut().take());
     let lc = req.conf();
     let ch = &ctx.channel;
     let waited = now_ms().saturating_sub(ctx.waited_since);

@@ -364,6 +364,8 @@ set_fn!(set_xtream, |d| {
 
 set_fn!(set_auth, |d| { d.set_mode(Mode::Auth) });
 
+set_fn!(set_metrics, |d| { d.set_mode(Mode::Metrics) });
+
 set_fn!(set_login, |d| {
     if d.lc.login.is_some() {
         return c"is duplicate".as_ptr() as *mut c_char;
