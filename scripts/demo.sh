@@ -116,6 +116,7 @@ chmod 755 "$run/supervisor"
 sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
     -e "s|@PREFIX@|$run/nginx|g" -e "s|@LISTEN@|127.0.0.1:$PORT|" \
     -e "s|@HLS_DIR@|$run/hls|g" -e "s|@SOCKET@|$run/supervisor/supervisor.sock|" \
+    -e "s|@DASHBOARD@|$PWD/dashboard|" \
     nginx-conf/nginx.conf >"$run/nginx/nginx.conf"
 stack_nginx nginx "$PORT" "$run/nginx" "$run/nginx/nginx.conf"
 
@@ -127,5 +128,6 @@ echo "M3U http://127.0.0.1:$PORT/playlist.m3u?token=$token"
 echo "API http://127.0.0.1:$PORT/api/streams/active"
 echo "XTREAM http://127.0.0.1:$PORT demo $password"
 echo "EPG http://127.0.0.1:$PORT/epg.xml?token=$token"
+echo "DASHBOARD http://127.0.0.1:$PORT/api/dashboard/"
 
 stack_idle

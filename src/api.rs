@@ -4,6 +4,8 @@
 //!
 //! - `POST /api/stream/start`  `{"channel_id", "source_url"?, "quality"?}`
 //! - `POST /api/stream/stop`   `{"channel_id"}`
+//! - `POST /api/stream/restart` `{"channel_id"}`
+//! - `GET  /api/channels` (every configured channel, for the dashboard)
 //! - `GET  /api/streams/active`
 //! - `GET  /api/streams/<id>`
 //! - `POST /channel/<id>/start`
@@ -24,7 +26,11 @@ pub enum Route {
     /// Start; the channel comes from the body (`None`) or the path.
     Start(Option<String>),
     Stop,
+    /// Stop if running, then start afresh; the channel comes from the body.
+    Restart,
     Active,
+    /// Every configured channel with state, viewers and recent history.
+    Channels,
     Stream(String),
     /// The live viewing sessions, of one user (`?user=`) or of all.
     Sessions(Option<String>),
@@ -34,7 +40,10 @@ pub enum Route {
 
 impl Route {
     pub fn needs_body(&self) -> bool {
-        matches!(self, Route::Start(None) | Route::Stop | Route::EndSession)
+        matches!(
+            self,
+            Route::Start(None) | Route::Stop | Route::Restart | Route::EndSession
+        )
     }
 }
 
@@ -93,6 +102,12 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     }
     if path.ends_with("/stream/stop") {
         return post_only(Route::Stop);
+    }
+    if path.ends_with("/stream/restart") {
+        return post_only(Route::Restart);
+    }
+    if path.ends_with("/channels") {
+        return get_only(Route::Channels);
     }
     if path.ends_with("/streams/active") {
         return get_only(Route::Active);
@@ -157,8 +172,13 @@ pub fn parse_body(
         }
     };
     let id = checked_id(&id)?;
-    if *route == Route::Stop && (body.source_url.is_some() || body.quality.is_some()) {
-        return Err(err(400, "bad_request", "stop takes only \"channel_id\""));
+    let only_id = matches!(route, Route::Stop | Route::Restart);
+    if only_id && (body.source_url.is_some() || body.quality.is_some()) {
+        return Err(err(
+            400,
+            "bad_request",
+            "stop and restart take only \"channel_id\"",
+        ));
     }
     Ok((id, body.source_url, body.quality))
 }
@@ -244,7 +264,14 @@ pub fn reply_json(route: &Route, channel: &str, reply: &Reply) -> (u16, Vec<u8>)
             "started": reply.started,
             "playlist": reply.playlist,
         }),
+        Route::Restart => json!({
+            "ok": true,
+            "channel_id": channel,
+            "state": "ready",
+            "playlist": reply.playlist,
+        }),
         Route::Stop => json!({"ok": true, "channel_id": channel, "state": "stopped"}),
+        Route::Channels => channels_json(reply),
         Route::Active => json!({"ok": true, "streams": reply.streams.clone().unwrap_or_default()}),
         Route::Stream(_) => json!({
             "ok": true,
@@ -259,6 +286,16 @@ pub fn reply_json(route: &Route, channel: &str, reply: &Reply) -> (u16, Vec<u8>)
     let mut out = serde_json::to_vec(&v).unwrap_or_default();
     out.push(b'\n');
     (200, out)
+}
+
+/// The overview as the dashboard reads it: `ok` beside its fields.
+fn channels_json(reply: &Reply) -> Value {
+    let mut v = serde_json::to_value(reply.overview.clone().unwrap_or_default())
+        .unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("ok".into(), Value::Bool(true));
+    }
+    v
 }
 
 #[cfg(test)]
@@ -302,6 +339,67 @@ mod tests {
             route("POST", "/channel/..%2f/start").unwrap_err().status,
             400
         );
+    }
+
+    #[test]
+    fn dashboard_routes() {
+        assert_eq!(route("GET", "/api/channels"), Ok(Route::Channels));
+        assert_eq!(route("HEAD", "/api/channels/"), Ok(Route::Channels));
+        assert_eq!(route("POST", "/api/stream/restart"), Ok(Route::Restart));
+        // Restarting changes state: never with GET.
+        let e = route("GET", "/api/stream/restart").unwrap_err();
+        assert_eq!((e.status, e.allow), (405, Some("POST")));
+        assert_eq!(
+            route("POST", "/api/channels").unwrap_err().allow,
+            Some("GET, HEAD")
+        );
+        assert!(Route::Restart.needs_body());
+        assert!(!Route::Channels.needs_body());
+        assert_eq!(
+            parse_body(br#"{"channel_id":"7"}"#, &Route::Restart),
+            Ok(("7".into(), None, None))
+        );
+        assert!(parse_body(
+            br#"{"channel_id":"7","source_url":"http://x/"}"#,
+            &Route::Restart
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn channels_reply() {
+        use shared::overview::{ChannelRow, Overview};
+        let mut r = Reply::ok(1);
+        r.overview = Some(Overview {
+            now: 100,
+            capacity: 4,
+            channels: vec![ChannelRow {
+                id: "7".into(),
+                host: Some("origin.example".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let (status, body) = reply_json(&Route::Channels, "", &r);
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["now"], 100);
+        assert_eq!(v["channels"][0]["host"], "origin.example");
+        assert_eq!(v["start_seconds"]["count"], 0);
+        let (status, body) = reply_json(&Route::Restart, "7", &Reply::ok(1));
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (v["channel_id"].as_str(), v["state"].as_str()),
+            (Some("7"), Some("ready"))
+        );
+        let (status, _) = reply_json(
+            &Route::Channels,
+            "",
+            &Reply::error(1, ErrorCode::Forbidden, "not an operator"),
+        );
+        assert_eq!(status, 403);
     }
 
     #[test]
