@@ -47,17 +47,15 @@ function model(c, now) {
   };
 }
 
+// Ids and texts in natural order: 9 before 10.
+const collator = new Intl.Collator(undefined, { numeric: true });
+
 function compare(a, b) {
   const { key, dir } = view.sort;
   let x = a[key], y = b[key];
   if (key === 'state') { x = STATE_ORDER[x] ?? 9; y = STATE_ORDER[y] ?? 9; }
-  if (key === 'id') {
-    const nx = Number(x), ny = Number(y);
-    if (Number.isInteger(nx) && Number.isInteger(ny)) { x = nx; y = ny; }
-  }
-  if (x < y) return -dir;
-  if (x > y) return dir;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  const c = typeof x === 'string' ? collator.compare(x, y) : x - y;
+  return c ? c * dir : collator.compare(a.id, b.id);
 }
 
 // The rows to show: filtered, "only active", sorted.
@@ -134,7 +132,7 @@ function rowHtml(m, span) {
   const failure = m.failure
     ? `<span class="failure" title="${esc(m.reason || m.failure)}">${esc(m.failure.replace(/_/g, ' '))}</span>` : '';
   return `<tr data-id="${id}" data-state="${m.state}">`
-    + `<td data-label="Channel"><b>${id}</b><span class="name">${esc(m.name)}${m.group ? ' · ' + esc(m.group) : ''}</span></td>`
+    + `<td data-label="Channel"><div><b>${id}</b><span class="name">${esc(m.name)}${m.group ? ' · ' + esc(m.group) : ''}</span></div></td>`
     + `<td data-label="State"><span class="state ${m.state}">${m.state}</span></td>`
     + `<td data-label="Viewers" class="num">${m.viewers}</td>`
     + `<td data-label="Uptime" class="num">${duration(m.uptime)}</td>`
@@ -149,7 +147,9 @@ function renderTable() {
   const rows = visibleRows();
   const shown = rows.slice(0, view.limit);
   const span = view.data ? historyWindow(shown, view.data.now) : MIN_HISTORY;
-  $('rows').innerHTML = shown.map((m) => rowHtml(m, span)).join('');
+  $('rows').innerHTML = shown.length ? shown.map((m) => rowHtml(m, span)).join('')
+    : `<tr class="empty"><td colspan="9">${view.data && $('active-only').checked && !$('filter').value
+      ? 'No channel runs now. Untick “only active” to see all of them.' : 'No channel matches.'}</td></tr>`;
   $('history-span').textContent = `(last ${duration(span)})`;
   const total = view.data ? view.data.channels.length : 0;
   $('shown').textContent = `${shown.length} of ${rows.length} shown (${total} channels)`;
@@ -163,14 +163,15 @@ function renderTable() {
 function renderSummary() {
   const d = view.data;
   const count = (s) => d.channels.filter((c) => c.state === s).length;
-  const running = d.channels.filter((c) => c.state).length;
+  // Failed channels run nothing (and take no --max-streams slot).
+  const running = d.channels.filter((c) => c.state && c.state !== 'failed').length;
   const viewers = d.channels.reduce((n, c) => n + (c.viewers || 0), 0);
   const cap = d.capacity ? ` / ${d.capacity}` : '';
   $('summary').innerHTML = [
     ['channels', d.channels.length], ['running', running + cap], ['ready', count('ready')],
     ['starting', count('starting') + count('restarting')], ['failed', count('failed')],
     ['viewers', viewers],
-  ].map(([k, v]) => `<span>${k} <b>${v}</b></span>`).join('');
+  ].map(([k, v]) => `<span>${k} <b>${v}</b></span>`).join(' ');
 }
 
 // A quantile from cumulative buckets, interpolated within its bucket.
