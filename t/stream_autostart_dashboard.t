@@ -52,9 +52,6 @@ http {
     types {
         application/vnd.apple.mpegurl m3u8;
         video/mp2t                    ts;
-        text/html                     html;
-        text/css                      css;
-        application/javascript        js;
     }
 
     server {
@@ -78,9 +75,16 @@ http {
             allow 127.0.0.1;
             deny all;
         }
-        # The dashboard: static files, the API's access rules.
+        # The dashboard: static files, the API's access rules (as in
+        # docs/dashboard.md: its own types, whatever the http block has).
         location /api/dashboard/ {
             alias @DASHBOARD@/;
+            types {
+                text/html              html;
+                text/css               css;
+                application/javascript js;
+            }
+            charset utf-8;
             allow 127.0.0.1;
             deny all;
         }
