@@ -34,7 +34,7 @@ select STDOUT; $| = 1;
 require_browser();
 
 my $t = Test::Nginx->new()->has(qw/http access/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(33);
+	->has_daemon('ffmpeg')->plan(34);
 
 my $dashboard = "$FindBin::Bin/../dashboard";
 my $conf = <<'EOF';
@@ -236,6 +236,9 @@ ok($r->{stoppedShown}, 'the stop button: the page shows it stopped')
 ok($st == 404 && !ffmpeg_pids($s->{hls}, 1),
 	'the supervisor confirms: channel 1 does not run');
 is(join(',', @{$r->{filteredRows} || []}), '2', 'the filter leaves channel 2');
+ok($r->{phone} && $r->{phone}{cards} && $r->{phone}{overflow} <= 0
+	&& $r->{phone}{buttonsOnScreen}, 'on a phone: cards within the screen')
+	or diag(explain($r->{phone}));
 ok($r->{notReloaded} && !@{$r->{consoleErrors} || [1]},
 	'no reload, no console error') or diag(explain($diag));
 ok(($r->{pageText} // '') ne '' && $r->{pageText} !~ /S3cretPw|T0kenSecret/,

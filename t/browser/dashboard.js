@@ -10,7 +10,8 @@
 //      show the restart and the row to be ready again (then, with
 //      --screenshot, saves a screenshot of the page);
 //   4. clicks Stop and waits for the row to show stopped;
-//   5. types FILTER into the filter box and lists the rows left.
+//   5. types FILTER into the filter box and lists the rows left;
+//   6. narrows the window to a phone's and measures what overflows.
 // Prints one JSON line of what it saw; the caller asserts (and asks the
 // supervisor whether the channel really stopped).
 //
@@ -139,9 +140,24 @@ async function main() {
         await new Promise((r) => setTimeout(r, 500));
         out.filteredRows = await visibleIds();
         out.steps.push('filter');
-
         out.pageText = await page.evaluate(() => document.body.innerText);
         out.notReloaded = await page.evaluate(() => window.__noReload === true);
+
+        // On a phone's width (switching to a mobile viewport reloads the
+        // page: last): one card per channel, nothing wider than
+        // the screen, every button within reach.
+        await page.setViewport({ width: 390, height: 800, isMobile: true, hasTouch: true });
+        await new Promise((r) => setTimeout(r, 300));
+        out.phone = await page.evaluate(() => ({
+            overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            cards: getComputedStyle(document.querySelector('thead')).display === 'none',
+            buttonsOnScreen: [...document.querySelectorAll('#rows button')].every((b) => {
+                const r = b.getBoundingClientRect();
+                return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth;
+            }),
+        }));
+        out.steps.push('phone');
+
     } finally {
         await browser.close();
     }
