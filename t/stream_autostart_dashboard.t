@@ -4,7 +4,8 @@
 # API with the same access rules, driven in Debian's headless chromium:
 # the page loads and shows a channel stopped, a viewer's request starts it
 # and the page shows it ready without a reload, the restart and stop
-# buttons work (the supervisor confirms), the filter works. The API it
+# buttons work (the supervisor confirms), so does start, sorting by a
+# column and the filter; on a phone's width nothing overflows. The API it
 # reads (GET /api/channels) lists every configured channel with source
 # hosts and no credentials; a client from an address the rules do not
 # allow gets neither the page nor the API. With TEST_DASHBOARD_SCREENSHOT
@@ -34,7 +35,7 @@ select STDOUT; $| = 1;
 require_browser();
 
 my $t = Test::Nginx->new()->has(qw/http access/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(34);
+	->has_daemon('ffmpeg')->plan(37);
 
 my $dashboard = "$FindBin::Bin/../dashboard";
 my $conf = <<'EOF';
@@ -216,6 +217,7 @@ my $r = browser_dashboard(
 	page => "$base/api/dashboard/",
 	channel => 1,
 	viewer => "$base/live/stream_1.m3u8?token=good",
+	start => 5,
 	filter => 'sport',
 	wait => 20,
 	screenshot => $ENV{TEST_DASHBOARD_SCREENSHOT},
@@ -235,6 +237,11 @@ ok($r->{stoppedShown}, 'the stop button: the page shows it stopped')
 ($st, $j) = api(http_get('/api/streams/1'));
 ok($st == 404 && !ffmpeg_pids($s->{hls}, 1),
 	'the supervisor confirms: channel 1 does not run');
+ok($r->{startShown}, 'the start button: channel 5 shows ready') or diag(explain($diag));
+($st, $j) = api(http_get('/api/streams/5'));
+is("$st $j->{stream}{state}", '200 ready', 'the supervisor confirms: channel 5 runs');
+is(join(',', @{$r->{sortedUp} || []}) . ' ' . join(',', @{$r->{sortedDown} || []}),
+	'1,2,3,4,5 5,4,3,2,1', 'sorted by channel, up and down');
 is(join(',', @{$r->{filteredRows} || []}), '2', 'the filter leaves channel 2');
 ok($r->{phone} && $r->{phone}{cards} && $r->{phone}{overflow} <= 0
 	&& $r->{phone}{buttonsOnScreen}, 'on a phone: cards within the screen')

@@ -10,13 +10,15 @@
 //      show the restart and the row to be ready again (then, with
 //      --screenshot, saves a screenshot of the page);
 //   4. clicks Stop and waits for the row to show stopped;
+//   4b. clicks START's Start button and waits for it to show ready, and
+//       sorts by channel, up and down;
 //   5. types FILTER into the filter box and lists the rows left;
 //   6. narrows the window to a phone's and measures what overflows.
 // Prints one JSON line of what it saw; the caller asserts (and asks the
 // supervisor whether the channel really stopped).
 //
-//   node dashboard.js --page URL --channel ID --viewer URL --filter TEXT
-//        [--wait 20] [--screenshot FILE]
+//   node dashboard.js --page URL --channel ID --viewer URL --start ID
+//        --filter TEXT [--wait 20] [--screenshot FILE]
 //
 // Exit status: 0 when it could tell, 2 on bad usage or when the browser
 // could not be run. CHROMIUM names the browser (default /usr/bin/chromium).
@@ -26,7 +28,7 @@ const puppeteer = require('puppeteer-core');
 
 function parseArgs(argv) {
     const o = { wait: 20 };
-    const known = ['page', 'channel', 'viewer', 'filter', 'wait', 'screenshot'];
+    const known = ['page', 'channel', 'viewer', 'filter', 'wait', 'screenshot', 'start'];
     for (let i = 0; i < argv.length; i += 2) {
         const key = argv[i].replace(/^--/, '');
         if (!known.includes(key) || argv[i + 1] === undefined) {
@@ -34,7 +36,7 @@ function parseArgs(argv) {
         }
         o[key] = argv[i + 1];
     }
-    for (const k of ['page', 'channel', 'viewer', 'filter']) {
+    for (const k of ['page', 'channel', 'viewer', 'filter', 'start']) {
         if (!o[k]) throw new Error(`--${k} is required`);
     }
     o.wait = Number(o.wait);
@@ -47,7 +49,7 @@ async function main() {
         opts = parseArgs(process.argv.slice(2));
     } catch (e) {
         console.error(`dashboard.js: ${e.message}`);
-        console.error('usage: node dashboard.js --page URL --channel ID --viewer URL --filter TEXT [--wait 20] [--screenshot FILE]');
+        console.error('usage: node dashboard.js --page URL --channel ID --viewer URL --start ID --filter TEXT [--wait 20] [--screenshot FILE]');
         process.exit(2);
     }
     const args = ['--headless=new', '--no-first-run', '--no-default-browser-check',
@@ -77,12 +79,12 @@ async function main() {
         const row = `tr[data-id="${opts.channel}"]`;
         const stateOf = () => page.$eval(row, (tr) => tr.dataset.state).catch(() => null);
         const visibleIds = () => page.$$eval('#rows tr', (trs) => trs.map((tr) => tr.dataset.id));
-        const waitState = async (want) => {
+        const waitState = async (want, sel = row) => {
             try {
-                await page.waitForFunction((sel, w) => {
-                    const tr = document.querySelector(sel);
+                await page.waitForFunction((s, w) => {
+                    const tr = document.querySelector(s);
                     return tr && tr.dataset.state === w;
-                }, { timeout: waitMs, polling: 200 }, row, want);
+                }, { timeout: waitMs, polling: 200 }, sel, want);
                 return true;
             } catch (e) {
                 return false;
@@ -135,6 +137,17 @@ async function main() {
         await page.click(`${row} button[data-act="stop"]`);
         out.stoppedShown = await waitState('stopped');
         out.steps.push('stop');
+
+        // Start another channel with its button; sort by channel both ways.
+        const other = `tr[data-id="${opts.start}"]`;
+        await page.click(`${other} button[data-act="start"]`);
+        out.startShown = await waitState('ready', other);
+        out.steps.push('start');
+        await page.click('th[data-sort="id"]');
+        out.sortedUp = await visibleIds();
+        await page.click('th[data-sort="id"]');
+        out.sortedDown = await visibleIds();
+        out.steps.push('sort');
 
         await page.type('#filter', opts.filter);
         await new Promise((r) => setTimeout(r, 500));
