@@ -125,10 +125,9 @@ function historySvg(events, now, span, state) {
 function rowHtml(m, span) {
   const busy = view.pending.has(m.id) ? ' disabled' : '';
   const id = esc(m.id);
-  const buttons = m.running
-    ? `<button data-act="restart" data-id="${id}"${busy}>Restart</button>`
-      + `<button data-act="stop" data-id="${id}"${busy}>Stop</button>`
-    : `<button data-act="start" data-id="${id}"${busy}>Start</button>`;
+  const button = (act, label) =>
+    `<button data-act="${act}" data-id="${id}" aria-label="${label} channel ${id}"${busy}>${label}</button>`;
+  const buttons = m.running ? button('restart', 'Restart') + button('stop', 'Stop') : button('start', 'Start');
   const failure = m.failure
     ? `<span class="failure" title="${esc(m.reason || m.failure)}">${esc(m.failure.replace(/_/g, ' '))}</span>` : '';
   return `<tr data-id="${id}" data-state="${m.state}">`
@@ -228,6 +227,12 @@ function showMessage(text) {
 }
 
 async function poll() {
+  // A hidden tab asks nothing; it catches up when shown again.
+  if (document.hidden) {
+    clearTimeout(view.timer);
+    view.timer = setTimeout(poll, POLL_MS);
+    return;
+  }
   try {
     const r = await fetch(new URL('channels', API), { cache: 'no-store' });
     const body = await r.json().catch(() => ({}));
@@ -288,5 +293,7 @@ $('filter').addEventListener('input', () => {
 });
 $('active-only').addEventListener('change', () => { view.limit = PAGE_ROWS; renderTable(); });
 $('more').addEventListener('click', () => { view.limit += PAGE_ROWS; renderTable(); });
+
+document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
 
 poll();
