@@ -220,6 +220,16 @@ function render() {
   renderTable();
 }
 
+// The API key, where the API needs one (stream_autostart_api_key): asked
+// for when the API answers 401, kept for this tab only (sessionStorage),
+// sent in a header, never in a URL.
+const KEY = 'stream-autostart-api-key';
+
+function authHeaders() {
+  const key = sessionStorage.getItem(KEY);
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
 function showMessage(text) {
   const m = $('message');
   m.textContent = text || '';
@@ -234,8 +244,10 @@ async function poll() {
     return;
   }
   try {
-    const r = await fetch(new URL('channels', API), { cache: 'no-store' });
+    const r = await fetch(new URL('channels', API), { cache: 'no-store', headers: authHeaders() });
     const body = await r.json().catch(() => ({}));
+    $('login').hidden = r.status !== 401;
+    if (r.status === 401) sessionStorage.removeItem(KEY);
     if (!r.ok || !body.ok) {
       throw new Error(body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${r.status}`);
     }
@@ -258,7 +270,7 @@ async function act(action, id) {
   try {
     const r = await fetch(new URL(`stream/${action}`, API), {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...authHeaders() },
       body: JSON.stringify({ channel_id: id }),
     });
     const body = await r.json().catch(() => ({}));
@@ -294,6 +306,13 @@ $('filter').addEventListener('input', () => {
 $('active-only').addEventListener('change', () => { view.limit = PAGE_ROWS; renderTable(); });
 $('more').addEventListener('click', () => { view.limit += PAGE_ROWS; renderTable(); });
 
+$('login').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(KEY, $('key').value);
+  $('key').value = '';
+  $('login').hidden = true;
+  poll();
+});
 document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
 
 poll();

@@ -5,7 +5,8 @@
 # the page loads and shows a channel stopped, a viewer's request starts it
 # and the page shows it ready without a reload, the restart and stop
 # buttons work (the supervisor confirms), so does start, sorting by a
-# column and the filter; on a phone's width nothing overflows. The API it
+# column and the filter; a dashboard whose API needs a key asks for it;
+# on a phone's width nothing overflows. The API it
 # reads (GET /api/channels) lists every configured channel with source
 # hosts and no credentials; a client from an address the rules do not
 # allow gets neither the page nor the API. With TEST_DASHBOARD_SCREENSHOT
@@ -35,7 +36,7 @@ select STDOUT; $| = 1;
 require_browser();
 
 my $t = Test::Nginx->new()->has(qw/http access/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(37);
+	->has_daemon('ffmpeg')->plan(39);
 
 my $dashboard = "$FindBin::Bin/../dashboard";
 my $conf = <<'EOF';
@@ -73,6 +74,23 @@ http {
 
         location /api/ {
             stream_autostart_api;
+            allow 127.0.0.1;
+            deny all;
+        }
+        # An API that needs its key, and its dashboard.
+        location /keyed/api/ {
+            stream_autostart_api;
+            stream_autostart_api_key %%TESTDIR%%/api.key;
+            allow 127.0.0.1;
+            deny all;
+        }
+        location /keyed/api/dashboard/ {
+            alias @DASHBOARD@/;
+            types {
+                text/html              html;
+                text/css               css;
+                application/javascript js;
+            }
             allow 127.0.0.1;
             deny all;
         }
@@ -119,6 +137,8 @@ foreach my $id (keys %channels) {
 	redis($t, 'SET', "channel:$id", encode_json({ source_url => $src,
 		quality => 'copy', name => $name, group => $group }));
 }
+
+$t->write_file('api.key', "0123456789abcdef-dashboard\n");
 
 $t->run();
 
@@ -220,6 +240,8 @@ my $r = browser_dashboard(
 	channel => 1,
 	viewer => "$base/live/stream_1.m3u8?token=good",
 	start => 5,
+	keyed => "$base/keyed/api/dashboard/",
+	key => '0123456789abcdef-dashboard',
 	filter => 'sport',
 	wait => 20,
 	screenshot => $ENV{TEST_DASHBOARD_SCREENSHOT},
@@ -245,10 +267,15 @@ is("$st $j->{stream}{state}", '200 ready', 'the supervisor confirms: channel 5 r
 is(join(',', @{$r->{sortedUp} || []}) . ' ' . join(',', @{$r->{sortedDown} || []}),
 	'1,2,3,4,5 5,4,3,2,1', 'sorted by channel, up and down');
 is(join(',', @{$r->{filteredRows} || []}), '2', 'the filter leaves channel 2');
+ok($r->{keyAsked}, 'an API with a key: the page asks for it') or diag(explain($diag));
+ok(($r->{keyedShown} // '') =~ /\(5 channels\)/
+	&& ($r->{keyedUrl} // '') !~ /abcdef/,
+	'given the key, it shows the channels (the key in no URL)')
+	or diag(explain($diag));
 ok($r->{phone} && $r->{phone}{cards} && $r->{phone}{overflow} <= 0
 	&& $r->{phone}{buttonsOnScreen}, 'on a phone: cards within the screen')
 	or diag(explain($r->{phone}));
-ok($r->{notReloaded} && !@{$r->{consoleErrors} || [1]},
+ok($r->{notReloaded} && !@{$r->{consoleErrorsMain} || [1]},
 	'no reload, no console error') or diag(explain($diag));
 ok(($r->{pageText} // '') ne '' && $r->{pageText} !~ /S3cretPw|T0kenSecret/,
 	'no credentials on the page');

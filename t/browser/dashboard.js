@@ -13,12 +13,14 @@
 //   4b. clicks START's Start button and waits for it to show ready, and
 //       sorts by channel, up and down;
 //   5. types FILTER into the filter box and lists the rows left;
-//   6. narrows the window to a phone's and measures what overflows.
+//   6. with --keyed (a dashboard whose API needs a key), gives it --key
+//      when it asks;
+//   7. narrows the window to a phone's and measures what overflows.
 // Prints one JSON line of what it saw; the caller asserts (and asks the
 // supervisor whether the channel really stopped).
 //
 //   node dashboard.js --page URL --channel ID --viewer URL --start ID
-//        --filter TEXT [--wait 20] [--screenshot FILE]
+//        --filter TEXT [--keyed URL --key KEY] [--wait 20] [--screenshot FILE]
 //
 // Exit status: 0 when it could tell, 2 on bad usage or when the browser
 // could not be run. CHROMIUM names the browser (default /usr/bin/chromium).
@@ -28,7 +30,8 @@ const puppeteer = require('puppeteer-core');
 
 function parseArgs(argv) {
     const o = { wait: 20 };
-    const known = ['page', 'channel', 'viewer', 'filter', 'wait', 'screenshot', 'start'];
+    const known = ['page', 'channel', 'viewer', 'filter', 'wait', 'screenshot', 'start',
+        'keyed', 'key'];
     for (let i = 0; i < argv.length; i += 2) {
         const key = argv[i].replace(/^--/, '');
         if (!known.includes(key) || argv[i + 1] === undefined) {
@@ -155,6 +158,22 @@ async function main() {
         out.steps.push('filter');
         out.pageText = await page.evaluate(() => document.body.innerText);
         out.notReloaded = await page.evaluate(() => window.__noReload === true);
+        // Those of the steps so far (the keyed page's 401 logs one).
+        out.consoleErrorsMain = out.consoleErrors.slice();
+
+        // A dashboard whose API needs a key: it asks, then shows the list.
+        if (opts.keyed) {
+            await page.goto(opts.keyed, { waitUntil: 'load', timeout: 15000 });
+            await page.waitForSelector('#login:not([hidden])', { timeout: 15000 });
+            out.keyAsked = true;
+            await page.type('#key', opts.key || '');
+            await page.click('#login button');
+            await page.waitForFunction(() => /^updated /.test(document.getElementById('updated').textContent),
+                { timeout: 15000 });
+            out.keyedShown = await page.$eval('#shown', (s) => s.textContent);
+            out.keyedUrl = page.url();
+            await page.goto(opts.page, { waitUntil: 'load', timeout: 15000 });
+        }
 
         // On a phone's width (switching to a mobile viewport reloads the
         // page: last): one card per channel, nothing wider than
