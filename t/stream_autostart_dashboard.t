@@ -36,7 +36,7 @@ select STDOUT; $| = 1;
 require_browser();
 
 my $t = Test::Nginx->new()->has(qw/http access/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(39);
+	->has_daemon('ffmpeg')->plan(40);
 
 my $dashboard = "$FindBin::Bin/../dashboard";
 my $conf = <<'EOF';
@@ -104,6 +104,9 @@ http {
                 application/javascript js;
             }
             charset utf-8;
+            # Nothing from elsewhere, and no framing by another site.
+            add_header Content-Security-Policy "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'" always;
+            add_header X-Frame-Options DENY always;
             allow 127.0.0.1;
             deny all;
         }
@@ -186,6 +189,8 @@ my $page = http_get('/api/dashboard/');
 like($page, qr!^HTTP/1\.1 200 .*^Content-Type: text/html!ms, 'page: 200, HTML');
 like(http_get('/api/dashboard/app.js'), qr!^HTTP/1\.1 200 !, 'app.js: 200');
 unlike($page, qr!<script[^>]+src="(https?:)?//!i, 'no script from elsewhere');
+like($page, qr!^Content-Security-Policy: default-src 'self';.*frame-ancestors 'none'!mi,
+	'served with a policy of its own files only, no framing');
 
 # Some channels running before the browser comes: 2 (its source has
 # credentials), 3, and 4 whose upstream answers 403.
