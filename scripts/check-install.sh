@@ -17,7 +17,10 @@ DESTDIR=$d bash scripts/install.sh --module "$module" --supervisor "$supervisor"
 for f in usr/lib/nginx/modules/ngx_http_stream_autostart_module.so \
          usr/share/nginx/modules-available/mod-http-stream-autostart.conf \
          usr/local/bin/stream-supervisor etc/default/stream-supervisor \
-         lib/systemd/system/stream-supervisor.service; do
+         lib/systemd/system/stream-supervisor.service \
+         usr/share/stream-autostart/dashboard/index.html \
+         usr/share/stream-autostart/dashboard/app.js \
+         usr/share/stream-autostart/dashboard/style.css; do
     [ -s "$d/$f" ] || fail "$f missing"
 done
 link=$(readlink "$d/etc/nginx/modules-enabled/50-mod-http-stream-autostart.conf")

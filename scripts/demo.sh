@@ -117,6 +117,7 @@ chmod 755 "$run/supervisor"
 sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
     -e "s|@PREFIX@|$run/nginx|g" -e "s|@LISTEN@|127.0.0.1:$PORT|" \
     -e "s|@HLS_DIR@|$run/hls|g" -e "s|@SOCKET@|$run/supervisor/supervisor.sock|" \
+    -e "s|@DASHBOARD@|$PWD/dashboard|" \
     nginx-conf/nginx.conf >"$run/nginx/nginx.conf"
 stack_nginx nginx "$PORT" "$run/nginx" "$run/nginx/nginx.conf"
 
@@ -129,5 +130,6 @@ echo "API http://127.0.0.1:$PORT/api/streams/active"
 echo "XTREAM http://127.0.0.1:$PORT demo $password"
 echo "EPG http://127.0.0.1:$PORT/epg.xml?token=$token"
 echo "METRICS http://127.0.0.1:$PORT/metrics"
+echo "DASHBOARD http://127.0.0.1:$PORT/api/dashboard/"
 
 stack_idle

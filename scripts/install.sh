@@ -16,6 +16,7 @@
 #   /usr/share/nginx/modules-available/mod-http-stream-autostart.conf
 #   /etc/nginx/modules-enabled/50-mod-http-stream-autostart.conf (symlink)
 #   /usr/local/bin/stream-supervisor
+#   /usr/share/stream-autostart/dashboard/ (the operator dashboard's page)
 #   /etc/default/stream-supervisor (kept if it exists)
 #   /lib/systemd/system/stream-supervisor.service
 #   /var/www/hls (owned by the service user, group www-data)
@@ -53,6 +54,8 @@ enabled=/etc/nginx/modules-enabled/50-mod-http-stream-autostart.conf
 bin=/usr/local/bin/stream-supervisor
 defaults=/etc/default/stream-supervisor
 unit=/lib/systemd/system/stream-supervisor.service
+dashboard=/usr/share/stream-autostart/dashboard
+dashboard_files="index.html app.js style.css"
 hls=/var/www/hls
 live=no
 [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && live=yes
@@ -62,6 +65,8 @@ if [ $uninstall = yes ]; then
         systemctl disable --now stream-supervisor.service 2>/dev/null || true
     fi
     rm -f "$DESTDIR$enabled" "$DESTDIR$available" "$DESTDIR$so" "$DESTDIR$bin" "$DESTDIR$unit"
+    for f in $dashboard_files; do rm -f "$DESTDIR$dashboard/$f"; done
+    rmdir "$DESTDIR$dashboard" "$DESTDIR$(dirname "$dashboard")" 2>/dev/null || true
     [ $purge = yes ] && rm -f "$DESTDIR$defaults"
     [ $live = yes ] && systemctl daemon-reload
     say "removed; reload nginx (nginx -t && systemctl reload nginx). $hls and Redis data are left alone."
@@ -83,6 +88,9 @@ install -D -m 644 packaging/mod-http-stream-autostart.conf "$DESTDIR$available"
 mkdir -p "$DESTDIR$(dirname "$enabled")"
 ln -sfn "$available" "$DESTDIR$enabled"
 install -D -m 755 "$supervisor" "$DESTDIR$bin"
+for f in $dashboard_files; do
+    install -D -m 644 "dashboard/$f" "$DESTDIR$dashboard/$f"
+done
 if [ -e "$DESTDIR$defaults" ]; then
     say "keeping $defaults"
 else
@@ -105,4 +113,4 @@ if [ -z "$DESTDIR" ]; then
     fi
 fi
 
-say "installed. Next: nginx -t && systemctl reload nginx; add stream_autostart locations (see nginx-conf/nginx.conf)."
+say "installed. Next: nginx -t && systemctl reload nginx; add stream_autostart locations (see nginx-conf/nginx.conf; the dashboard: docs/dashboard.md)."

@@ -4,6 +4,8 @@
 //!
 //! - `POST /api/stream/start`  `{"channel_id", "source_url"?, "quality"?}`
 //! - `POST /api/stream/stop`   `{"channel_id"}`
+//! - `POST /api/stream/restart` `{"channel_id"}`
+//! - `GET  /api/channels` (every configured channel, for the dashboard)
 //! - `GET  /api/streams/active`
 //! - `GET  /api/streams/<id>`
 //! - `POST /channel/<id>/start`
@@ -24,7 +26,11 @@ pub enum Route {
     /// Start; the channel comes from the body (`None`) or the path.
     Start(Option<String>),
     Stop,
+    /// Stop if running, then start afresh; the channel comes from the body.
+    Restart,
     Active,
+    /// Every configured channel with state, viewers and recent history.
+    Channels,
     Stream(String),
     /// The live viewing sessions, of one user (`?user=`) or of all.
     Sessions(Option<String>),
@@ -34,7 +40,10 @@ pub enum Route {
 
 impl Route {
     pub fn needs_body(&self) -> bool {
-        matches!(self, Route::Start(None) | Route::Stop | Route::EndSession)
+        matches!(
+            self,
+            Route::Start(None) | Route::Stop | Route::Restart | Route::EndSession
+        )
     }
 }
 
@@ -93,6 +102,12 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     }
     if path.ends_with("/stream/stop") {
         return post_only(Route::Stop);
+    }
+    if path.ends_with("/stream/restart") {
+        return post_only(Route::Restart);
+    }
+    if path.ends_with("/channels") {
+        return get_only(Route::Channels);
     }
     if path.ends_with("/streams/active") {
         return get_only(Route::Active);
@@ -157,8 +172,13 @@ pub fn parse_body(
         }
     };
     let id = checked_id(&id)?;
-    if *route == Route::Stop && (body.source_url.is_some() || body.quality.is_some()) {
-        return Err(err(400, "bad_request", "stop takes only \"channel_id\""));
+    let only_id = matches!(route, Route::Stop | Route::Restart);
+    if only_id && (body.source_url.is_some() || body.quality.is_some()) {
+        return Err(err(
+            400,
+            "bad_request",
+            "stop and restart take only \"channel_id\"",
+        ));
     }
     Ok((id, body.source_url, body.quality))
 }
@@ -244,7 +264,14 @@ pub fn reply_json(route: &Route, channel: &str, reply: &Reply) -> (u16, Vec<u8>)
             "started": reply.started,
             "playlist": reply.playlist,
         }),
+        Route::Restart => json!({
+            "ok": true,
+            "channel_id": channel,
+            "state": "ready",
+            "playlist": reply.playlist,
+        }),
         Route::Stop => json!({"ok": true, "channel_id": channel, "state": "stopped"}),
+        Route::Channels => channels_json(reply),
         Route::Active => json!({"ok": true, "streams": reply.streams.clone().unwrap_or_default()}),
         Route::Stream(_) => json!({
             "ok": true,
@@ -261,164 +288,16 @@ pub fn reply_json(route: &Route, channel: &str, reply: &Reply) -> (u16, Vec<u8>)
     (200, out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes() {
-        assert_eq!(route("POST", "/api/stream/start"), Ok(Route::Start(None)));
-        assert_eq!(route("POST", "/api/stream/stop/"), Ok(Route::Stop));
-        assert_eq!(route("GET", "/api/streams/active"), Ok(Route::Active));
-        assert_eq!(
-            route("GET", "/api/streams/71386"),
-            Ok(Route::Stream("71386".into()))
-        );
-        assert_eq!(
-            route("POST", "/channel/71386/start"),
-            Ok(Route::Start(Some("71386".into())))
-        );
-        // Nothing reached with GET changes state.
-        let e = route("GET", "/channel/71386/start").unwrap_err();
-        assert_eq!((e.status, e.allow), (405, Some("POST")));
-        assert_eq!(
-            route("HEAD", "/channel/71386/start").unwrap_err().status,
-            405
-        );
-        assert_eq!(
-            route("GET", "/api/stream/stop").unwrap_err().allow,
-            Some("POST")
-        );
-        assert_eq!(
-            route("POST", "/api/streams/active").unwrap_err().allow,
-            Some("GET, HEAD")
-        );
-        assert_eq!(route("GET", "/admin/api/streams/active"), Ok(Route::Active));
-        assert_eq!(route("GET", "/api/stream/start").unwrap_err().status, 405);
-        assert_eq!(route("DELETE", "/api/streams/1").unwrap_err().status, 405);
-        assert_eq!(route("GET", "/api/nothing").unwrap_err().status, 404);
-        assert_eq!(route("GET", "/api/streams/a.b").unwrap_err().status, 400);
-        assert_eq!(
-            route("POST", "/channel/..%2f/start").unwrap_err().status,
-            400
-        );
+/// The overview as the dashboard reads it: `ok` beside its fields.
+fn channels_json(reply: &Reply) -> Value {
+    let mut v = serde_json::to_value(reply.overview.clone().unwrap_or_default())
+        .unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("ok".into(), Value::Bool(true));
     }
-
-    #[test]
-    fn bodies() {
-        let start = Route::Start(None);
-        assert_eq!(
-            parse_body(
-                br#"{"channel_id":"7","source_url":"http://x/","quality":"copy"}"#,
-                &start
-            ),
-            Ok(("7".into(), Some("http://x/".into()), Some("copy".into())))
-        );
-        assert_eq!(
-            parse_body(br#"{"channel_id":71386}"#, &start).unwrap().0,
-            "71386"
-        );
-        for bad in [
-            &b""[..],
-            b"{",
-            br#"{"channel_id":true}"#,
-            br#"{"channel_id":"a/b"}"#,
-            br#"{"channel_id":"1","extra":1}"#,
-            br#"[]"#,
-        ] {
-            assert_eq!(parse_body(bad, &start).unwrap_err().status, 400, "{bad:?}");
-        }
-        assert!(parse_body(br#"{"channel_id":"1","quality":"low"}"#, &Route::Stop).is_err());
-    }
-
-    #[test]
-    fn session_routes() {
-        assert_eq!(route("GET", "/api/sessions"), Ok(Route::Sessions(None)));
-        assert_eq!(route("HEAD", "/api/sessions/"), Ok(Route::Sessions(None)));
-        assert_eq!(route("POST", "/api/sessions/end"), Ok(Route::EndSession));
-        assert_eq!(route("POST", "/api/sessions").unwrap_err().status, 405);
-        // Ending changes state: never with GET.
-        let e = route("GET", "/api/sessions/end").unwrap_err();
-        assert_eq!((e.status, e.allow), (405, Some("POST")));
-        assert!(Route::EndSession.needs_body());
-        assert!(!Route::Sessions(None).needs_body());
-    }
-
-    #[test]
-    fn end_bodies() {
-        assert_eq!(
-            parse_end_body(br#"{"user":"alice"}"#),
-            Ok(EndBody {
-                user: "alice".into(),
-                channel: None,
-                client: None
-            })
-        );
-        let b = parse_end_body(br#"{"user":"alice","channel":"7","client":"00ff12ab34cd56ef"}"#)
-            .unwrap();
-        assert_eq!(
-            (b.channel.as_deref(), b.client.as_deref()),
-            (Some("7"), Some("00ff12ab34cd56ef"))
-        );
-        for bad in [
-            &b""[..],
-            b"{",
-            br#"{}"#,
-            br#"{"user":""}"#,
-            br#"{"user":"a\nb"}"#,
-            br#"{"user":"a","channel":"a/b"}"#,
-            br#"{"user":"a","client":"x y"}"#,
-            br#"{"user":"a","extra":1}"#,
-        ] {
-            assert_eq!(parse_end_body(bad).unwrap_err().status, 400, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn session_replies() {
-        let mut r = Reply::ok(1);
-        r.sessions = Some(vec![shared::protocol::SessionInfo {
-            user: "alice".into(),
-            channel: "7".into(),
-            client: "00ff12ab34cd56ef".into(),
-            started: 1,
-            idle_secs: 2,
-        }]);
-        let (status, body) = reply_json(&Route::Sessions(None), "", &r);
-        assert_eq!(status, 200);
-        let v: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["sessions"][0]["user"], "alice");
-        let mut r = Reply::ok(1);
-        r.ended = Some(2);
-        let (_, body) = reply_json(&Route::EndSession, "", &r);
-        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["ended"], 2);
-        let (status, _) = reply_json(
-            &Route::Sessions(None),
-            "",
-            &Reply::error(1, ErrorCode::Forbidden, "not an operator"),
-        );
-        assert_eq!(status, 403);
-    }
-
-    #[test]
-    fn replies() {
-        let (status, body) = reply_json(
-            &Route::Start(None),
-            "7",
-            &Reply::error(1, ErrorCode::Failed, "upstream answered HTTP 403 Forbidden"),
-        );
-        assert_eq!(status, 502);
-        let v: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["error"]["code"], "failed");
-        let (status, body) = reply_json(&Route::Stop, "7", &Reply::ok(1));
-        assert_eq!(status, 200);
-        assert_eq!(
-            serde_json::from_slice::<Value>(&body).unwrap()["state"],
-            "stopped"
-        );
-        assert_eq!(status_for(ErrorCode::Capacity), 503);
-        assert_eq!(status_for(ErrorCode::NotRunning), 404);
-        assert_eq!(status_for(ErrorCode::BadChannel), 422);
-        assert_eq!(status_for(ErrorCode::Internal), 502);
-    }
+    v
 }
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;

@@ -28,7 +28,7 @@ select STDOUT; $| = 1;
 plan(skip_all => 'must run as root to connect as other users') if $> != 0;
 
 my $t = Test::Nginx->new()->has_daemon('redis-server')->has_daemon('ffmpeg')
-	->plan(27);
+	->plan(28);
 
 # Other users must reach the sockets in the (private) test directory.
 chmod 0711, $t->testdir();
@@ -88,8 +88,9 @@ my @r = call_as($nobody, [$nobody], $s->{socket},
 	'{"id":6,"op":"list"}',
 	'{"id":7,"op":"start","channel":"x","wait_ms":10,"source_url":"http://127.0.0.1:1/x.ts"}',
 	'{"id":8,"op":"restart","channel":"1","wait_ms":10}',
+	'{"id":9,"op":"overview"}',
 );
-is(scalar @r, 8, 'every request answered');
+is(scalar @r, 9, 'every request answered');
 like($r[0], qr/"id":1,"ok":true,"user":"u1"/, 'nobody: authorize');
 like($r[1], qr/"id":2,"ok":true,"channels":\[\{"id":"1"/, 'nobody: catalog');
 like($r[2], qr/"id":3,.*"code":"not_running"/, 'nobody: touch');
@@ -103,6 +104,8 @@ like($r[5], qr/"id":6,.*"code":"forbidden"/, 'nobody: list forbidden');
 like($r[6], qr/"id":7,.*"code":"forbidden".*start is an operator/,
 	'nobody: ad-hoc start forbidden');
 like($r[7], qr/"id":8,.*"code":"forbidden"/, 'nobody: restart forbidden');
+like($r[8], qr/"id":9,.*"code":"forbidden".*overview is an operator/,
+	'nobody: overview (every channel\'s source host) forbidden');
 ok(wait_until(5, sub { file_text($t, 'supervisor.log')
 	=~ /operator operation refused.*peer=uid 65534/ }), 'refusal logged');
 is(redis($t, 'EXISTS', 'stream:x:pid'), '0', 'nothing started for the refused start');

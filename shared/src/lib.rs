@@ -3,6 +3,7 @@
 
 pub mod channel_id;
 pub mod duration;
+pub mod overview;
 pub mod playlist;
 pub mod protocol;
 pub mod token;

@@ -40,6 +40,7 @@ const OP_NAMES: &[&str] = &[
     "end_session",
     "xtream",
     "metrics",
+    "overview",
 ];
 
 /// One request line.
@@ -139,6 +140,9 @@ pub enum Op {
     /// Operator: the supervisor's metrics in Prometheus' text exposition
     /// format (the module adds its workers' own and serves both).
     Metrics,
+    /// Operator: every configured channel with its state, viewers and
+    /// recent history, and the cold-start histogram (the dashboard).
+    Overview,
 }
 
 /// Who may ask for an op: nginx workers serving viewers, or operators.
@@ -168,6 +172,7 @@ impl Op {
             Op::Sessions { .. }
             | Op::EndSession { .. }
             | Op::Metrics
+            | Op::Overview
             | Op::Stop { .. }
             | Op::Status { .. }
             | Op::List
@@ -193,6 +198,7 @@ impl Op {
             Op::EndSession { .. } => "end_session",
             Op::Xtream { .. } => "xtream",
             Op::Metrics => "metrics",
+            Op::Overview => "overview",
         }
     }
 }
@@ -442,6 +448,9 @@ pub struct Reply {
     /// `metrics`: the supervisor's families, Prometheus text format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
+    /// `overview`: the dashboard's snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overview: Option<crate::overview::Overview>,
 }
 
 impl Reply {

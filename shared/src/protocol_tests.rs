@@ -223,6 +223,7 @@ fn viewer_ops_and_operator_ops() {
         },
         Op::Sessions { user: None },
         Op::Metrics,
+        Op::Overview,
         Op::EndSession {
             user: "u".into(),
             channel: None,
@@ -240,4 +241,44 @@ fn viewer_ops_and_operator_ops() {
     all.sort();
     assert_eq!(named, all);
     assert_eq!(ErrorCode::Forbidden.as_str(), "forbidden");
+}
+
+#[test]
+fn overview_rows_are_compact() {
+    use crate::overview::{ChannelRow, Event, EventKind, Overview};
+    // A stopped channel with nothing to say is its id only.
+    let row = ChannelRow {
+        id: "7".into(),
+        ..Default::default()
+    };
+    assert_eq!(serde_json::to_string(&row).unwrap(), r#"{"id":"7"}"#);
+    let mut r = Reply::ok(3);
+    r.overview = Some(Overview {
+        now: 100,
+        channels: vec![ChannelRow {
+            id: "7".into(),
+            state: Some(StreamState::Ready),
+            viewers: 2,
+            history: vec![Event {
+                t: 99,
+                kind: EventKind::Ready,
+                ms: Some(1500),
+                why: None,
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let line = encode_line(&r);
+    let back = decode_reply(&line[..line.len() - 1]).unwrap();
+    assert_eq!(back, r);
+    let text = String::from_utf8(line).unwrap();
+    assert!(
+        text.contains(r#""history":[{"t":99,"kind":"ready","ms":1500}]"#),
+        "{text}"
+    );
+    assert_eq!(
+        decode_request(br#"{"id":1,"op":"overview"}"#).unwrap().op,
+        Op::Overview
+    );
 }

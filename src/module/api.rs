@@ -200,7 +200,16 @@ fn call_supervisor(
             },
             CALL_TIMEOUT_MS + 5_000,
         ),
+        Route::Restart => (
+            Op::Restart {
+                channel: channel.clone(),
+                wait_ms: lc.wait_ms(),
+            },
+            // The stop first, then a start.
+            lc.wait_ms() + ENSURE_SLACK_MS + CALL_TIMEOUT_MS,
+        ),
         Route::Active => (Op::List, CALL_TIMEOUT_MS),
+        Route::Channels => (Op::Overview, CALL_TIMEOUT_MS),
         Route::Stream(id) => (
             Op::Status {
                 channel: Some(id.clone()),
@@ -242,7 +251,7 @@ fn answered(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
         .clone()
         .unwrap_or((Route::Active, String::new()));
     let status = match (&route, outcome::ensure(&result, false)) {
-        (Route::Start(_), Ok(started)) => Some(started),
+        (Route::Start(_) | Route::Restart, Ok(started)) => Some(started),
         (_, Err(refusal)) => Some(refusal.status),
         _ => None,
     };

@@ -3,6 +3,7 @@
 //! few seconds, so thousands of channels cost a handful of Redis round
 //! trips per refresh, not one per channel per request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,18 +16,27 @@ use shared::protocol::ChannelEntry;
 
 const FRESH_FOR: Duration = Duration::from_secs(5);
 
+/// The entries, and each channel's source host (for the dashboard only:
+/// never in the entries viewers' ops see).
+type Loaded = (Arc<Vec<ChannelEntry>>, Arc<HashMap<String, String>>);
+
 #[derive(Default)]
 pub struct Catalog {
-    cached: Mutex<Option<(Instant, Arc<Vec<ChannelEntry>>)>>,
+    cached: Mutex<Option<(Instant, Loaded)>>,
 }
 
 impl Catalog {
     pub async fn get(&self, store: &Store) -> Result<Arc<Vec<ChannelEntry>>, StoreError> {
+        Ok(self.with_hosts(store).await?.0)
+    }
+
+    /// The entries and the host of each channel's first source.
+    pub async fn with_hosts(&self, store: &Store) -> Result<Loaded, StoreError> {
         // Holding the lock while loading: concurrent requests share one load.
         let mut cached = self.cached.lock().await;
-        if let Some((at, list)) = cached.as_ref() {
+        if let Some((at, loaded)) = cached.as_ref() {
             if at.elapsed() < FRESH_FOR {
-                return Ok(list.clone());
+                return Ok(loaded.clone());
             }
         }
         let ids: Vec<String> = store
@@ -37,16 +47,38 @@ impl Catalog {
             .collect();
         let keys: Vec<Key> = ids.iter().map(|id| Keys::channel(id)).collect();
         let values = store.get_many(&keys).await?;
+        let mut hosts = HashMap::new();
         let mut list: Vec<ChannelEntry> = ids
             .into_iter()
             .zip(values)
-            .filter_map(|(id, v)| Some(entry(id, &v?)))
+            .filter_map(|(id, v)| {
+                let v = v?;
+                if let Some(h) = first_source_host(&v) {
+                    hosts.insert(id.clone(), h);
+                }
+                Some(entry(id, &v))
+            })
             .collect();
         list.sort_by(|a, b| id_order(&a.id, &b.id));
-        let list = Arc::new(list);
-        *cached = Some((Instant::now(), list.clone()));
-        Ok(list)
+        let loaded = (Arc::new(list), Arc::new(hosts));
+        *cached = Some((Instant::now(), loaded.clone()));
+        Ok(loaded)
     }
+}
+
+/// The host of a record's first source (no credentials).
+fn first_source_host(json: &str) -> Option<String> {
+    let rec = crate::channel_record::parse(json).ok()?;
+    source_host(rec.source_list().first()?)
+}
+
+/// `host[:port]` of a URL: never its userinfo, path or query.
+pub fn source_host(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    (!host.is_empty()).then(|| host.to_string())
 }
 
 /// A record's catalog fields; an unreadable record still lists its id.
@@ -122,6 +154,29 @@ mod tests {
         }
         let e = entry("8".into(), "not json");
         assert_eq!((e.id.as_str(), e.name), ("8", None));
+    }
+
+    #[test]
+    fn source_hosts_carry_no_credentials() {
+        assert_eq!(
+            source_host("http://user:pw@origin.example:8080/live/7.ts?token=x").as_deref(),
+            Some("origin.example:8080")
+        );
+        assert_eq!(
+            source_host("https://cdn.example?key=1").as_deref(),
+            Some("cdn.example")
+        );
+        assert_eq!(
+            source_host("udp://@239.0.0.1:1234").as_deref(),
+            Some("239.0.0.1:1234")
+        );
+        assert_eq!(source_host("not a url"), None);
+        assert_eq!(source_host("http:///path"), None);
+        assert_eq!(
+            first_source_host(r#"{"sources":["http://a:b@h1/x","http://h2/"]}"#).as_deref(),
+            Some("h1")
+        );
+        assert_eq!(first_source_host("{}"), None);
     }
 
     #[test]

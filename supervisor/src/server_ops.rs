@@ -131,6 +131,7 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 Err(e) => Reply::error(id, ErrorCode::Internal, format!("metrics: {e}")),
             }
         }
+        Op::Overview => crate::overview::reply(id, streams).await,
         Op::Status { channel } => {
             let list = streams.status(channel.as_deref());
             if channel.is_some() && list.is_empty() {

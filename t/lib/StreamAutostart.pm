@@ -246,13 +246,23 @@ sub wait_until {
 #   CHROMIUM           the browser (default /usr/bin/chromium)
 #   TEST_REQUIRE_PLAYER_TOOLS=1  a missing tool fails the test, not skips it
 
-push @EXPORT, qw/ require_player_tools xmltv_text programme_title browser_play
-	run_python /;
+push @EXPORT, qw/ require_player_tools require_browser xmltv_text
+	programme_title browser_play browser_dashboard run_python /;
 
 our $PYTHON = $ENV{TEST_PYTHON}
 	|| "$FindBin::Bin/../target/player-tools/venv/bin/python";
 our $BROWSER_DIR = $ENV{TEST_BROWSER_DIR} || "$FindBin::Bin/browser";
 our $CHROMIUM = $ENV{CHROMIUM} || '/usr/bin/chromium';
+
+# Why the browser harness (chromium, node, puppeteer-core) cannot run
+# here, or undef when it can.
+sub browser_missing {
+	return "no chromium at $CHROMIUM" unless -x $CHROMIUM;
+	return 'no node' unless system('node --version >/dev/null 2>&1') == 0;
+	return "no $BROWSER_DIR/node_modules (run scripts/setup-test-tools.sh)"
+		unless -d "$BROWSER_DIR/node_modules/puppeteer-core";
+	return undef;
+}
 
 # Why the player tools cannot run here, or undef when they all can.
 sub player_tools_missing {
@@ -275,6 +285,14 @@ sub player_tools_missing {
 # missing tool is a failure there, never a silent skip.
 sub require_player_tools {
 	my $why = player_tools_missing() or return;
+	die "player tools required (TEST_REQUIRE_PLAYER_TOOLS): $why\n"
+		if $ENV{TEST_REQUIRE_PLAYER_TOOLS};
+	Test::More::plan(skip_all => $why);
+}
+
+# The same for the tests that need only the browser harness.
+sub require_browser {
+	my $why = browser_missing() or return;
 	die "player tools required (TEST_REQUIRE_PLAYER_TOOLS): $why\n"
 		if $ENV{TEST_REQUIRE_PLAYER_TOOLS};
 	Test::More::plan(skip_all => $why);
@@ -337,6 +355,22 @@ sub browser_play {
 	my $rc = $? >> 8;
 	my ($line) = $out =~ /^(\{.*\})\s*\z/m;
 	return { harness => "play.js exited $rc" } unless $rc == 0 && $line;
+	return JSON::PP::decode_json($line);
+}
+
+# Runs t/browser/dashboard.js with its options (page, channel, viewer,
+# filter, wait, screenshot); returns what it saw, or { harness => why }.
+sub browser_dashboard {
+	my (%o) = @_;
+	require JSON::PP;
+	my @cmd = ('node', "$BROWSER_DIR/dashboard.js",
+		map { ("--$_", $o{$_}) } grep { defined $o{$_} } sort keys %o);
+	open my $fh, '-|', @cmd or return { harness => "cannot run node: $!" };
+	my $out = do { local $/; <$fh> } // '';
+	close $fh;
+	my $rc = $? >> 8;
+	my ($line) = $out =~ /^(\{.*\})\s*\z/m;
+	return { harness => "dashboard.js exited $rc" } unless $rc == 0 && $line;
 	return JSON::PP::decode_json($line);
 }
 

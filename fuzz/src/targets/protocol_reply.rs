@@ -32,7 +32,9 @@ pub fn run(data: &[u8]) {
     for route in [
         Route::Start(None),
         Route::Stop,
+        Route::Restart,
         Route::Active,
+        Route::Channels,
         Route::Stream("c1".into()),
     ] {
         let (status, body) = reply_json(&route, "c1", &reply);

@@ -90,6 +90,11 @@ impl Drop for Connection {
 }
 
 impl Registry {
+    /// The cold-start histogram now (the dashboard's chart).
+    pub fn start_snapshot(&self) -> histogram::HistogramSnapshot {
+        self.start_seconds.snapshot()
+    }
+
     fn per_reason(a: &[AtomicU64]) -> Vec<u64> {
         a.iter().map(|n| n.load(Relaxed)).collect()
     }

@@ -17,6 +17,7 @@ use crate::proxy::{self, Proxy};
 use crate::redact;
 use crate::restart_policy::{Failures, Jitter, Verdict};
 use crate::store::Keys;
+use shared::overview::EventKind;
 use shared::protocol::ErrorCode;
 
 /// What a channel's record asks for.
@@ -31,6 +32,11 @@ impl Streams {
     /// The channel's task, from start to its final state.
     pub(super) async fn run_channel(self: Arc<Self>, ch: Arc<Channel>) {
         let end = self.drive(&ch).await;
+        if let State::Ended(_, msg) = &end {
+            let asked = ch.stop_reason.lock().unwrap().clone();
+            let why = crate::history::stop_class(asked.as_deref(), msg);
+            self.event(&ch.id, EventKind::Stop, None, Some(why));
+        }
         // Clean up before anyone can see the channel as gone, so a later
         // viewer never gets this run's files.
         self.clean_up(&ch).await;
@@ -121,6 +127,7 @@ impl Streams {
             Ok(p) => p,
             Err(end) => {
                 crate::metrics::failed(crate::metrics::Reason::Other);
+                self.event(id, EventKind::Failure, None, Some("other"));
                 return end;
             }
         };
@@ -146,6 +153,7 @@ impl Streams {
             };
             let class = crate::metrics::classify(&reason);
             crate::metrics::failed(class);
+            self.event(id, EventKind::Failure, None, Some(class.as_str()));
             // A run that was ready only briefly has not worked: it must not
             // give the other sources a fresh round without back-off.
             let was_ready = failover::worked(was_ready, begun.elapsed(), self.stable_after());

@@ -30,6 +30,7 @@ use super::restart_policy::Policy;
 use super::store::{Keys, Store};
 use failover::Skipped;
 use shared::channel_id;
+use shared::overview::EventKind;
 use shared::protocol::{ErrorCode, SkippedSource, StreamInfo, StreamState};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,11 +125,15 @@ impl Channel {
         )
     }
 
-    /// The channel is ready: its first time counts as a cold start.
-    fn mark_ready(&self) {
-        if !self.was_ready.swap(true, Ordering::Relaxed) {
-            crate::metrics::ready_after(self.begun.elapsed());
+    /// The channel is ready: its first time counts as a cold start, whose
+    /// milliseconds are returned.
+    fn mark_ready(&self) -> Option<u64> {
+        if self.was_ready.swap(true, Ordering::Relaxed) {
+            return None;
         }
+        let took = self.begun.elapsed();
+        crate::metrics::ready_after(took);
+        Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX))
     }
 
     fn set_state(&self, new: State) {
@@ -154,6 +159,8 @@ pub struct Streams {
     pub catalog: super::catalog::Catalog,
     /// Live viewing sessions (accounts/sessions.rs).
     pub sessions: crate::accounts::sessions::Sessions,
+    /// Each channel's recent events, for the dashboard.
+    pub history: crate::history::History,
 }
 
 /// The answer to `ensure`.
@@ -184,6 +191,7 @@ impl Streams {
             shutting_down: false.into(),
             policy,
             catalog: Default::default(),
+            history: Default::default(),
         })
     }
 
@@ -374,6 +382,7 @@ impl Streams {
         });
         map.insert(id.to_string(), ch.clone());
         crate::metrics::started();
+        self.event(id, EventKind::Start, None, None);
         let this = self.clone();
         let task_ch = ch.clone();
         tokio::spawn(async move { this.run_channel(task_ch).await });
@@ -428,6 +437,12 @@ impl Streams {
         for mut rx in waits {
             let _ = rx.wait_for(|s| matches!(s, State::Ended(..))).await;
         }
+    }
+
+    /// Records an event in the channel's recent history.
+    fn event(&self, id: &str, kind: EventKind, ms: Option<u64>, why: Option<&str>) {
+        let now = crate::history::unix_now();
+        self.history.record(id, now, kind, ms, why);
     }
 
     pub fn config(&self) -> &Cli {

@@ -21,6 +21,7 @@ use crate::hls_files;
 use crate::process;
 use crate::proxy::Proxy;
 use crate::redact;
+use shared::overview::EventKind;
 use shared::playlist;
 
 /// stderr lines kept per channel for failure reasons.
@@ -219,7 +220,8 @@ impl Streams {
                 Seen::Waiting => {}
                 Seen::Ready => {
                     ch.set_state(State::Ready);
-                    ch.mark_ready();
+                    let cold_ms = ch.mark_ready();
+                    self.event(id, EventKind::Ready, cold_ms, None);
                     ch.info.lock().unwrap().skipped.worked(source);
                     info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready", "ready");
                 }
