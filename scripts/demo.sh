@@ -3,9 +3,9 @@
 # redis-server, a local live test origin (ffmpeg: moving picture and a
 # tone), the supervisor and nginx with the module. Prints a PLAY line per
 # channel to open in VLC, the M3U and API URLs, an XTREAM line (server,
-# user, password) for Xtream players, the EPG URL and the Prometheus
-# metrics URL; runs until SIGINT/SIGTERM, then stops everything it
-# started.
+# user, password) for Xtream players, the EPG URL, the Prometheus
+# metrics URL and the operator dashboard's; runs until SIGINT/SIGTERM,
+# then stops everything it started.
 #
 #   DEMO_PORT        nginx port (default 8080)
 #   DEMO_REDIS_PORT  private Redis port (default 16379)
