@@ -3,8 +3,7 @@
 //! format 0.0.4, then whether the supervisor answered, then the
 //! supervisor's own families as it sent them. Pure.
 
-use std::fmt::Write;
-
+use shared::prom_text::Exposition;
 use shared::protocol::{ErrorCode, Reply};
 
 use crate::call_error::CallError;
@@ -19,89 +18,75 @@ const P: &str = "stream_autostart_";
 /// it could not be had (then `stream_autostart_supervisor_up` is 0).
 pub fn render(s: &Snapshot, supervisor: Option<&str>) -> String {
     let mut out = String::with_capacity(8192 + supervisor.map_or(0, str::len));
-    let o = &mut out;
-    family(
-        o,
+    let o = &mut Exposition::new(&mut out, P);
+    o.family(
         "requests_total",
         "counter",
         "Requests the module answered, by $stream_autostart_status.",
     );
     for (st, n) in Status::ALL.iter().zip(&s.requests) {
-        sample(o, "requests_total", &[("status", st.as_str())], *n as f64);
+        o.sample("requests_total", &[("status", st.as_str())], *n as f64);
     }
-    family(
-        o,
+    o.family(
         "held_requests",
         "gauge",
         "Playlist requests waiting now for their channel to be ready.",
     );
-    sample(o, "held_requests", &[], s.held as f64);
-    family(
-        o,
+    o.sample("held_requests", &[], s.held as f64);
+    o.family(
         "hold_seconds",
         "histogram",
         "Time a playlist request waited for its channel to be ready.",
     );
     histogram(o, "hold_seconds", &HOLD_BUCKETS, &s.hold);
-    family(
-        o,
+    o.family(
         "token_cache_hits_total",
         "counter",
         "Token and login checks answered from a worker's cache.",
     );
-    sample(o, "token_cache_hits_total", &[], s.token_hits as f64);
-    family(
-        o,
+    o.sample("token_cache_hits_total", &[], s.token_hits as f64);
+    o.family(
         "token_cache_misses_total",
         "counter",
         "Token and login checks that asked the supervisor.",
     );
-    sample(o, "token_cache_misses_total", &[], s.token_misses as f64);
-    family(
-        o,
+    o.sample("token_cache_misses_total", &[], s.token_misses as f64);
+    o.family(
         "supervisor_call_errors_total",
         "counter",
         "Supervisor calls that got no reply, by class.",
     );
     for (c, n) in CallClass::ALL.iter().zip(&s.call_errors) {
-        sample(
-            o,
+        o.sample(
             "supervisor_call_errors_total",
             &[("class", c.as_str())],
             *n as f64,
         );
     }
-    family(
-        o,
+    o.family(
         "supervisor_call_seconds",
         "histogram",
         "Time of one supervisor call, from connecting to its reply or error.",
     );
     histogram(o, "supervisor_call_seconds", &CALL_BUCKETS, &s.calls);
-    family(
-        o,
+    o.family(
         "workers",
         "gauge",
         "nginx worker processes counting into the metrics zone.",
     );
-    sample(o, "workers", &[], s.workers as f64);
-    family(
-        o,
+    o.sample("workers", &[], s.workers as f64);
+    o.family(
         "supervisor_up",
         "gauge",
         "1 when the supervisor answered this scrape's metrics call, else 0.",
     );
-    sample(
-        o,
+    o.sample(
         "supervisor_up",
         &[],
         if supervisor.is_some() { 1.0 } else { 0.0 },
     );
     if let Some(text) = supervisor {
-        o.push_str(text);
-        if !text.is_empty() && !text.ends_with('\n') {
-            o.push('\n');
-        }
+        o.append(text);
     }
     out
 }
@@ -122,38 +107,18 @@ pub fn supervisor_part(result: Result<Reply, CallError>) -> Result<String, Strin
     }
 }
 
-fn family(o: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(o, "# HELP {P}{name} {help}");
-    let _ = writeln!(o, "# TYPE {P}{name} {kind}");
-}
-
-/// Label values here are fixed words, never outside text: no escaping.
-fn sample(o: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
-    o.push_str(P);
-    o.push_str(name);
-    if !labels.is_empty() {
-        o.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            let _ = write!(o, "{k}=\"{v}\"");
-        }
-        o.push('}');
-    }
-    let _ = writeln!(o, " {value}");
-}
-
-fn histogram(o: &mut String, name: &str, bounds: &[f64], h: &HistogramSnapshot) {
-    let bucket = format!("{name}_bucket");
+/// A histogram of per-bucket counts over `bounds`, its sum in microseconds.
+fn histogram(o: &mut Exposition<'_>, name: &str, bounds: &[f64], h: &HistogramSnapshot) {
     let mut cumulative = 0;
-    for (le, n) in bounds.iter().zip(&h.per_bucket) {
-        cumulative += n;
-        sample(o, &bucket, &[("le", &le.to_string())], cumulative as f64);
-    }
-    sample(o, &bucket, &[("le", "+Inf")], h.count as f64);
-    sample(o, &format!("{name}_sum"), &[], h.sum_us as f64 / 1e6);
-    sample(o, &format!("{name}_count"), &[], h.count as f64);
+    let buckets: Vec<(f64, u64)> = bounds
+        .iter()
+        .zip(&h.per_bucket)
+        .map(|(le, n)| {
+            cumulative += n;
+            (*le, cumulative)
+        })
+        .collect();
+    o.histogram(name, &buckets, h.count, h.sum_us as f64 / 1e6);
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod channel_id;
 pub mod duration;
 pub mod overview;
 pub mod playlist;
+pub mod prom_text;
 pub mod protocol;
 pub mod token;
 

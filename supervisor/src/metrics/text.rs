@@ -1,7 +1,7 @@
 //! The supervisor's metric families as Prometheus text exposition format
 //! 0.0.4, from a snapshot. Pure: everything it shows is in `Snapshot`.
 
-use std::fmt::Write;
+use shared::prom_text::Exposition;
 
 use super::histogram::HistogramSnapshot;
 use super::reason::Reason;
@@ -45,58 +45,52 @@ const P: &str = "stream_supervisor_";
 /// The exposition text, ending with a newline.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::with_capacity(4096 + s.channels.len() * 512);
-    let o = &mut out;
+    let o = &mut Exposition::new(&mut out, P);
 
-    family(
-        o,
+    o.family(
         "streams",
         "gauge",
         "Channels by state (starting, ready, restarting, failed).",
     );
     for (state, n) in &s.states {
-        sample(o, "streams", &[("state", state)], *n as f64);
+        o.sample("streams", &[("state", state)], *n as f64);
     }
-    family(
-        o,
+    o.family(
         "running_streams",
         "gauge",
         "Channels taking a --max-streams slot (every state but failed).",
     );
-    sample(o, "running_streams", &[], s.running as f64);
-    family(
-        o,
+    o.sample("running_streams", &[], s.running as f64);
+    o.family(
         "capacity_streams",
         "gauge",
         "Most channels running at once (--max-streams; 0: no limit).",
     );
-    sample(o, "capacity_streams", &[], s.capacity as f64);
-    family(
-        o,
+    o.sample("capacity_streams", &[], s.capacity as f64);
+    o.family(
         "starts_total",
         "counter",
         "Channel starts (a channel not running was asked for).",
     );
-    sample(o, "starts_total", &[], s.starts as f64);
-    family(o, "restarts_total", "counter", "ffmpeg restarts (back-off retry, next failover source, operator restart) by the class of the failure that caused them.");
+    o.sample("starts_total", &[], s.starts as f64);
+    o.family("restarts_total", "counter", "ffmpeg restarts (back-off retry, next failover source, operator restart) by the class of the failure that caused them.");
     // A refused start restarts nothing; an operator's restart is no failure.
     for (r, n) in Reason::ALL.iter().zip(&s.restarts) {
         if *r != Reason::Capacity {
-            sample(o, "restarts_total", &[("reason", r.as_str())], *n as f64);
+            o.sample("restarts_total", &[("reason", r.as_str())], *n as f64);
         }
     }
-    family(
-        o,
+    o.family(
         "failures_total",
         "counter",
         "Failed ffmpeg runs and refused channel starts, by reason class.",
     );
     for (r, n) in Reason::ALL.iter().zip(&s.failures) {
         if *r != Reason::Operator {
-            sample(o, "failures_total", &[("reason", r.as_str())], *n as f64);
+            o.sample("failures_total", &[("reason", r.as_str())], *n as f64);
         }
     }
-    family(
-        o,
+    o.family(
         "start_seconds",
         "histogram",
         "Time from a channel's start to its first ready playlist.",
@@ -104,7 +98,7 @@ pub fn render(s: &Snapshot) -> String {
     histogram(o, "start_seconds", &s.start_seconds);
 
     if !s.channels.is_empty() {
-        let each = |o: &mut String,
+        let each = |o: &mut Exposition<'_>,
                     name: &str,
                     kind: &str,
                     help: &str,
@@ -117,9 +111,9 @@ pub fn render(s: &Snapshot) -> String {
             if values.is_empty() {
                 return;
             }
-            family(o, name, kind, help);
+            o.family(name, kind, help);
             for (ch, x) in values {
-                sample(o, name, &[("channel", ch)], x);
+                o.sample(name, &[("channel", ch)], x);
             }
         };
         each(
@@ -159,91 +153,31 @@ pub fn render(s: &Snapshot) -> String {
         );
     }
 
-    family(o, "sessions", "gauge", "Live viewing sessions.");
-    sample(o, "sessions", &[], s.sessions as f64);
-    family(
-        o,
+    o.family("sessions", "gauge", "Live viewing sessions.");
+    o.sample("sessions", &[], s.sessions as f64);
+    o.family(
         "redis_errors_total",
         "counter",
         "Redis calls that failed (unreachable, timed out, refused).",
     );
-    sample(o, "redis_errors_total", &[], s.redis_errors as f64);
-    family(
-        o,
+    o.sample("redis_errors_total", &[], s.redis_errors as f64);
+    o.family(
         "redis_seconds",
         "histogram",
         "Time of one Redis round trip.",
     );
     histogram(o, "redis_seconds", &s.redis_seconds);
-    family(
-        o,
+    o.family(
         "socket_connections",
         "gauge",
         "Open connections to the supervisor's Unix socket.",
     );
-    sample(o, "socket_connections", &[], s.socket_connections as f64);
+    o.sample("socket_connections", &[], s.socket_connections as f64);
     out
 }
 
-fn family(o: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(o, "# HELP {P}{name} {}", escape_help(help));
-    let _ = writeln!(o, "# TYPE {P}{name} {kind}");
-}
-
-fn sample(o: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
-    o.push_str(P);
-    o.push_str(name);
-    if !labels.is_empty() {
-        o.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            let _ = write!(o, "{k}=\"{}\"", escape_label(v));
-        }
-        o.push('}');
-    }
-    let _ = writeln!(o, " {}", number(value));
-}
-
-fn histogram(o: &mut String, name: &str, h: &HistogramSnapshot) {
-    let bucket = format!("{name}_bucket");
-    for (le, n) in &h.buckets {
-        sample(o, &bucket, &[("le", &number(*le))], *n as f64);
-    }
-    sample(o, &bucket, &[("le", "+Inf")], h.count as f64);
-    sample(o, &format!("{name}_sum"), &[], h.sum_secs);
-    sample(o, &format!("{name}_count"), &[], h.count as f64);
-}
-
-/// A sample value or bound as the format wants it.
-pub fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{v}")
-    }
-}
-
-/// A label value: backslash, double quote and line feed escaped.
-pub fn escape_label(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// HELP text: backslash and line feed escaped.
-pub fn escape_help(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n")
+fn histogram(o: &mut Exposition<'_>, name: &str, h: &HistogramSnapshot) {
+    o.histogram(name, &h.buckets, h.count, h.sum_secs);
 }
 
 #[cfg(test)]
@@ -352,10 +286,6 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
-        assert_eq!(escape_label("a\nb"), "a\\nb");
-        assert_eq!(escape_label("plain-7"), "plain-7");
-        assert_eq!(escape_help("a\\b\nc\"d"), "a\\\\b\\nc\"d");
         let t = render(&snapshot());
         assert!(
             t.contains("stream_supervisor_channel_up{channel=\"odd\\\"\\\\\\nid\"} 0\n"),
@@ -376,15 +306,5 @@ mod tests {
         let t = render(&s);
         assert!(!t.contains("_channel_"), "{t}");
         assert!(t.contains("stream_supervisor_starts_total 5\n"));
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(number(1.0), "1");
-        assert_eq!(number(0.0005), "0.0005");
-        assert_eq!(number(25_165_824.0), "25165824");
-        assert_eq!(number(f64::INFINITY), "+Inf");
-        assert_eq!(number(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(number(f64::NAN), "NaN");
     }
 }
