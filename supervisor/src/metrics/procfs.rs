@@ -20,7 +20,12 @@ pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
     let f: Vec<&str> = rest.split_ascii_whitespace().collect();
     // rest[0] is field 3 (state); utime, stime, cutime, cstime are 14-17.
     let tick = |n: usize| f.get(n - 3)?.parse::<u64>().ok();
-    Some(tick(14)? + tick(15)? + tick(16)? + tick(17)?)
+    // Checked: the text is the kernel's, but an absurd value must give
+    // no sample rather than a wrapped one (found by fuzzing).
+    tick(14)?
+        .checked_add(tick(15)?)?
+        .checked_add(tick(16)?)?
+        .checked_add(tick(17)?)
 }
 
 /// Resident pages from /proc/<pid>/statm text (its second field).
@@ -83,6 +88,10 @@ mod tests {
         assert_eq!(parse_stat_ticks("4242 (x) S 1 2"), None);
         assert_eq!(parse_stat_ticks("no parenthesis"), None);
         assert_eq!(parse_stat_ticks(""), None);
+        // Ticks that would overflow: no value, no panic.
+        let huge = "1 (x) S 1 1 1 0 -1 0 0 0 0 0 \
+                    18446744073709551615 1 0 0 20 0 1 0 1 1 1 1";
+        assert_eq!(parse_stat_ticks(huge), None);
     }
 
     #[test]
