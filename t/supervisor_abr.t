@@ -184,7 +184,7 @@ like($streams, qr/aac/, 'ffprobe: with AAC audio');
 
 my (%dur, %first, %frames, %key);
 my $n;
-wait_until(30, sub {
+wait_until(40, sub {
 	my %lists = map {
 		my $text = file_text($t, "hls/stream_abr.$_.m3u8");
 		($_ => { reverse $text =~ /^#EXTINF:([\d.]+),\s*\nstream_abr_\d(\d+)\.ts$/mg });
@@ -194,8 +194,10 @@ wait_until(30, sub {
 		my $k = $_;
 		(grep { exists $lists{$_}{$k} && -e "$s->{hls}/stream_abr_$_$k.ts" } 0 .. 2) == 3;
 	} keys %{$lists{0}};
-	return 0 unless @common >= 2;
-	$n = $common[1];    # not the newest: surely complete on disk
+	# Not the newest (surely complete on disk), and a full-length one
+	# (past the short first segments of a cold start).
+	($n) = grep { $lists{0}{$_} > 1.5 } @common[1 .. $#common];
+	return 0 unless defined $n;
 	%dur = map { $_ => $lists{$_}{$n} } 0 .. 2;
 	return 1;
 }) or diag('no segment number common to all variants');
@@ -210,6 +212,7 @@ foreach my $v (0 .. 2) {
 	$frames{$v} = @pkts;
 	$key{$v} = (@pkts && $pkts[0][1] =~ /K/) ? 1 : 0;
 }
+note("segment $n: first pts @first{0 .. 2}, frames @frames{0 .. 2}, EXTINF @dur{0 .. 2}");
 ok($frames{0} > 0 && $first{0} == $first{1} && $first{1} == $first{2},
 	"aligned: segment $n starts at the same pts in every variant")
 	or diag(explain(\%first));
@@ -233,6 +236,9 @@ SKIP: {
 		or diag(explain($p));
 	is(scalar @{$p->{levels} || []}, 3, 'hls.js: sees three levels');
 	my $sw = $p->{switch} || {};
+	note('hls.js levels ' . join(' ', map { "$_->{width}x$_->{height}" }
+		@{$p->{levels} || []}) . "; switch $sw->{from} -> $sw->{to} at "
+		. "$sw->{timeBefore} s, $sw->{fragments} fragments of it, at $sw->{timeAfter} s");
 	ok(defined $sw->{from} && $sw->{to} != $sw->{from} && $sw->{switched},
 		"hls.js: switched level ($sw->{from} -> $sw->{to})")
 		or diag(explain($sw));
@@ -272,10 +278,12 @@ is_deeply([ ffmpeg_pids($s->{hls}, 'abr') ], \@pids,
 	'a variant viewer keeps the channel running');
 ok(wait_until(30, sub { !ffmpeg_pids($s->{hls}, 'abr') }),
 	'without viewers the channel stops');
-opendir my $dh, $s->{hls} or die "$s->{hls}: $!\n";
-my @left = grep { /^stream_abr[._]/ } readdir $dh;
-closedir $dh;
-ok(!@left, 'and its master, variants and segments are gone')
-	or diag("left: @left");
+my @left;
+ok(wait_until(10, sub {
+	opendir my $dh, $s->{hls} or die "$s->{hls}: $!\n";
+	@left = grep { /^stream_abr[._]/ } readdir $dh;
+	closedir $dh;
+	!@left;
+}), 'and its master, variants and segments are gone') or diag("left: @left");
 
 ###############################################################################
