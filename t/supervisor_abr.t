@@ -246,7 +246,9 @@ SKIP: {
 		or diag(explain($sw));
 	ok($sw->{fragments} && $sw->{timeAfter} > $sw->{timeBefore} + 1,
 		'hls.js: played on in the new level') or diag(explain($sw));
-	note("hls.js failed requests: @{$p->{failedRequests} || []}");
+	note("hls.js failed requests: @{$p->{failedRequests} || []}; errors: "
+		. join(' ', map { "$_->{details}" . ($_->{fatal} ? ' (fatal)' : '') }
+		@{$p->{errors} || []}));
 	# A forced switch cancels the old level's loads (net::ERR_ABORTED):
 	# hls.js' own doing. Any answer of nginx's that is an error is not.
 	ok(!grep({ $_->{fatal} } @{$p->{errors} || []})
