@@ -21,6 +21,8 @@
 # Both have a number, a logo (served by the demo's nginx) and a guide id;
 # the demo writes a small XMLTV guide for them (programmes for the hours
 # around now) and imports it with `epg import`.
+# Channel 3 is the test origin again with the `abr` preset: a master
+# playlist over three renditions (transcoded while watched: CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/stack.sh
@@ -72,6 +74,8 @@ data channels add 2 --source "http://127.0.0.1:$PICKY_PORT/live.ts" --quality co
     --name "Behind 403 and SOCKS5" --group Demo --user-agent DemoPlayer/1.0 \
     --referer http://portal.demo/ --proxy "socks5h://127.0.0.1:$SOCKS_PORT" \
     --number 2 --guide-id picky.demo --logo "$logos/2.png" >/dev/null
+data channels add 3 --source "http://127.0.0.1:$ORIGIN_PORT/live.ts" --quality abr \
+    --name "Adaptive ladder" --group Demo --number 3 >/dev/null
 # The demo user's password: generated, given on stdin (never as an
 # argument), printed only in the XTREAM line. The account ends in a year:
 # some Xtream apps (pyxtream, Hypnotix) cannot read an account without an
@@ -125,6 +129,7 @@ echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
 echo "demo: channel state: $stage/bin/stream-supervisor --socket $run/supervisor/supervisor.sock status" >&2
 echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
 echo "PLAY http://127.0.0.1:$PORT/live/stream_2.m3u8?token=$token"
+echo "PLAY http://127.0.0.1:$PORT/live/stream_3.m3u8?token=$token"
 echo "M3U http://127.0.0.1:$PORT/playlist.m3u?token=$token"
 echo "API http://127.0.0.1:$PORT/api/streams/active"
 echo "XTREAM http://127.0.0.1:$PORT demo $password"

@@ -201,6 +201,17 @@ mod tests {
     }
 
     #[test]
+    fn master_playlist_variants_get_the_token() {
+        // The abr preset's master (ffmpeg's text): the variant URIs carry
+        // the token, as segment URIs do in a media playlist.
+        let text = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-STREAM-INF:BANDWIDTH=5640800,RESOLUTION=320x240,CODECS=\"avc1.64001e,mp4a.40.2\"\nstream_7.0.m3u8\n\n#EXT-X-STREAM-INF:BANDWIDTH=1425600,RESOLUTION=142x106,CODECS=\"avc1.640014,mp4a.40.2\"\nstream_7.2.m3u8\n\n";
+        assert_eq!(
+            run(text, b"t k"),
+            text.replace(".m3u8\n", ".m3u8?token=t%20k\n")
+        );
+    }
+
+    #[test]
     fn tokens_are_encoded() {
         assert_eq!(encode_component(b"a b&c=d/\xff~"), "a%20b%26c%3Dd%2F%FF~");
         assert_eq!(run("s.ts\n", b"x+y"), "s.ts?token=x%2By\n");

@@ -184,6 +184,25 @@ mod tests {
         #EXTINF:4.000000,\nstream_1_013.ts\n";
 
     #[test]
+    fn master_playlist_is_ready_while_a_variant_exists_and_fresh() {
+        // The abr preset's master lists variant playlists where a media
+        // playlist lists segments: the same checks hold (ffmpeg rewrites
+        // it with every segment of the first variant).
+        let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nstream_7.0.m3u8\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=1\nstream_7.1.m3u8\n";
+        let fresh = Duration::from_secs(4);
+        assert!(check_text(master, fresh, |n| n == "stream_7.0.m3u8").is_ok());
+        assert_eq!(
+            check_text(master, fresh, |_| false),
+            Err(NotReady::SegmentsMissing)
+        );
+        assert!(matches!(
+            check_text(master, Duration::from_secs(31), |_| true),
+            Err(NotReady::Stale { .. })
+        ));
+    }
+
+    #[test]
     fn summary_of_a_live_playlist() {
         let s = summarize(LIVE);
         assert_eq!(s.segments, 2);

@@ -6,14 +6,19 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::ffmpeg_ladder::{self, LADDER};
+
 /// Output encoding. `Copy` remuxes; the others re-encode to H.264/AAC with
 /// keyframes forced on segment boundaries, so every segment starts with one.
+/// `Abr` encodes the adaptive ladder of `ffmpeg_ladder` behind a master
+/// playlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quality {
     Copy,
     Low,
     Medium,
     High,
+    Abr,
 }
 
 impl Quality {
@@ -23,16 +28,26 @@ impl Quality {
             Some("copy") => Ok(Quality::Copy),
             Some("low") => Ok(Quality::Low),
             Some("high") => Ok(Quality::High),
+            Some("abr") => Ok(Quality::Abr),
             Some(other) => Err(format!(
-                "unknown quality preset \"{other}\" (use copy, low, medium or high)"
+                "unknown quality preset \"{other}\" (use copy, low, medium, high or abr)"
             )),
         }
     }
 
-    /// (height, video kbit/s, audio kbit/s) of a re-encoding preset.
+    /// How many variant playlists the preset writes besides the master
+    /// (0: a single media playlist).
+    pub fn variants(self) -> usize {
+        match self {
+            Quality::Abr => LADDER.len(),
+            _ => 0,
+        }
+    }
+
+    /// (height, video kbit/s, audio kbit/s) of a single-rendition preset.
     fn ladder(self) -> Option<(u32, u32, u32)> {
         match self {
-            Quality::Copy => None,
+            Quality::Copy | Quality::Abr => None,
             Quality::Low => Some((360, 800, 96)),
             Quality::Medium => Some((720, 2500, 128)),
             Quality::High => Some((1080, 5000, 160)),
@@ -181,6 +196,12 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
     push("1000000");
     push("-i");
     push(&input.url);
+    if quality == Quality::Abr {
+        for s in ffmpeg_ladder::encoder_args(&LADDER, out) {
+            push(&s);
+        }
+        return hls_output(a, out, quality);
+    }
     for s in ["-map", "0:v:0?", "-map", "0:a:0?"] {
         push(s);
     }
@@ -236,6 +257,12 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
             }
         }
     }
+    hls_output(a, out, quality)
+}
+
+/// The HLS muxer's arguments, ending with the output playlist.
+fn hls_output(mut a: Vec<OsString>, out: &HlsOutput, quality: Quality) -> Vec<OsString> {
+    let mut push = |s: &str| a.push(s.into());
     let name = |suffix: &str| -> String {
         out.dir
             .join(format!("stream_{}{suffix}", out.channel))
@@ -271,9 +298,17 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
     } else {
         "delete_segments+temp_file+omit_endlist+independent_segments"
     });
+    let (segments, playlist) = if quality == Quality::Abr {
+        for s in ffmpeg_ladder::master_args(&LADDER, &out.channel) {
+            push(&s);
+        }
+        ffmpeg_ladder::output_names(out)
+    } else {
+        (name("_%03d.ts"), name(".m3u8"))
+    };
     push("-hls_segment_filename");
-    push(&name("_%03d.ts"));
-    push(&name(".m3u8"));
+    push(&segments);
+    push(&playlist);
     a
 }
 
@@ -400,7 +435,31 @@ mod tests {
     }
 
     #[test]
+    fn abr_writes_a_master_and_variants() {
+        let input = Input {
+            url: "http://x/y".into(),
+            ..Input::default()
+        };
+        let v = strs(&build(&input, Quality::Abr, &out()));
+        assert!(after(&v, "-filter_complex").starts_with("[0:v:0]split=3"));
+        assert!(!v.iter().any(|s| s == "0:v:0?"));
+        assert_eq!(after(&v, "-master_pl_name"), "stream_71386.m3u8");
+        assert_eq!(after(&v, "-var_stream_map"), "v:0,a:0 v:1,a:1 v:2,a:2");
+        assert_eq!(
+            after(&v, "-hls_segment_filename"),
+            "/var/www/hls/stream_71386_%v%03d.ts"
+        );
+        assert_eq!(v.last().unwrap(), "/var/www/hls/stream_71386.%v.m3u8");
+        // The muxer's options precede the output, after the encoders'.
+        let fk = v.iter().position(|s| s == "-force_key_frames").unwrap();
+        assert!(fk < v.iter().position(|s| s == "-f").unwrap());
+        assert_eq!(Quality::Abr.variants(), 3);
+        assert_eq!(Quality::High.variants(), 0);
+    }
+
+    #[test]
     fn preset_names() {
+        assert_eq!(Quality::parse(Some(" Abr ")), Ok(Quality::Abr));
         assert_eq!(Quality::parse(None), Ok(Quality::Medium));
         assert_eq!(Quality::parse(Some("COPY")), Ok(Quality::Copy));
         assert!(Quality::parse(Some("ultra")).unwrap_err().contains("ultra"));

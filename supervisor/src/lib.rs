@@ -11,6 +11,7 @@ pub mod ctl;
 pub mod data;
 pub mod disk_space;
 pub mod ffmpeg_args;
+pub mod ffmpeg_ladder;
 pub mod ffmpeg_reason;
 pub mod gateway;
 pub mod guide;

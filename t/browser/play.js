@@ -7,7 +7,13 @@
 // wrong on the way (hls.js errors with HTTP codes, media errors, failed
 // requests, console errors).
 //
-//   node play.js --page URL --stream URL [--wait 30] [--min 1]
+//   node play.js --page URL --stream URL [--wait 30] [--min 1] [--switch 1]
+//
+// With --switch 1 (a multi-variant stream), once it plays, the rendition
+// is changed through hls.js' API (hls.currentLevel, to the level farthest
+// from the current one) and the result's `switch` says whether hls.js
+// switched, loaded fragments of the new level and played on by --min s;
+// `levels` lists the renditions hls.js parsed.
 //
 // Exit status: 0 when it could tell (played or not: the caller asserts),
 // 2 on bad usage or when the browser could not be run at all.
@@ -17,10 +23,10 @@
 const puppeteer = require('puppeteer-core');
 
 function parseArgs(argv) {
-    const o = { wait: 30, min: 1 };
+    const o = { wait: 30, min: 1, switch: 0 };
     for (let i = 0; i < argv.length; i += 2) {
         const key = argv[i].replace(/^--/, '');
-        if (!['page', 'stream', 'wait', 'min'].includes(key) || argv[i + 1] === undefined) {
+        if (!['page', 'stream', 'wait', 'min', 'switch'].includes(key) || argv[i + 1] === undefined) {
             throw new Error(`unknown or incomplete argument ${argv[i]}`);
         }
         o[key] = argv[i + 1];
@@ -30,6 +36,7 @@ function parseArgs(argv) {
     }
     o.wait = Number(o.wait);
     o.min = Number(o.min);
+    o.switch = Number(o.switch);
     return o;
 }
 
@@ -39,7 +46,7 @@ async function main() {
         opts = parseArgs(process.argv.slice(2));
     } catch (e) {
         console.error(`play.js: ${e.message}`);
-        console.error('usage: node play.js --page URL --stream URL [--wait 30] [--min 1]');
+        console.error('usage: node play.js --page URL --stream URL [--wait 30] [--min 1] [--switch 1]');
         process.exit(2);
     }
 
@@ -98,13 +105,52 @@ async function main() {
         }
         result.currentTime = state.currentTime || 0;
         result.played = result.currentTime > opts.min;
+        result.levels = await page.evaluate(() => (window.playerState || {}).levels || []);
+        if (opts.switch && result.played && result.levels.length > 1) {
+            result.switch = await switchLevel(page, opts, deadline);
+            result.currentTime = result.switch.timeAfter;
+        }
+        state = await page.evaluate(() => window.playerState || {});
         result.errors = state.errors || [];
-        result.events = state.events || 0;
+        result.events = (state.events || []).length;
     } finally {
         await browser.close();
     }
     // Stream URLs may carry credentials: the caller decides what to print.
     process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+// Forces hls.js onto another rendition and watches it play there.
+async function switchLevel(page, opts, deadline) {
+    const before = await page.evaluate(() => {
+        const v = document.getElementById('video');
+        const from = window.hls.currentLevel;
+        const n = window.hls.levels.length;
+        const to = from < n / 2 ? n - 1 : 0;
+        const mark = window.playerState.events.length;
+        window.hls.currentLevel = to;
+        return { from, to, mark, timeBefore: v.currentTime };
+    });
+    const out = Object.assign(before, { switched: false, fragments: 0, timeAfter: before.timeBefore });
+    // At least as long again as it took to start playing.
+    const until = Math.max(deadline, Date.now() + 20000);
+    while (Date.now() < until) {
+        const s = await page.evaluate((mark, to) => {
+            const ev = window.playerState.events.slice(mark);
+            return {
+                switched: ev.some((e) => e.event === 'level_switched' && e.level === to),
+                fragments: ev.filter((e) => e.event === 'frag_loaded' && e.level === to).length,
+                level: window.hls.currentLevel,
+                time: document.getElementById('video').currentTime,
+            };
+        }, before.mark, before.to);
+        Object.assign(out, { switched: s.switched, fragments: s.fragments, level: s.level, timeAfter: s.time });
+        if (s.switched && s.fragments > 0 && s.time > before.timeBefore + opts.min) {
+            break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    return out;
 }
 
 main().catch((e) => {

@@ -207,7 +207,9 @@ sub supervisor_call {
 # found through /proc (command lines), not by process name alone.
 sub ffmpeg_pids {
 	my ($hls, $channel) = @_;
-	my $target = defined $channel ? "$hls/stream_$channel.m3u8" : "$hls/";
+	# An abr channel's ffmpeg writes its variants, stream_<id>.%v.m3u8.
+	my $target = defined $channel
+		? qr/^\Q$hls\/stream_$channel\E(\.%v)?\.m3u8$/ : qr/^\Q$hls\/\E/;
 	my @pids;
 
 	opendir my $dh, '/proc' or return ();
@@ -218,7 +220,7 @@ sub ffmpeg_pids {
 		close $fh;
 		my @argv = split /\0/, $cmd;
 		next unless @argv && $argv[0] =~ m!(^|/)ffmpeg$!;
-		push @pids, $pid if grep { index($_, $target) == 0 } @argv;
+		push @pids, $pid if grep { $_ =~ $target } @argv;
 	}
 	closedir $dh;
 
@@ -348,7 +350,8 @@ sub browser_play {
 	my ($page, $stream, %o) = @_;
 	require JSON::PP;
 	my @cmd = ('node', "$BROWSER_DIR/play.js", '--page', $page,
-		'--stream', $stream, '--wait', $o{wait} || 30);
+		'--stream', $stream, '--wait', $o{wait} || 30,
+		($o{switch} ? ('--switch', 1) : ()));
 	open my $fh, '-|', @cmd or return { harness => "cannot run node: $!" };
 	my $out = do { local $/; <$fh> } // '';
 	close $fh;

@@ -22,7 +22,6 @@ use crate::process;
 use crate::proxy::Proxy;
 use crate::redact;
 use shared::overview::EventKind;
-use shared::playlist;
 
 /// stderr lines kept per channel for failure reasons.
 const STDERR_TAIL: usize = 30;
@@ -161,7 +160,6 @@ impl Streams {
             });
         }
         let begun = Instant::now();
-        let playlist_path = out.playlist_path();
         // A resumed run is ready once it has added a segment of its own.
         let baseline = if resume {
             hls_files::progress(&self.cfg.hls_dir, id)
@@ -214,7 +212,7 @@ impl Streams {
             }
             let progress = hls_files::progress(&self.cfg.hls_dir, id);
             let seen = watch.look(Instant::now(), progress, || {
-                empty.is_none() && playlist::read_ready(&playlist_path).is_ok()
+                empty.is_none() && hls_files::ready(&self.cfg.hls_dir, id, plan.quality.variants())
             });
             match seen {
                 Seen::Waiting => {}
