@@ -388,8 +388,7 @@ mod tests {
     fn invert_undoes_the_map() {
         let fwd: [u32; 32] = core::array::from_fn(|j| raw_crc(&(1u32 << j).to_le_bytes()));
         let inv = invert(fwd);
-        for i in 0..32 {
-            let w = inv[i];
+        for (i, &w) in inv.iter().enumerate() {
             let image = (0..32)
                 .filter(|j| w >> j & 1 == 1)
                 .fold(0, |acc, j| acc ^ fwd[j]);
