@@ -100,9 +100,27 @@ impl Catalog {
     }
 }
 
+/// Whether a request for the M3U is answered from a worker's catalog
+/// fetched at `at` (ms), or fetches it: a stale catalog is still served
+/// while another request fetches its successor (started at `refreshing`,
+/// unless that is `timeout` ago), so only one request per worker waits.
+pub fn serve_kept(at: u64, refreshing: Option<u64>, now: u64, ttl: u64, timeout: u64) -> bool {
+    now.saturating_sub(at) < ttl
+        || refreshing.is_some_and(|since| now.saturating_sub(since) < timeout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_while_one_request_refreshes() {
+        assert!(serve_kept(1_000, None, 5_999, 5_000, 10_000));
+        assert!(!serve_kept(1_000, None, 6_000, 5_000, 10_000));
+        assert!(serve_kept(1_000, Some(6_000), 6_500, 5_000, 10_000));
+        // A refresh that never ended (its request went away) stops counting.
+        assert!(!serve_kept(1_000, Some(6_000), 16_000, 5_000, 10_000));
+    }
 
     fn shape(host: &str) -> Shape {
         Shape {

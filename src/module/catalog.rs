@@ -19,7 +19,7 @@ use super::mailbox::Outcome;
 use super::park::{call, park};
 use super::request::{content_handler, now_ms, Req};
 use crate::log_text::esc;
-use crate::m3u_cache::{Catalog, Rendered, Shape};
+use crate::m3u_cache::{self, Catalog, Rendered, Shape};
 use crate::outcome::{self, Status};
 use crate::{m3u_gzip, playlist_rewrite};
 
@@ -27,8 +27,13 @@ use crate::{m3u_gzip, playlist_rewrite};
 const CATALOG_TTL_MS: u64 = 5_000;
 const CATALOG_TIMEOUT_MS: u64 = 10_000;
 
-/// A catalog and when it was fetched (ms).
-type Fetched = (u64, Catalog);
+/// A catalog, when it was fetched (ms), and since when a request has been
+/// fetching its successor (ms).
+struct Fetched {
+    at: u64,
+    refreshing: Option<u64>,
+    catalog: Catalog,
+}
 
 thread_local! {
     /// Each supervisor's catalog (by socket path), with when it was
@@ -49,12 +54,18 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
         return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     };
     let scope = req.conf().supervisor().path.clone();
-    let fresh = CATALOGS.with(|c| {
-        c.borrow()
-            .get(&scope)
-            .is_some_and(|(at, _)| now_ms().saturating_sub(*at) < CATALOG_TTL_MS)
+    let now = now_ms();
+    let kept = CATALOGS.with(|c| {
+        let mut c = c.borrow_mut();
+        let f = c.get_mut(&scope)?;
+        if m3u_cache::serve_kept(f.at, f.refreshing, now, CATALOG_TTL_MS, CATALOG_TIMEOUT_MS) {
+            return Some(());
+        }
+        // This request fetches; the others get this catalog meanwhile.
+        f.refreshing = Some(now);
+        None
     });
-    if fresh {
+    if kept.is_some() {
         ctx.status.set(Some(Status::Hit));
         return send_m3u(req, ctx, &scope);
     }
@@ -91,19 +102,34 @@ fn fetched(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
                 let mut c = c.borrow_mut();
                 match c.get_mut(&scope) {
                     // The same list keeps its renderings.
-                    Some((at, catalog)) => {
-                        *at = now_ms();
-                        catalog.update(list);
+                    Some(f) => {
+                        f.at = now_ms();
+                        f.refreshing = None;
+                        f.catalog.update(list);
                     }
                     None => {
-                        c.insert(scope.clone(), (now_ms(), Catalog::new(list)));
+                        let f = Fetched {
+                            at: now_ms(),
+                            refreshing: None,
+                            catalog: Catalog::new(list),
+                        };
+                        c.insert(scope.clone(), f);
                     }
                 }
             });
             ctx.status.set(Some(status));
             return send_m3u(req, ctx, &scope);
         }
-        Err(refusal) => refusal,
+        Err(refusal) => {
+            // The next request tries again.
+            let scope = &req.conf().supervisor().path;
+            CATALOGS.with(|c| {
+                if let Some(f) = c.borrow_mut().get_mut(scope) {
+                    f.refreshing = None;
+                }
+            });
+            refusal
+        }
     };
     let why = match &result {
         Ok(reply) => format!(
@@ -164,7 +190,7 @@ fn send_m3u(req: &mut Req<'_>, ctx: &Ctx, scope: &str) -> ngx_int_t {
     let Some(rendered) = CATALOGS.with(|c| {
         c.borrow_mut()
             .get_mut(scope)
-            .map(|(_, catalog)| catalog.rendered(&shape))
+            .map(|f| f.catalog.rendered(&shape))
     }) else {
         return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
     };
