@@ -440,7 +440,7 @@ cat >BENCHMARKS.md <<EOF
 # Benchmarks
 
 Produced by \`scripts/bench.sh$([ $quick = 1 ] && echo " --quick")\` on $(date -u +%Y-%m-%d): $cpu, $cores cores, $mem;
-nginx $nginx_v (vendored, 1 worker, access log off), module and supervisor
+nginx $nginx_v (vendored, 1 worker unless a row says otherwise, access log off), module and supervisor
 from this commit ($(git rev-parse --short HEAD)), all on 127.0.0.1. Rerun it
 to get numbers for your machine; they are not asserted anywhere.
 
@@ -476,12 +476,16 @@ start.
 ## How each number is taken
 
 1. **Warm path**: \`wrk -t1 -c32 -d${WRK_SECS}s --latency\` on the same ready
-   playlist and segment, once through \`location /plain/ { alias <hls>/; }\`
-   and once through the \`stream_autostart\` / \`stream_autostart_segment\`
-   locations with a valid (cached) token (segments also through the same
-   regex location without the module); $ROUNDS rounds with the two
-   sides alternating, medians reported (wrk and nginx share the 2 cores,
-   so single runs vary by 20 %). The module serves each playlist version
+   playlist and segment, through \`location /plain/ { alias <hls>/; }\`,
+   through nginx's best static serving (the same with
+   \`open_file_cache max=1000 inactive=20s; open_file_cache_valid 1s;\`:
+   no open or stat per request, a playlist up to 1 s old) and through
+   the \`stream_autostart\` / \`stream_autostart_segment\` locations with a
+   valid (cached) token (segments also through the same regex location
+   without the module); $ROUNDS rounds with the sides alternating,
+   medians reported (wrk and nginx share the cores, so single runs vary
+   by 20 %). Then again after a reload with \`worker_processes auto\`
+   ($(nproc) workers here, still one wrk thread). The module serves each playlist version
    from its per-worker cache: one \`stat\` per request, the token written
    into every segment URI from a pre-parsed template. The playlist is
    measured once more while one \`curl --rate 1/s\` asks
@@ -502,14 +506,25 @@ start.
    each run's time minus the supervisor's ffmpeg-start-to-ready time.
 3. **Herd**: \`target/release/herd --concurrency $HERD\` opens that many
    connections at once for one cold channel while a probe (its own
-   thread, another viewer) requests a static file every 5 ms.
+   thread, another viewer) requests a static file every 5 ms; with 1
+   worker, then another cold channel with \`worker_processes auto\`.
 4. **Many channels**: a freshly started supervisor, then $CHANNELS channels
    asked for in parallel (16 at a time); 10 s later, the channels still
    ready, the supervisor's and ffmpegs' CPU over those 10 s from
    /proc/<pid>/stat, RSS from /proc/<pid>/status.
-5. **Catalog**: 3,931 channel records; \`wrk\` on \`/playlist.m3u?token=…\`.
-   The supervisor reads the catalog with SCAN + MGET and each worker keeps
-   it for 5 s; no Redis round trip per channel.
+5. **Catalog**: 3,931 channel records; \`wrk\` on \`/playlist.m3u?token=…\`,
+   without and with \`Accept-Encoding: gzip\`, against the same bytes
+   (the module's own answers, saved) as static files with
+   \`open_file_cache\` and \`gzip_static\`; $ROUNDS rounds, medians. The
+   supervisor reads the catalog with SCAN + MGET and each worker keeps it
+   for 5 s (then one request fetches it again while the others get the
+   kept one); each worker renders the M3U once per catalog version, with
+   the places of the token, and compresses it once (the first place of
+   the token a stored block, the others back-references to it, the CRC
+   from a precomputed linear map), so a request copies cached pieces
+   with the viewer's token. Both sides are limited by moving the bytes
+   over loopback; the module also copies the body into a buffer where
+   nginx sends the file.
 6. **Idle reclaim**: a viewer (one cold request, then a request a second
    for 5 s), then polling \`stream-supervisor status 1\` every 0.1 s until
    the channel is gone. The module reports viewers to the supervisor at
