@@ -14,8 +14,10 @@ use crate::m3u_render::{self, M3uTemplate};
 /// Renderings kept per catalog: each distinct playback URL (it may name
 /// the request's host) and guide. The oldest goes first.
 const MAX_RENDERINGS: usize = 8;
-/// zlib level for the one compression per version (its cost is paid once).
-const GZIP_LEVEL: u32 = 9;
+/// zlib level for the one compression per version: for 3,931 channels
+/// level 9 gave the same 46 KB as 6, in 33 ms of the worker's time
+/// against 27 ms.
+const GZIP_LEVEL: u32 = 6;
 
 /// What a rendering depends on besides the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
