@@ -1,14 +1,16 @@
 #!/bin/bash
 # Benchmarks, side by side in one run, all on 127.0.0.1:
 #   1. warm path: wrk on the same ready playlist and segment through a plain
-#      static location and through the stream_autostart locations; the
-#      playlist again while /metrics is scraped every second
+#      static location, one with open_file_cache, and through the
+#      stream_autostart locations; the playlist again while /metrics is
+#      scraped every second; again with `worker_processes auto`
 #   2. cold start: N cold starts of a copy-mode channel (1 s keyframes) at
 #      random moments, from a plain live origin and from one with a GOP cache
 #   3. herd: many concurrent first requests for one cold channel, with a
-#      static-file probe running meanwhile
+#      static-file probe running meanwhile (1 worker, then 2)
 #   4. many channels: supervisor and nginx memory/CPU with N live channels
-#   5. catalog: the channel M3U with 3,931 channels
+#   5. catalog: the channel M3U with 3,931 channels, plain and gzip, against
+#      the same bytes as static files
 #   6. idle reclaim: when a stream really stops after its last viewer
 # Prints a table and writes BENCHMARKS.md and bench/*.png (gnuplot).
 # Numbers only: nothing here passes or fails on a time.
@@ -98,7 +100,7 @@ http {
     access_log off;
     sendfile on;
     tcp_nopush on;
-    types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; text/plain txt; }
+    types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; text/plain txt; audio/x-mpegurl m3u; }
     client_body_temp_path $run/nginx/body;
     proxy_temp_path $run/nginx/proxy;
     fastcgi_temp_path $run/nginx/fastcgi;
@@ -109,6 +111,22 @@ http {
         stream_autostart_supervisor unix:$run/sup.sock;
         stream_autostart_wait 60s;
         location /plain/ { alias $run/hls/; }
+        # nginx's best static serving: open descriptors and sizes cached
+        # (valid 1 s: a live playlist is replaced every segment).
+        location /ofc/ {
+            alias $run/hls/;
+            open_file_cache max=1000 inactive=20s;
+            open_file_cache_valid 1s;
+        }
+        # The module's channel M3U, the same bytes as static files (and
+        # their .gz for clients that accept gzip).
+        location /m3u/ {
+            alias $run/m3u/;
+            gzip_static on;
+            gzip_vary on;
+            open_file_cache max=1000 inactive=20s;
+            open_file_cache_valid 1s;
+        }
         # The module's segment location without the module: what the regex
         # match and the alias with a variable cost by themselves.
         location ~ ^/plainre/(?<pseg>stream_[A-Za-z0-9_-]+_[0-9]+\.ts)\$ {
@@ -147,8 +165,8 @@ stats() { # reads numbers, prints "median p95 max"
         m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.95 + 0.999)]; if (p == "") p = a[NR];
         printf "%s %s %s\n", m, p, a[NR] }'
 }
-wrk_run() { # url -> "req/s p99_ms"
-    wrk -t1 -c32 -d"${WRK_SECS}s" --latency "$1" 2>/dev/null | awk '
+wrk_run() { # url [wrk options] -> "req/s p99_ms"
+    wrk -t1 -c32 -d"${WRK_SECS}s" --latency "${@:2}" "$1" 2>/dev/null | awk '
         /Requests\/sec/ { rps = $2 }
         /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v = v / 1000 }
                    else if (v ~ /ms$/) { sub(/ms/, "", v) }
@@ -169,33 +187,57 @@ wrk_scraped() {
     wait "$scraper" 2>/dev/null || true
 }
 
-echo "== 1. warm path ($ROUNDS rounds, plain and module alternating)" >&2
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+warm() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$run/warm.txt" | median; }
+# nginx's workers: `set_workers auto` reloads nginx with one per core and
+# returns once only the new ones are left.
+set_workers() {
+    local master want old now
+    master=$(daemon_pid nginx)
+    want=$([ "$1" = auto ] && nproc || echo "$1")
+    old=$(pgrep -P "$master" | sort)
+    sed -i "s/^worker_processes .*/worker_processes $1;/" "$run/nginx/nginx.conf"
+    kill -HUP "$master"
+    for _ in $(seq 300); do
+        now=$(pgrep -P "$master" | sort)
+        if [ "$(echo "$now" | grep -c .)" = "$want" ] && [ -z "$(comm -12 <(echo "$old") <(echo "$now"))" ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "bench: nginx did not reload with worker_processes $1" >&2
+}
+# One warm-path round; $1 prefixes the names ("" or "w2_"), $2 "full"
+# also measures the scraped playlist and the regex location.
+warm_round() {
+    # One segment for the whole round, so every side sends the same file.
+    seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
+    {
+        echo "${1}pl_plain $(wrk_run "$base/plain/stream_1.m3u8")"
+        echo "${1}pl_ofc $(wrk_run "$base/ofc/stream_1.m3u8")"
+        echo "${1}pl_mod $(wrk_run "$base/live/stream_1.m3u8?token=$token")"
+        [ "$2" != full ] || echo "${1}pl_scrape $(wrk_scraped "$base/live/stream_1.m3u8?token=$token")"
+        echo "${1}sg_plain $(wrk_run "$base/plain/$seg")"
+        echo "${1}sg_ofc $(wrk_run "$base/ofc/$seg")"
+        [ "$2" != full ] || echo "${1}sg_re $(wrk_run "$base/plainre/$seg")"
+        echo "${1}sg_mod $(wrk_run "$base/live/$seg?token=$token")"
+    } >>"$run/warm.txt"
+}
+
+echo "== 1. warm path ($ROUNDS rounds, static and module alternating; 1 worker)" >&2
 curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
 sleep 9   # a few segments
 : >"$run/warm.txt"
-for _ in $(seq "$ROUNDS"); do
-    # One segment for the whole round, so both sides send the same file.
-    seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
-    {
-        echo "pl_plain $(wrk_run "$base/plain/stream_1.m3u8")"
-        echo "pl_mod $(wrk_run "$base/live/stream_1.m3u8?token=$token")"
-        echo "pl_scrape $(wrk_scraped "$base/live/stream_1.m3u8?token=$token")"
-        echo "sg_plain $(wrk_run "$base/plain/$seg")"
-        echo "sg_re $(wrk_run "$base/plainre/$seg")"
-        echo "sg_mod $(wrk_run "$base/live/$seg?token=$token")"
-    } >>"$run/warm.txt"
-done
+for _ in $(seq "$ROUNDS"); do warm_round "" full; done
 seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
-warm() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$run/warm.txt" | median; }
-pl_plain_rps=$(warm pl_plain 2); pl_plain_p99=$(warm pl_plain 3)
-pl_mod_rps=$(warm pl_mod 2); pl_mod_p99=$(warm pl_mod 3)
-pl_scrape_rps=$(warm pl_scrape 2); pl_scrape_p99=$(warm pl_scrape 3)
-sg_plain_rps=$(warm sg_plain 2); sg_plain_p99=$(warm sg_plain 3)
-sg_re_rps=$(warm sg_re 2); sg_re_p99=$(warm sg_re 3)
-sg_mod_rps=$(warm sg_mod 2); sg_mod_p99=$(warm sg_mod 3)
-pl_ratio=$(awk -v a="$pl_mod_rps" -v b="$pl_plain_rps" 'BEGIN { printf "%.2f", a / b }')
-sg_ratio=$(awk -v a="$sg_mod_rps" -v b="$sg_plain_rps" 'BEGIN { printf "%.2f", a / b }')
-scrape_ratio=$(awk -v a="$pl_scrape_rps" -v b="$pl_mod_rps" 'BEGIN { printf "%.2f", a / b }')
+for k in pl_plain pl_ofc pl_mod pl_scrape sg_plain sg_ofc sg_re sg_mod; do
+    eval "${k}_rps=\$(warm $k 2); ${k}_p99=\$(warm $k 3)"
+done
+pl_ratio=$(ratio "$pl_mod_rps" "$pl_plain_rps")
+pl_ofc_ratio=$(ratio "$pl_mod_rps" "$pl_ofc_rps")
+sg_ratio=$(ratio "$sg_mod_rps" "$sg_plain_rps")
+sg_ofc_ratio=$(ratio "$sg_mod_rps" "$sg_ofc_rps")
+scrape_ratio=$(ratio "$pl_scrape_rps" "$pl_mod_rps")
 scrape_bytes=$(curl -s "$base/metrics" | wc -c)
 
 echo "== 2. cold start ($COLD_RUNS runs per origin)" >&2
@@ -227,15 +269,35 @@ outside=$(cat "$run/cold.txt" "$run/cold_gop.txt" | awk '{ print $1 - $2 }' | me
 cut -d' ' -f1 "$run/cold.txt" | sort -n | awk '{ print NR, $1 }' >bench/cold.dat
 cut -d' ' -f1 "$run/cold_gop.txt" | sort -n | awk '{ print NR, $1 }' >bench/cold-gop.dat
 
-echo "== 3. herd ($HERD concurrent first requests)" >&2
-herd=$("$root/target/release/herd" --addr 127.0.0.1:$PORT --path "/live/stream_2.m3u8?token=$token" \
-    --concurrency "$HERD" --probe /static.txt)
-herd_200=$(echo "$herd" | sed -n 's/.*"200":\([0-9]*\).*/\1/p')
-herd_p50=$(echo "$herd" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')
-herd_p99=$(echo "$herd" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')
-probe_p99=$(echo "$herd" | sed -n 's/.*"probe_p99_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.2f", $1 }')
-probe_max=$(echo "$herd" | sed -n 's/.*"probe_max_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')
-herd_ffmpeg=$(grep -c 'ffmpeg started channel=2 ' "$run/supervisor.log" || true)
+# One herd on cold channel $1; sets herd_<name> variables with prefix $2.
+herd_run() {
+    local h
+    h=$("$root/target/release/herd" --addr 127.0.0.1:$PORT --path "/live/stream_$1.m3u8?token=$token" \
+        --concurrency "$HERD" --probe /static.txt)
+    eval "${2}herd_200=$(echo "$h" | sed -n 's/.*"200":\([0-9]*\).*/\1/p')"
+    eval "${2}herd_p50=$(echo "$h" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')"
+    eval "${2}herd_p99=$(echo "$h" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')"
+    eval "${2}probe_p99=$(echo "$h" | sed -n 's/.*"probe_p99_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.2f", $1 }')"
+    eval "${2}probe_max=$(echo "$h" | sed -n 's/.*"probe_max_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }')"
+    eval "${2}herd_ffmpeg=$(grep -c "ffmpeg started channel=$1 " "$run/supervisor.log" || true)"
+}
+echo "== 3. herd ($HERD concurrent first requests; 1 worker)" >&2
+herd_run 2 ""
+
+echo "== 1b, 3b. warm path ($ROUNDS rounds) and herd with worker_processes auto ($(nproc) workers)" >&2
+set_workers auto
+# Each worker's caches warm up on its own first requests.
+for _ in 1 2 3 4; do curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"; done
+for _ in $(seq "$ROUNDS"); do warm_round w2_ part; done
+for k in pl_plain pl_ofc pl_mod sg_plain sg_ofc sg_mod; do
+    eval "w2_${k}_rps=\$(warm w2_$k 2); w2_${k}_p99=\$(warm w2_$k 3)"
+done
+w2_pl_ratio=$(ratio "$w2_pl_mod_rps" "$w2_pl_plain_rps")
+w2_pl_ofc_ratio=$(ratio "$w2_pl_mod_rps" "$w2_pl_ofc_rps")
+w2_sg_ratio=$(ratio "$w2_sg_mod_rps" "$w2_sg_plain_rps")
+w2_sg_ofc_ratio=$(ratio "$w2_sg_mod_rps" "$w2_sg_ofc_rps")
+herd_run $((CHANNELS + 5)) w2_
+set_workers 1
 
 echo "== 4. many channels ($CHANNELS)" >&2
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
@@ -276,9 +338,31 @@ for i in $(seq 100001 $((100000 + 3931 - CHANNELS - 11))); do
     echo "SET channel:$i '{\"source_url\":\"http://127.0.0.1:9/$i.ts\",\"name\":\"Channel $i\",\"group\":\"Bench\"}'"
 done | redis-cli -p $RPORT >/dev/null
 sleep 11   # both catalog caches expire
-m3u_count=$(curl -s "$base/playlist.m3u?token=$token" | grep -c '^#EXTINF')
-m3u_bytes=$(curl -s -o /dev/null -w '%{size_download}' "$base/playlist.m3u?token=$token")
-read -r m3u_rps m3u_p99 < <(wrk_run "$base/playlist.m3u?token=$token")
+# The same bytes as static files: the plain M3U and the gzip member.
+mkdir -p "$run/m3u"
+curl -s -o "$run/m3u/catalog.m3u" "$base/playlist.m3u?token=$token"
+curl -s -H 'Accept-Encoding: gzip' -o "$run/m3u/catalog.m3u.gz" "$base/playlist.m3u?token=$token"
+m3u_count=$(grep -c '^#EXTINF' "$run/m3u/catalog.m3u")
+m3u_bytes=$(stat -c %s "$run/m3u/catalog.m3u")
+m3u_gz_bytes=$(stat -c %s "$run/m3u/catalog.m3u.gz")
+gunzip -c "$run/m3u/catalog.m3u.gz" | cmp -s - "$run/m3u/catalog.m3u" \
+    || echo "bench: the gzip M3U does not unzip to the plain one" >&2
+gz=(-H 'Accept-Encoding: gzip')
+: >"$run/m3u.txt"
+for _ in $(seq "$ROUNDS"); do
+    {
+        echo "m3u_static $(wrk_run "$base/m3u/catalog.m3u")"
+        echo "m3u_mod $(wrk_run "$base/playlist.m3u?token=$token")"
+        echo "m3u_gz_static $(wrk_run "$base/m3u/catalog.m3u" "${gz[@]}")"
+        echo "m3u_gz_mod $(wrk_run "$base/playlist.m3u?token=$token" "${gz[@]}")"
+    } >>"$run/m3u.txt"
+done
+m3u() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$run/m3u.txt" | median; }
+for k in m3u_static m3u_mod m3u_gz_static m3u_gz_mod; do
+    eval "${k}_rps=\$(m3u $k 2); ${k}_p99=\$(m3u $k 3)"
+done
+m3u_ratio=$(ratio "$m3u_mod_rps" "$m3u_static_rps")
+m3u_gz_ratio=$(ratio "$m3u_gz_mod_rps" "$m3u_gz_static_rps")
 
 echo "== 6. idle reclaim (idle timeout $IDLE)" >&2
 # A viewer: the first request starts the channel, then a player's playlist
@@ -307,34 +391,44 @@ plot "bench/cold.dat" using 1:2 with linespoints title "live origin", \
      "bench/cold-gop.dat" using 1:2 with linespoints title "origin with a GOP cache"
 EOF
 cat >bench/warm.dat <<EOF
-playlist $pl_plain_rps $pl_mod_rps
-segment $sg_plain_rps $sg_mod_rps
+playlist $pl_plain_rps $pl_ofc_rps $pl_mod_rps
+segment $sg_plain_rps $sg_ofc_rps $sg_mod_rps
+playlist,2w $w2_pl_plain_rps $w2_pl_ofc_rps $w2_pl_mod_rps
+segment,2w $w2_sg_plain_rps $w2_sg_ofc_rps $w2_sg_mod_rps
 EOF
 gnuplot <<EOF
 set terminal png size 800,450 noenhanced
 set output "bench/warm-path.png"
-set title "Warm path: requests/s, plain nginx static vs stream_autostart (1 worker)"
+set title "Warm path: requests/s, nginx static vs stream_autostart (1 worker; 2w: worker_processes auto)"
 set style data histograms; set style histogram clustered; set style fill solid 0.8
 set ylabel "requests/s"; set yrange [0:*]; set grid ytics
-plot "bench/warm.dat" using 2:xtic(1) title "plain static", "" using 3 title "stream_autostart"
+plot "bench/warm.dat" using 2:xtic(1) title "plain static", "" using 3 title "static, open_file_cache", "" using 4 title "stream_autostart"
 EOF
 
 table=$(cat <<EOF
 | measurement | result | target |
 |---|---|---|
 | warm playlist, plain static | $pl_plain_rps req/s, p99 $pl_plain_p99 ms | |
-| warm playlist, stream_autostart (token cached, URIs rewritten) | $pl_mod_rps req/s, p99 $pl_mod_p99 ms, **ratio $pl_ratio** | ≥ 0.90 |
+| warm playlist, static with open_file_cache | $pl_ofc_rps req/s, p99 $pl_ofc_p99 ms | |
+| warm playlist, stream_autostart (token cached, URIs rewritten) | $pl_mod_rps req/s, p99 $pl_mod_p99 ms, **ratio $pl_ratio** to plain, **$pl_ofc_ratio** to open_file_cache | ≥ 0.90, ≥ 1.0 |
 | warm playlist, stream_autostart, /metrics scraped every second ($scrape_bytes bytes) | $pl_scrape_rps req/s, p99 $pl_scrape_p99 ms, **ratio $scrape_ratio** to unscraped | ≥ 0.95 |
 | warm segment ($seg_bytes bytes), plain static | $sg_plain_rps req/s, p99 $sg_plain_p99 ms | |
 | warm segment, the same regex location without the module | $sg_re_rps req/s, p99 $sg_re_p99 ms | |
-| warm segment, stream_autostart_segment | $sg_mod_rps req/s, p99 $sg_mod_p99 ms, **ratio $sg_ratio** | ≥ 0.95 |
+| warm segment, static with open_file_cache | $sg_ofc_rps req/s, p99 $sg_ofc_p99 ms | |
+| warm segment, stream_autostart_segment | $sg_mod_rps req/s, p99 $sg_mod_p99 ms, **ratio $sg_ratio** to plain, $sg_ofc_ratio to open_file_cache | ≥ 0.95 |
+| warm playlist, $(nproc) workers: plain / open_file_cache / stream_autostart | $w2_pl_plain_rps / $w2_pl_ofc_rps / $w2_pl_mod_rps req/s (p99 $w2_pl_plain_p99 / $w2_pl_ofc_p99 / $w2_pl_mod_p99 ms), **ratio $w2_pl_ratio** to plain, **$w2_pl_ofc_ratio** to open_file_cache | ≥ 1.0 |
+| warm segment, $(nproc) workers: plain / open_file_cache / stream_autostart_segment | $w2_sg_plain_rps / $w2_sg_ofc_rps / $w2_sg_mod_rps req/s (p99 $w2_sg_plain_p99 / $w2_sg_ofc_p99 / $w2_sg_mod_p99 ms), **ratio $w2_sg_ratio** to plain, $w2_sg_ofc_ratio to open_file_cache | |
 | cold start, live origin (1 s keyframes), $COLD_RUNS runs | median $cold_med ms, p95 $cold_p95 ms, max $cold_max ms | median ≤ 1500 ms |
 | cold start, origin with a GOP cache, $COLD_RUNS runs | median $gop_med ms, p95 $gop_p95 ms, max $gop_max ms | |
 | of which outside ffmpeg (request, supervisor, spawn, readiness, wake-up) | median $outside ms; ffmpeg's own exec: $exec_ms ms | |
 | herd: $HERD concurrent first requests, one cold channel | $herd_200 × 200, ffmpeg started $herd_ffmpeg time(s), p50 $herd_p50 ms, p99 $herd_p99 ms | all 200, one ffmpeg |
 | static probe during the herd | p99 $probe_p99 ms, max $probe_max ms | p99 < 10 ms |
+| herd, $(nproc) workers: $HERD concurrent first requests, one cold channel | $w2_herd_200 × 200, ffmpeg started $w2_herd_ffmpeg time(s), p50 $w2_herd_p50 ms, p99 $w2_herd_p99 ms; static probe p99 $w2_probe_p99 ms, max $w2_probe_max ms | all 200, one ffmpeg |
 | $CHANNELS copy channels at once | $live ready after 10 s (all started in $start_all s); supervisor RSS $sup_rss0 → $sup_rss KiB (**$per_stream KiB per stream**), CPU $sup_cpu % of a core; nginx worker RSS $ngx_rss0 → $ngx_rss KiB; ffmpeg: $ffmpeg_rss KiB RSS each, $ff_cpu % of a core in all; load $load | 200 |
-| channel M3U, $m3u_count channels | $m3u_bytes bytes, $m3u_rps req/s, p99 $m3u_p99 ms | |
+| channel M3U, $m3u_count channels, as a static file (open_file_cache) | $m3u_bytes bytes, $m3u_static_rps req/s, p99 $m3u_static_p99 ms | |
+| channel M3U, stream_autostart_m3u (viewer's token) | $m3u_mod_rps req/s, p99 $m3u_mod_p99 ms, **ratio $m3u_ratio** | ≥ 0.5 |
+| channel M3U gzip, static (gzip_static, the same $m3u_gz_bytes bytes) | $m3u_gz_static_rps req/s, p99 $m3u_gz_static_p99 ms | |
+| channel M3U gzip, stream_autostart_m3u (precompressed, viewer's token) | $m3u_gz_mod_rps req/s, p99 $m3u_gz_mod_p99 ms, **ratio $m3u_gz_ratio** | ≥ 0.5 |
 | idle reclaim, idle timeout $IDLE | stopped $reclaim s after the last request (viewers reported every $touch_s s) | |
 EOF
 )
@@ -346,7 +440,7 @@ cat >BENCHMARKS.md <<EOF
 # Benchmarks
 
 Produced by \`scripts/bench.sh$([ $quick = 1 ] && echo " --quick")\` on $(date -u +%Y-%m-%d): $cpu, $cores cores, $mem;
-nginx $nginx_v (vendored, 1 worker, access log off), module and supervisor
+nginx $nginx_v (vendored, 1 worker unless a row says otherwise, access log off), module and supervisor
 from this commit ($(git rev-parse --short HEAD)), all on 127.0.0.1. Rerun it
 to get numbers for your machine; they are not asserted anywhere.
 
@@ -382,12 +476,16 @@ start.
 ## How each number is taken
 
 1. **Warm path**: \`wrk -t1 -c32 -d${WRK_SECS}s --latency\` on the same ready
-   playlist and segment, once through \`location /plain/ { alias <hls>/; }\`
-   and once through the \`stream_autostart\` / \`stream_autostart_segment\`
-   locations with a valid (cached) token (segments also through the same
-   regex location without the module); $ROUNDS rounds with the two
-   sides alternating, medians reported (wrk and nginx share the 2 cores,
-   so single runs vary by 20 %). The module serves each playlist version
+   playlist and segment, through \`location /plain/ { alias <hls>/; }\`,
+   through nginx's best static serving (the same with
+   \`open_file_cache max=1000 inactive=20s; open_file_cache_valid 1s;\`:
+   no open or stat per request, a playlist up to 1 s old) and through
+   the \`stream_autostart\` / \`stream_autostart_segment\` locations with a
+   valid (cached) token (segments also through the same regex location
+   without the module); $ROUNDS rounds with the sides alternating,
+   medians reported (wrk and nginx share the cores, so single runs vary
+   by 20 %). Then again after a reload with \`worker_processes auto\`
+   ($(nproc) workers here, still one wrk thread). The module serves each playlist version
    from its per-worker cache: one \`stat\` per request, the token written
    into every segment URI from a pre-parsed template. The playlist is
    measured once more while one \`curl --rate 1/s\` asks
@@ -408,14 +506,25 @@ start.
    each run's time minus the supervisor's ffmpeg-start-to-ready time.
 3. **Herd**: \`target/release/herd --concurrency $HERD\` opens that many
    connections at once for one cold channel while a probe (its own
-   thread, another viewer) requests a static file every 5 ms.
+   thread, another viewer) requests a static file every 5 ms; with 1
+   worker, then another cold channel with \`worker_processes auto\`.
 4. **Many channels**: a freshly started supervisor, then $CHANNELS channels
    asked for in parallel (16 at a time); 10 s later, the channels still
    ready, the supervisor's and ffmpegs' CPU over those 10 s from
    /proc/<pid>/stat, RSS from /proc/<pid>/status.
-5. **Catalog**: 3,931 channel records; \`wrk\` on \`/playlist.m3u?token=…\`.
-   The supervisor reads the catalog with SCAN + MGET and each worker keeps
-   it for 5 s; no Redis round trip per channel.
+5. **Catalog**: 3,931 channel records; \`wrk\` on \`/playlist.m3u?token=…\`,
+   without and with \`Accept-Encoding: gzip\`, against the same bytes
+   (the module's own answers, saved) as static files with
+   \`open_file_cache\` and \`gzip_static\`; $ROUNDS rounds, medians. The
+   supervisor reads the catalog with SCAN + MGET and each worker keeps it
+   for 5 s (then one request fetches it again while the others get the
+   kept one); each worker renders the M3U once per catalog version, with
+   the places of the token, and compresses it once (the first place of
+   the token a stored block, the others back-references to it, the CRC
+   from a precomputed linear map), so a request copies cached pieces
+   with the viewer's token. Both sides are limited by moving the bytes
+   over loopback; the module also copies the body into a buffer where
+   nginx sends the file.
 6. **Idle reclaim**: a viewer (one cold request, then a request a second
    for 5 s), then polling \`stream-supervisor status 1\` every 0.1 s until
    the channel is gone. The module reports viewers to the supervisor at

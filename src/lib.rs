@@ -15,6 +15,8 @@ pub mod directive_mode;
 pub mod log_mask;
 pub mod log_text;
 pub mod login_key;
+pub mod m3u_cache;
+pub mod m3u_gzip;
 pub mod m3u_render;
 pub mod metrics_counters;
 pub mod metrics_text;

@@ -18,44 +18,98 @@ fn text(v: &str) -> String {
     v.chars().filter(|c| !c.is_control()).collect()
 }
 
-/// `url` with `token_pair` added as a query argument.
-fn with_pair(url: &str, token_pair: Option<&str>) -> String {
-    match token_pair {
-        Some(pair) => {
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}{pair}")
+/// The M3U rendered once, with the places where the viewer's `arg=token`
+/// pair goes: a request is one copy of each piece with the pair between
+/// (the catalog is thousands of entries; rendering them per request was
+/// the cost of the whole response).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct M3uTemplate {
+    text: Vec<u8>,
+    /// Offsets in `text` where the pair goes, ascending.
+    cuts: Vec<usize>,
+}
+
+impl M3uTemplate {
+    /// The length of the body with a pair of `pair_len` bytes.
+    pub fn len_with(&self, pair_len: usize) -> usize {
+        self.text.len() + self.cuts.len() * pair_len
+    }
+
+    /// How many times the pair occurs.
+    pub fn slots(&self) -> usize {
+        self.cuts.len()
+    }
+
+    /// The static pieces, in order: the pair goes between each two.
+    pub fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = self.cuts.iter().copied().chain([self.text.len()]);
+        let mut start = 0;
+        ends.map(move |end| {
+            let piece = &self.text[start..end];
+            start = end;
+            piece
+        })
+    }
+
+    /// Writes the body with `pair` into `out`, which is `len_with` long.
+    pub fn write(&self, out: &mut [u8], pair: &[u8]) {
+        let mut at = 0;
+        for (i, piece) in self.pieces().enumerate() {
+            if i > 0 {
+                out[at..at + pair.len()].copy_from_slice(pair);
+                at += pair.len();
+            }
+            out[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
         }
-        None => url.to_string(),
+    }
+
+    /// The body with `pair` (empty when the template has no slots).
+    pub fn join(&self, pair: &[u8]) -> Vec<u8> {
+        let mut out = vec![0; self.len_with(pair.len())];
+        self.write(&mut out, pair);
+        out
     }
 }
 
-/// Renders the playlist. The playback URL of channel `id` is
-/// `url_before + id + url_after`, then `token_pair` (`token=...`, already
-/// encoded) as a query argument. `guide`: the XMLTV guide's URL (the
-/// token is added to it the same way).
-pub fn render(
-    entries: &[ChannelEntry],
-    url_before: &str,
-    url_after: &str,
-    token_pair: Option<&str>,
-    guide: Option<&str>,
-) -> Vec<u8> {
-    let mut out = String::with_capacity(64 + entries.len() * 160);
-    out.push_str("#EXTM3U");
-    if let Some(g) = guide.filter(|g| !g.is_empty()) {
-        let g = attr(&with_pair(g, token_pair));
-        out.push_str(" url-tvg=\"");
-        out.push_str(&g);
-        out.push_str("\" x-tvg-url=\"");
-        out.push_str(&g);
-        out.push('"');
-    }
-    out.push('\n');
-    let sep = if url_before.contains('?') || url_after.contains('?') {
+/// `sep` before the pair: `?` unless the URL already has a query.
+fn sep_for(url_has_query: bool) -> char {
+    if url_has_query {
         '&'
     } else {
         '?'
-    };
+    }
+}
+
+/// Renders the playlist as a template. The playback URL of channel `id` is
+/// `url_before + id + url_after`, then (if `with_token`) the pair as a
+/// query argument. `guide`: the XMLTV guide's URL (the pair is added to it
+/// the same way).
+pub fn template(
+    entries: &[ChannelEntry],
+    url_before: &str,
+    url_after: &str,
+    with_token: bool,
+    guide: Option<&str>,
+) -> M3uTemplate {
+    let mut out = String::with_capacity(64 + entries.len() * 160);
+    let mut cuts = Vec::with_capacity(if with_token { entries.len() + 2 } else { 0 });
+    out.push_str("#EXTM3U");
+    if let Some(g) = guide.filter(|g| !g.is_empty()) {
+        let g = attr(g);
+        let sep = sep_for(g.contains('?'));
+        for name in [" url-tvg=\"", " x-tvg-url=\""] {
+            out.push_str(name);
+            out.push_str(&g);
+            if with_token {
+                out.push(sep);
+                cuts.push(out.len());
+            }
+            out.push('"');
+        }
+    }
+    out.push('\n');
+    let sep = sep_for(url_before.contains('?') || url_after.contains('?'));
     for e in entries {
         out.push_str("#EXTINF:-1 tvg-id=\"");
         out.push_str(&attr(e.guide_id.as_deref().unwrap_or(&e.id)));
@@ -86,13 +140,29 @@ pub fn render(
         out.push_str(url_before);
         out.push_str(&e.id);
         out.push_str(url_after);
-        if let Some(pair) = token_pair {
+        if with_token {
             out.push(sep);
-            out.push_str(pair);
+            cuts.push(out.len());
         }
         out.push('\n');
     }
-    out.into_bytes()
+    M3uTemplate {
+        text: out.into_bytes(),
+        cuts,
+    }
+}
+
+/// Renders the playlist with `token_pair` (`token=...`, already encoded)
+/// in every URL: [`template`] joined with the pair.
+pub fn render(
+    entries: &[ChannelEntry],
+    url_before: &str,
+    url_after: &str,
+    token_pair: Option<&str>,
+    guide: Option<&str>,
+) -> Vec<u8> {
+    let t = template(entries, url_before, url_after, token_pair.is_some(), guide);
+    t.join(token_pair.unwrap_or("").as_bytes())
 }
 
 #[cfg(test)]
@@ -169,5 +239,26 @@ mod tests {
         let out = String::from_utf8(render(&[e], "/s_", ".m3u8?q=1", None, None)).unwrap();
         assert_eq!(out.lines().count(), 3);
         assert!(out.ends_with("/s_1.m3u8?q=1\n"));
+    }
+
+    #[test]
+    fn template_pieces_join_with_any_pair() {
+        let e = ChannelEntry {
+            id: "7".into(),
+            ..ChannelEntry::default()
+        };
+        let t = template(&[e.clone(), e], "/s_", ".m3u8", true, Some("/g"));
+        assert_eq!(t.slots(), 4);
+        let a = t.join(b"token=a");
+        let b = t.join(b"token=bbbb");
+        assert_eq!(a.len(), t.len_with(7));
+        assert_eq!(b.len(), t.len_with(10));
+        assert!(String::from_utf8(b)
+            .unwrap()
+            .ends_with("/s_7.m3u8?token=bbbb\n"));
+        // Without a token: one piece, no separators.
+        let t = template(&[], "/s_", "", false, Some("/g"));
+        assert_eq!(t.slots(), 0);
+        assert_eq!(t.join(b""), b"#EXTM3U url-tvg=\"/g\" x-tvg-url=\"/g\"\n");
     }
 }

@@ -5,6 +5,8 @@
 # M3U file, the channel M3U (stream_autostart_m3u) for thousands of
 # channels with the token in every URL, and a real player (ffmpeg as an
 # HLS client) decoding 10 s of a channel from that M3U without an error.
+# The M3U is also served precompressed to clients that accept gzip, with
+# each viewer's own token, and follows catalog changes.
 
 ###############################################################################
 
@@ -19,6 +21,7 @@ use lib 'lib';
 use Test::Nginx;
 use StreamAutostart;
 use JSON::PP;
+use IO::Uncompress::Gunzip qw/gunzip $GunzipError/;
 
 ###############################################################################
 
@@ -26,7 +29,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(34)
+	->has_daemon('ffmpeg')->plan(48)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -161,6 +164,51 @@ like($body, qr!^#EXTINF:-1 tvg-id="news\.1" tvg-name="News One" tvg-logo="http:/
 	'attributes and playback URL');
 like($body, qr/\A#EXTM3U\n#EXTINF:-1 tvg-id="2"/, 'numeric ids first, in order');
 
+# Precompressed: gzip only when accepted, the same body once unzipped.
+
+sub m3u {
+	my ($method, $tok, @headers) = @_;
+	my $r = http("$method /playlist.m3u?token=$tok HTTP/1.0\r\nHost: localhost\r\n"
+		. join('', map { "$_\r\n" } @headers) . "\r\n");
+	my ($head, $b) = split /\r\n\r\n/, $r, 2;
+	return ($head // '', $b // '');
+}
+
+sub unzipped {
+	my ($z) = @_;
+	my $plain;
+	gunzip(\$z => \$plain) or return "gunzip: $GunzipError";
+	return $plain;
+}
+
+like($r, qr/^Vary: Accept-Encoding\r?$/mi, 'plain M3U: Vary');
+unlike($r, qr/^Content-Encoding/mi, 'plain M3U: no Content-Encoding unless accepted');
+my ($zh, $zb) = m3u('GET', $token, 'Accept-Encoding: gzip, deflate');
+like($zh, qr/^Content-Encoding: gzip\r?$/mi, 'gzip M3U: Content-Encoding');
+like($zh, qr/^Vary: Accept-Encoding\r?$/mi, 'gzip M3U: Vary');
+ok(length($zb) * 4 < length($body), 'gzip M3U: precompressed (' . length($zb) . ' bytes)');
+ok(unzipped($zb) eq $body, 'gzip M3U: unzips to the plain M3U');
+my ($qh) = m3u('GET', $token, 'Accept-Encoding: gzip;q=0, identity');
+unlike($qh, qr/^Content-Encoding/mi, 'gzip;q=0: plain');
+
+my ($hh, $hb) = m3u('HEAD', $token, 'Accept-Encoding: gzip');
+like($hh, qr/^Content-Length: \Q@{[length $zb]}\E\r?$/mi, 'HEAD: the gzip length');
+is($hb, '', 'HEAD: no body');
+my ($rh, $rb) = m3u('GET', $token, 'Accept-Encoding: gzip', 'Range: bytes=0-9');
+ok($rh =~ m!^HTTP/1\.1 200 ! && $rb eq $zb, 'a range: the whole gzip body');
+
+# Each viewer's own token, in the plain and in the precompressed M3U.
+
+($rc, $out) = data('tokens', 'issue', 'alice');
+my ($token2) = $out =~ /^([0-9a-f]{48})$/m;
+my ($ph2, $pb2) = m3u('GET', $token2);
+my (undef, $zb2) = m3u('GET', $token2, 'Accept-Encoding: gzip');
+my $plain2 = unzipped($zb2);
+ok($plain2 eq $pb2, 'second viewer: gzip unzips to its plain M3U');
+is(scalar(grep { !/\?token=\Q$token2\E$/ } $plain2 =~ /^(http\S+)$/mg), 0,
+	'second viewer: every URL carries its own token');
+ok($plain2 ne $body && $zb2 ne $zb, 'the viewers\' M3Us differ');
+
 like(http_get('/playlist.m3u?token=wrong'), qr!^HTTP/1\.1 403 !, 'bad token: 403');
 like(http_get('/playlist.m3u'), qr!^HTTP/1\.1 401 !, 'no token: 401');
 
@@ -198,6 +246,16 @@ is(decode_json(redis($t, 'GET', 'channel:1') || '{}')->{name}, 'First',
 	'an entry takes its free place');
 is(decode_json(redis($t, 'GET', 'channel:3') || '{}')->{source_url},
 	'http://127.0.0.1:9/second.ts', 'an entry whose place is taken gets a free number');
+
+# A catalog change shows up in the M3U, plain and gzipped, once the
+# catalog caches (5 s in each worker) have expired.
+
+ok(wait_until(15, sub {
+	my (undef, $z) = m3u('GET', $token, 'Accept-Encoding: gzip');
+	my $p = unzipped($z);
+	$p =~ /,Untagged, renamed\n/ && $p =~ /^#EXTINF:-1 tvg-id="1" tvg-name="First",First\n/m
+		&& $p eq (m3u('GET', $token))[1];
+}), 'the imported channels appear in the M3U, gzipped the same');
 
 # A disabled user's M3U stops working within the token cache lifetime (1 s).
 

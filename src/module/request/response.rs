@@ -13,11 +13,20 @@ use crate::outcome::Status;
 impl Req<'_> {
     /// Adds a response header whose key and value are static.
     pub fn add_header(&mut self, key: &'static str, value: &'static str) -> bool {
+        self.push_static(key, value).is_some()
+    }
+
+    /// Pushes a static header; the element, in headers_out's list.
+    fn push_static(
+        &mut self,
+        key: &'static str,
+        value: &'static str,
+    ) -> Option<*mut ngx_table_elt_t> {
         // SAFETY: returns an uninitialised element of headers_out or null.
         let h = unsafe { ngx_list_push(&mut self.get_mut().headers_out.headers) }
             as *mut ngx_table_elt_t;
         if h.is_null() {
-            return false;
+            return None;
         }
         // SAFETY: h is a fresh element; every field nginx reads is set, and
         // key and value are static.
@@ -31,7 +40,7 @@ impl Req<'_> {
                 (*h).next = ptr::null_mut();
             }
         }
-        true
+        Some(h)
     }
 
     /// Adds a response header whose value is copied into the request pool.
@@ -57,6 +66,17 @@ impl Req<'_> {
                 (*h).next = ptr::null_mut();
             }
         }
+        true
+    }
+
+    /// Marks the response gzip-encoded: the header, and nginx's own field
+    /// for it, so that its gzip filter does not compress the body again.
+    pub fn set_content_encoding_gzip(&mut self) -> bool {
+        let Some(h) = self.push_static("Content-Encoding", "gzip") else {
+            return false;
+        };
+        // The element lives in headers_out's list, in the request pool.
+        self.get_mut().headers_out.content_encoding = h;
         true
     }
 
