@@ -23,7 +23,8 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
         | Command::Channels { .. }
         | Command::Users { .. }
         | Command::Tokens { .. }
-        | Command::Epg { .. } => unreachable!("not an operator command"),
+        | Command::Epg { .. }
+        | Command::Nodes { .. } => unreachable!("not an operator command"),
         Command::Status { channel, out } => (
             Op::Status {
                 channel: channel.clone(),
@@ -307,6 +308,7 @@ mod tests {
                 proxy: None,
                 tls: None,
                 skipped: Vec::new(),
+                node: None,
             },
             StreamInfo {
                 channel: "news-hd".into(),
@@ -321,6 +323,7 @@ mod tests {
                 proxy: None,
                 tls: None,
                 skipped: Vec::new(),
+                node: None,
             },
         ];
         let t = table(&list, 1075, None);
