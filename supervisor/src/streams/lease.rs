@@ -138,9 +138,17 @@ impl Streams {
             Ok(Acquired::Held(value)) => {
                 // Another node won the race for it: send the viewer there.
                 let node = rules::lease_node(&value).to_string();
-                let url = match self.holder(&c, &ch.id).await {
-                    Ok(Holder::Other { url, .. }) => url,
-                    _ => String::new(),
+                let Ok(Holder::Other { url, .. }) = self.holder(&c, &ch.id).await else {
+                    // Gone again, or its node's heartbeat is: the next
+                    // request decides afresh.
+                    info!(channel = %ch.id, %node, "lease held by a node that is gone, not starting");
+                    return Err(State::Ended(
+                        ErrorCode::Unavailable,
+                        format!(
+                            "channel {} is leased to node {node}, which is not reachable now",
+                            ch.id
+                        ),
+                    ));
                 };
                 info!(channel = %ch.id, %node, "another node took the lease first");
                 *ch.moved.lock().unwrap() = Some((node.clone(), url));
