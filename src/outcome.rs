@@ -131,6 +131,8 @@ pub fn supervisor_error(code: Option<ErrorCode>) -> Refusal {
         Some(ErrorCode::Failed) => refuse(Status::Failed, "failed"),
         Some(ErrorCode::Timeout) => refuse(Status::Timeout, "was not ready in time"),
         Some(ErrorCode::Capacity) => refuse(Status::Unavailable, "cannot start: at capacity"),
+        // Cluster mode: another node owns the channel (or should start it).
+        Some(ErrorCode::Elsewhere) => refuse(Status::Unavailable, "runs on another node"),
         Some(ErrorCode::Unavailable) => {
             refuse(Status::Unavailable, "cannot start: a dependency is down")
         }

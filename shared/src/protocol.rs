@@ -241,11 +241,14 @@ pub enum ErrorCode {
     /// The user's `max_connections` is reached (or this viewing session
     /// was ended to make room, or by an operator).
     Limit,
+    /// Cluster mode: the channel runs (or is placed) on another node;
+    /// `node` and `node_url` in the reply say which and where.
+    Elsewhere,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BadRequest,
         ErrorCode::TooLong,
         ErrorCode::UnknownOp,
@@ -262,6 +265,7 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::Forbidden,
         ErrorCode::Limit,
+        ErrorCode::Elsewhere,
         ErrorCode::Internal,
     ];
 
@@ -283,6 +287,7 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Limit => "limit",
+            ErrorCode::Elsewhere => "elsewhere",
             ErrorCode::Internal => "internal",
         }
     }
@@ -356,6 +361,9 @@ pub struct StreamInfo {
     /// Other sources of the channel that failed, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedSource>,
+    /// Cluster mode: the node running the channel (this supervisor's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A configured channel as the M3U lists it.
@@ -448,6 +456,13 @@ pub struct Reply {
     /// `metrics`: the supervisor's families, Prometheus text format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
+    /// `ensure` refused with `elsewhere` (cluster mode): the node that
+    /// owns the channel, or should start it, and the base URL its nginx
+    /// is reached at. `status`: never set (each stream names its node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_url: Option<String>,
     /// `overview`: the dashboard's snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overview: Option<crate::overview::Overview>,

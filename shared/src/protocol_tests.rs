@@ -141,9 +141,9 @@ fn every_error_code_is_listed_once() {
     let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     names.sort();
     names.dedup();
-    // The 17 arms below; a new variant breaks the match, and whoever adds
+    // The 18 arms below; a new variant breaks the match, and whoever adds
     // its arm adds it to ALL and counts it here.
-    assert_eq!(names.len(), 17);
+    assert_eq!(names.len(), 18);
     for code in ErrorCode::ALL {
         match code {
             ErrorCode::BadRequest
@@ -162,6 +162,7 @@ fn every_error_code_is_listed_once() {
             | ErrorCode::ShuttingDown
             | ErrorCode::Forbidden
             | ErrorCode::Limit
+            | ErrorCode::Elsewhere
             | ErrorCode::Internal => {}
         }
     }
@@ -281,4 +282,24 @@ fn overview_rows_are_compact() {
         decode_request(br#"{"id":1,"op":"overview"}"#).unwrap().op,
         Op::Overview
     );
+}
+
+#[test]
+fn an_elsewhere_reply_names_the_node_and_old_replies_still_parse() {
+    let r = Reply {
+        node: Some("n2".into()),
+        node_url: Some("http://127.0.0.1:8082".into()),
+        ..Reply::error(4, ErrorCode::Elsewhere, "channel 7 runs on node n2")
+    };
+    let line = encode_line(&r);
+    let text = String::from_utf8(line.clone()).unwrap();
+    assert!(text.contains(r#""code":"elsewhere""#), "{text}");
+    assert!(
+        text.contains(r#""node":"n2","node_url":"http://127.0.0.1:8082""#),
+        "{text}"
+    );
+    assert_eq!(decode_reply(&line[..line.len() - 1]).unwrap(), r);
+    // A reply of a single-node supervisor has neither field.
+    let old = decode_reply(br#"{"id":1,"ok":true,"state":"ready"}"#).unwrap();
+    assert_eq!((old.node, old.node_url), (None, None));
 }

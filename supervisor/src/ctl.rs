@@ -23,7 +23,8 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
         | Command::Channels { .. }
         | Command::Users { .. }
         | Command::Tokens { .. }
-        | Command::Epg { .. } => unreachable!("not an operator command"),
+        | Command::Epg { .. }
+        | Command::Nodes { .. } => unreachable!("not an operator command"),
         Command::Status { channel, out } => (
             Op::Status {
                 channel: channel.clone(),
@@ -225,6 +226,11 @@ pub fn table(list: &[StreamInfo], now: u64, viewers: Option<&BTreeMap<String, u3
     if viewers.is_some() {
         header.insert(6, "VIEWERS");
     }
+    // Cluster mode: which node runs each channel.
+    let cluster = list.iter().any(|s| s.node.is_some());
+    if cluster {
+        header.insert(2, "NODE");
+    }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|s| {
@@ -244,6 +250,9 @@ pub fn table(list: &[StreamInfo], now: u64, viewers: Option<&BTreeMap<String, u3
             ];
             if let Some(v) = viewers {
                 row.insert(6, v.get(&s.channel).copied().unwrap_or(0).to_string());
+            }
+            if cluster {
+                row.insert(2, s.node.clone().unwrap_or_else(|| "-".into()));
             }
             row
         })
@@ -307,6 +316,7 @@ mod tests {
                 proxy: None,
                 tls: None,
                 skipped: Vec::new(),
+                node: None,
             },
             StreamInfo {
                 channel: "news-hd".into(),
@@ -321,6 +331,7 @@ mod tests {
                 proxy: None,
                 tls: None,
                 skipped: Vec::new(),
+                node: None,
             },
         ];
         let t = table(&list, 1075, None);
@@ -338,6 +349,17 @@ mod tests {
         );
         assert!(lines[2].contains("failed  -     -"), "{}", lines[2]);
         assert!(lines[2].ends_with("upstream answered HTTP 403 Forbidden"));
+        let mut on_node = list.clone();
+        on_node[0].node = Some("n1".into());
+        let t = table(&on_node, 1075, None);
+        assert!(t.starts_with("CHANNEL  STATE   NODE  PID"), "{t}");
+        assert!(
+            t.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("7        ready   n1    4242"),
+            "{t}"
+        );
         let viewers = BTreeMap::from([("7".to_string(), 2)]);
         let t = table(&list, 1075, Some(&viewers));
         let lines: Vec<&str> = t.lines().collect();

@@ -38,6 +38,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
             Command::Users { cmd } => users_cmd(&store, cmd).await,
             Command::Tokens { cmd } => tokens(&store, cmd).await,
             Command::Epg { cmd } => super::guide::command(cli, &store, cmd).await,
+            Command::Nodes { cmd } => super::cluster::nodes_cmd::command(&store, cmd).await,
             _ => unreachable!("not a data command"),
         }
     });

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod argv_secrets;
 pub mod catalog;
 pub mod channel_record;
+pub mod cluster;
 pub mod config;
 pub mod conn_limits;
 pub mod ctl;

@@ -28,7 +28,8 @@ fn main() -> std::process::ExitCode {
         cmd @ (Command::Channels { .. }
         | Command::Users { .. }
         | Command::Tokens { .. }
-        | Command::Epg { .. }) => data::run(&cli, &cmd),
+        | Command::Epg { .. }
+        | Command::Nodes { .. }) => data::run(&cli, &cmd),
         cmd => ctl::run(&cli, &cmd),
     }
 }
@@ -86,6 +87,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
     if let Some(p) = &cli.proxy {
         proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
     }
+    let cluster = stream_supervisor::cluster::Cluster::from_cli(&cli)?.map(Arc::new);
     let store = Arc::new(Store::new(&cli.redis_url, &cli.key_prefix)?);
     let operators = server::operator_policy(&cli)?;
     let cli = Arc::new(cli);
@@ -99,6 +101,10 @@ async fn serve(cli: Cli) -> Result<(), String> {
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let server = tokio::spawn(server::serve(listener, ctx));
     let guide = tokio::spawn(guide::refresh::run(cli.clone(), streams.clone()));
+    let heartbeat = cluster.clone().map(|c| {
+        info!(node = %c.node, url = %c.url, capacity = c.capacity, lease_ttl_ms = c.ttl.as_millis() as u64, "cluster node");
+        tokio::spawn(stream_supervisor::cluster::heartbeat(c, streams.clone()))
+    });
     let sig = tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
@@ -106,7 +112,17 @@ async fn serve(cli: Cli) -> Result<(), String> {
     info!(signal = sig, "shutting down");
     server.abort();
     guide.abort();
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
     streams.stop_all().await;
+    if let Some(c) = &cluster {
+        // Gone from the registry now rather than after the TTL.
+        let _ = streams
+            .store()
+            .del(&stream_supervisor::store::Keys::node(&c.node))
+            .await;
+    }
     let _ = std::fs::remove_file(&cli.socket);
     info!("stopped");
     Ok(())

@@ -149,6 +149,7 @@ mod tests {
             proxy: None,
             tls: None,
             skipped: vec![],
+            node: None,
         }
     }
 

@@ -24,7 +24,14 @@ pub async fn reconcile(cfg: &Cli, store: &Store) {
     while leftovers.iter().any(|(pid, _)| process::alive(*pid)) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    match store.stream_pids().await {
+    // In a cluster the stream keys are every node's: each owner writes
+    // and clears its own under its lease, and a new owner replaces them.
+    let keys = if cfg.node_id.is_some() {
+        Ok(Vec::new())
+    } else {
+        store.stream_pids().await
+    };
+    match keys {
         Ok(keys) => {
             for (channel, pid) in keys {
                 let why = match pid {

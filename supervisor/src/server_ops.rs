@@ -166,6 +166,11 @@ fn ensured(id: u64, e: Ensured) -> Reply {
             ..Reply::ok(id)
         },
         Ensured::Error(code, msg) => Reply::error(id, code, msg),
+        Ensured::Elsewhere { node, url, msg } => Reply {
+            node: Some(node),
+            node_url: Some(url),
+            ..Reply::error(id, ErrorCode::Elsewhere, msg)
+        },
     }
 }
 

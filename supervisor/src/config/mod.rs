@@ -222,6 +222,25 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_METRICS_PER_CHANNEL", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub metrics_per_channel: bool,
 
+    // Cluster mode (cluster/, docs/cluster.md): without --node-id the
+    // supervisor runs alone, as it always has.
+    /// This node's id in a cluster sharing one Redis ([A-Za-z0-9_-]{1,64}).
+    #[arg(long, env = "SUPERVISOR_NODE_ID", requires = "node_url")]
+    pub node_id: Option<String>,
+
+    /// Base URL other nodes reach this node's nginx at (http://host:port).
+    #[arg(long, env = "SUPERVISOR_NODE_URL", requires = "node_id")]
+    pub node_url: Option<String>,
+
+    /// Channels this node takes in placement (default: --max-streams).
+    #[arg(long, env = "SUPERVISOR_NODE_CAPACITY")]
+    pub node_capacity: Option<usize>,
+
+    /// Life of a channel lease and of a node's heartbeat; renewed every
+    /// third of it (at least 3s).
+    #[arg(long, env = "SUPERVISOR_LEASE_TTL", default_value = "10s", value_parser = parse_lease_ttl)]
+    pub lease_ttl: Duration,
+
     /// Log level or filter (RUST_LOG, if set, wins).
     #[arg(long, env = "SUPERVISOR_LOG", default_value = "info")]
     pub log: String,
@@ -235,6 +254,11 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// What this node publishes of itself in cluster mode (`None`: alone).
+    pub fn node_capacity(&self) -> usize {
+        self.node_capacity.unwrap_or(self.max_streams)
+    }
+
     pub fn guide_dir(&self) -> PathBuf {
         self.guide_dir
             .clone()
@@ -296,6 +320,11 @@ pub enum Command {
     Epg {
         #[command(subcommand)]
         cmd: EpgCmd,
+    },
+    /// Cluster nodes: list, drain, undrain.
+    Nodes {
+        #[command(subcommand)]
+        cmd: NodeCmd,
     },
     /// Live viewing sessions (of one user with --user); `sessions end`
     /// ends some.
@@ -360,6 +389,15 @@ pub enum ChannelCmd {
 
 mod values;
 pub use values::*;
+
+/// A lease shorter than 3 s leaves no room for a renewal that fails once.
+fn parse_lease_ttl(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(3) {
+        return Err(format!("{s}: a lease lasts 3s at least"));
+    }
+    Ok(d)
+}
 
 #[cfg(test)]
 mod tests;

@@ -43,6 +43,18 @@ pub enum EpgCmd {
     Import { source: Option<String> },
 }
 
+/// `nodes ...`: the cluster's nodes (cluster mode, docs/cluster.md).
+#[derive(Debug, Clone, Subcommand)]
+pub enum NodeCmd {
+    /// Live nodes: id, URL, load/capacity, draining.
+    List,
+    /// No new channel starts on the node; its running ones carry on until
+    /// they idle out, and start elsewhere when viewers come back.
+    Drain { node: String },
+    /// The node takes new channels again.
+    Undrain { node: String },
+}
+
 /// `users ...`: the `user:<id>` records.
 #[derive(Debug, Clone, Subcommand)]
 pub enum UserCmd {

@@ -85,6 +85,26 @@ impl Keys {
     pub fn stream_started(channel: &str) -> Key {
         Key::plain(format!("stream:{channel}:started"))
     }
+
+    /// Cluster mode: the channel's lease, `<node> <fence>`, with a TTL.
+    pub fn lease(channel: &str) -> Key {
+        Key::plain(format!("lease:{channel}"))
+    }
+
+    /// Cluster mode: the channel's fencing counter (INCR per lease).
+    pub fn fence(channel: &str) -> Key {
+        Key::plain(format!("fence:{channel}"))
+    }
+
+    /// Cluster mode: a node's heartbeat (JSON), with a TTL.
+    pub fn node(id: &str) -> Key {
+        Key::plain(format!("node:{id}"))
+    }
+
+    /// Cluster mode: the set of drained node ids.
+    pub fn draining() -> Key {
+        Key::plain("cluster:draining".to_string())
+    }
 }
 
 /// The kinds of key that are listed (with SCAN).
@@ -95,6 +115,7 @@ pub enum Kind {
     Token,
     StreamPid,
     EpgChannel,
+    Node,
 }
 
 impl Kind {
@@ -106,6 +127,7 @@ impl Kind {
             Kind::Token => "token:*",
             Kind::StreamPid => "stream:*:pid",
             Kind::EpgChannel => "epg:channel:*",
+            Kind::Node => "node:*",
         }
     }
 
@@ -117,6 +139,7 @@ impl Kind {
             Kind::Token => name.strip_prefix("token:"),
             Kind::StreamPid => name.strip_prefix("stream:")?.strip_suffix(":pid"),
             Kind::EpgChannel => name.strip_prefix("epg:channel:"),
+            Kind::Node => name.strip_prefix("node:"),
         }
     }
 }
@@ -136,6 +159,11 @@ mod tests {
         assert_eq!(Keys::stream_started("7").as_str(), "stream:7:started");
         assert_eq!(Keys::epg_channel("news.uk").as_str(), "epg:channel:news.uk");
         assert_eq!(Keys::epg_version().as_str(), "epg:version");
+        assert_eq!(Keys::lease("7").as_str(), "lease:7");
+        assert_eq!(Keys::fence("7").as_str(), "fence:7");
+        assert_eq!(Keys::node("n1").as_str(), "node:n1");
+        assert_eq!(Keys::draining().as_str(), "cluster:draining");
+        assert_eq!(Kind::Node.id_of("node:n1"), Some("n1"));
         assert_eq!(
             Kind::EpgChannel.id_of("epg:channel:news.uk"),
             Some("news.uk")

@@ -2,6 +2,7 @@
 //! operators watch (`stream:<id>:pid`, `stream:<id>:started`). Key names
 //! come from `keys`; the configured prefix is added here, in `key`.
 
+mod cluster;
 mod epg;
 mod keys;
 mod login;
@@ -16,6 +17,7 @@ use tracing::warn;
 use super::accounts::login_cache::LoginCache;
 use super::accounts::record;
 use super::users;
+pub use cluster::Acquired;
 pub use keys::{Key, Keys, Kind};
 pub use login::UserView;
 use shared::token::masked;

@@ -31,7 +31,11 @@ pub(super) struct Plan {
 impl Streams {
     /// The channel's task, from start to its final state.
     pub(super) async fn run_channel(self: Arc<Self>, ch: Arc<Channel>) {
-        let end = self.drive(&ch).await;
+        // Cluster mode: nothing runs before this node holds the lease.
+        let end = match self.take_lease(&ch).await {
+            Ok(()) => self.drive(&ch).await,
+            Err(end) => end,
+        };
         if let State::Ended(_, msg) = &end {
             let asked = ch.stop_reason.lock().unwrap().clone();
             let why = crate::history::stop_class(asked.as_deref(), msg);
@@ -53,6 +57,10 @@ impl Streams {
     async fn clean_up(&self, ch: &Channel) {
         if let Err(e) = hls_files::remove_channel_files(&self.cfg.hls_dir, &ch.id) {
             warn!(channel = %ch.id, error = %e, "cannot remove HLS files");
+        }
+        if self.cluster.is_some() {
+            self.release_lease(ch).await;
+            return;
         }
         let written = std::mem::take(&mut ch.info.lock().unwrap().keys_written);
         if written {

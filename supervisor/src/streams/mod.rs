@@ -9,6 +9,7 @@
 //! one ffmpeg run in `run`.
 
 mod failover;
+mod lease;
 mod lifecycle;
 mod route;
 mod run;
@@ -90,6 +91,11 @@ pub struct Channel {
     /// (its cold start time is measured once).
     begun: Instant,
     was_ready: AtomicBool,
+    /// Cluster mode: this run's lease (`<node> <fence>`) and its keeper.
+    lease: Mutex<Option<String>>,
+    keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Cluster mode: the node (id, URL) that won the lease instead.
+    moved: Mutex<Option<(String, String)>>,
 }
 
 impl Channel {
@@ -161,6 +167,8 @@ pub struct Streams {
     pub sessions: crate::accounts::sessions::Sessions,
     /// Each channel's recent events, for the dashboard.
     pub history: crate::history::History,
+    /// Cluster mode (--node-id): this node.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// The answer to `ensure`.
@@ -171,6 +179,12 @@ pub enum Ensured {
         started: bool,
     },
     Error(ErrorCode, String),
+    /// Cluster mode: another node runs the channel or should start it.
+    Elsewhere {
+        node: String,
+        url: String,
+        msg: String,
+    },
 }
 
 impl Streams {
@@ -183,7 +197,13 @@ impl Streams {
         };
         let sessions =
             crate::accounts::sessions::Sessions::new(cfg.session_idle, cfg.connection_limit_policy);
+        // main.rs has refused an unusable --node-id or --node-url.
+        let cluster = crate::cluster::Cluster::from_cli(&cfg)
+            .ok()
+            .flatten()
+            .map(Arc::new);
         Arc::new(Streams {
+            cluster,
             sessions,
             cfg,
             store,
@@ -197,6 +217,11 @@ impl Streams {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This node, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.as_ref()
     }
 
     /// Starts the channel if it is not running and waits up to `wait` for
@@ -230,6 +255,12 @@ impl Streams {
             if !self.is_running(id) {
                 if let Err((code, msg)) = self.may_start(id, adhoc.as_ref()).await {
                     return Ensured::Error(code, msg);
+                }
+                // Cluster mode: it may run, or belong, on another node.
+                if let Some(c) = self.cluster.clone() {
+                    if let Some(answer) = self.route_cold(&c, id).await {
+                        return answer;
+                    }
                 }
             }
             let ch = match self.get_or_start(id, adhoc.take()) {
@@ -275,6 +306,10 @@ impl Streams {
                 }
                 State::Failed(msg) => return Ensured::Error(ErrorCode::Failed, msg),
                 State::Ended(ErrorCode::NotRunning, _) => continue,
+                State::Ended(ErrorCode::Elsewhere, msg) => {
+                    let (node, url) = ch.moved.lock().unwrap().clone().unwrap_or_default();
+                    return Ensured::Elsewhere { node, url, msg };
+                }
                 State::Ended(code, msg) => return Ensured::Error(code, msg),
                 State::Starting | State::Restarting => unreachable!(),
             }
@@ -379,6 +414,9 @@ impl Streams {
             adhoc,
             begun: Instant::now(),
             was_ready: AtomicBool::new(false),
+            lease: Mutex::new(None),
+            keeper: Mutex::new(None),
+            moved: Mutex::new(None),
         });
         map.insert(id.to_string(), ch.clone());
         crate::metrics::started();
@@ -489,6 +527,7 @@ impl Streams {
                             reason: redact::text(reason),
                         })
                         .collect(),
+                    node: self.cluster.as_ref().map(|c| c.node.clone()),
                 }
             })
             .collect();

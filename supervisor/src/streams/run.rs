@@ -127,10 +127,7 @@ impl Streams {
             info.started = started;
         }
         info!(channel = %id, pid, source = %redact::url(source), proxy = ?plan.proxy.as_ref().map(Proxy::display), quality = ?plan.quality, resume, "ffmpeg started");
-        match self.store.set_stream_keys(id, pid, started).await {
-            Ok(()) => ch.info.lock().unwrap().keys_written = true,
-            Err(e) => warn!(channel = %id, error = %e, "cannot record stream keys"),
-        }
+        self.write_stream_keys(ch, pid, started).await;
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
         if let Some(stderr) = child.stderr.take() {
             let tail = tail.clone();
