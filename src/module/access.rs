@@ -233,7 +233,7 @@ fn granted(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
 /// told runs on another node, is fetched from there too.
 fn segment_elsewhere(req: &mut Req<'_>, ctx: &Ctx) -> Option<ngx_int_t> {
     req.conf().cluster_proxy.as_ref()?;
-    let owner = cluster::known_owner(&ctx.channel)?;
+    let owner = cluster::known_owner(&req.conf().supervisor().path, &ctx.channel)?;
     if req.mapped_path()?.exists() {
         return None;
     }

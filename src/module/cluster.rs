@@ -31,9 +31,10 @@ static OWNER_URL: AtomicUsize = AtomicUsize::new(usize::MAX);
 static CLUSTER_URI: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 thread_local! {
-    /// channel -> (owner base URL, until): learnt from `elsewhere` replies
-    /// to playlist requests, for the segment requests that follow.
-    static OWNERS: RefCell<HashMap<String, (String, u64)>> = RefCell::new(HashMap::new());
+    /// (supervisor socket, channel) -> (owner base URL, until): learnt from
+    /// `elsewhere` replies to playlist requests, for the segment requests
+    /// that follow. Keyed by supervisor: each one is a node of its own.
+    static OWNERS: RefCell<HashMap<(String, String), (String, u64)>> = RefCell::new(HashMap::new());
 }
 
 /// Registers the two variables as indexed ones: their values are preset on
@@ -100,20 +101,22 @@ pub fn presented(req: &mut Req<'_>, channel: &str) -> Option<bool> {
 }
 
 /// Remembers the owner a playlist request was told of.
-pub fn learn_owner(channel: &str, url: &str) {
+pub fn learn_owner(scope: &str, channel: &str, url: &str) {
     OWNERS.with(|o| {
         let mut o = o.borrow_mut();
         let now = now_ms();
         o.retain(|_, (_, until)| *until > now);
-        o.insert(channel.to_string(), (url.to_string(), now + OWNER_TTL_MS));
+        let key = (scope.to_string(), channel.to_string());
+        o.insert(key, (url.to_string(), now + OWNER_TTL_MS));
     });
 }
 
 /// The owner this worker last heard of for `channel`, if still fresh.
-pub fn known_owner(channel: &str) -> Option<String> {
+pub fn known_owner(scope: &str, channel: &str) -> Option<String> {
+    let key = (scope.to_string(), channel.to_string());
     OWNERS.with(|o| {
         o.borrow()
-            .get(channel)
+            .get(&key)
             .filter(|(_, until)| *until > now_ms())
             .map(|(url, _)| url.clone())
     })

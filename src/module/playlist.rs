@@ -201,7 +201,7 @@ fn elsewhere(req: &mut Req<'_>, ctx: &Ctx, reply: &shared::protocol::Reply) -> O
         return None;
     }
     let owner = reply.node_url.as_deref()?;
-    cluster::learn_owner(&ctx.channel, owner);
+    cluster::learn_owner(&req.conf().supervisor().path, &ctx.channel, owner);
     cluster::divert(req, &ctx.channel, owner)
 }
 
