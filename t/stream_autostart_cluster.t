@@ -27,7 +27,7 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
+my $t = Test::Nginx->new()->has(qw/http proxy cache map/)->has_daemon('redis-server')
 	->has_daemon('ffmpeg')->plan(19);
 
 my %node;
@@ -63,6 +63,12 @@ for my $n (1 .. 3) {
         location \@cluster {
             proxy_set_header X-Edge n$n;
             proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
+            # The edge cache of docs/cluster.md.
+            proxy_cache hls;
+            proxy_cache_key \$stream_autostart_owner_url\$uri;
+            proxy_cache_valid 200 30s;
+            proxy_cache_bypass \$playlist;
+            proxy_no_cache \$playlist;
         }
     }
 
@@ -82,6 +88,13 @@ http {
     %%TEST_GLOBALS_HTTP%%
 
     log_format cluster 'edge=\$http_x_edge "\$request" \$status';
+
+    proxy_cache_path %%TESTDIR%%/cache keys_zone=hls:1m inactive=1m;
+
+    map \$uri \$playlist {
+        ~\\.m3u8\$ 1;
+        default  "";
+    }
 
 $servers
 }
