@@ -246,6 +246,8 @@ set_fn!(set_cluster_key, |d| {
         }
     };
     if let Err(why) = api_guard::check_configured_key(&key) {
+        // Same rules as an API key; the message names this key.
+        let why = why.replace("the API key", "the cluster key");
         return d.error(format_args!("stream_autostart_cluster_key: {why}"));
     }
     d.lc.cluster_key = Some(ApiKey(key.into()));
