@@ -27,7 +27,7 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http proxy cache map/)->has_daemon('redis-server')
+my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
 	->has_daemon('ffmpeg')->plan(19);
 
 my %node;
