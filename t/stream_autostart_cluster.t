@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # Tests for cluster mode in the module (docs/cluster.md): three nodes, each
-# a server block of its own (port, supervisor, HLS directory) in one nginx,
+# an nginx of its own (a Test::Nginx each: port, supervisor, HLS directory),
 # one Redis. One channel asked for through all three at once: every node
 # answers 200 (nodes 1 and 2 proxy to the owner through @cluster, node 3
 # redirects), its segments play through every node, and one ffmpeg runs
@@ -27,55 +27,24 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
+# 19, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
+# (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(19);
+	->has_daemon('ffmpeg')->plan(23);
+# Node 1's nginx is $t's, which also runs Redis, the origin and the
+# supervisors; their sockets, HLS directories and the key live in its
+# directory.
+my %nginx = (1 => $t, 2 => Test::Nginx->new(), 3 => Test::Nginx->new());
+my $d = $t->testdir();
 
 my %node;
-my $servers = '';
 for my $n (1 .. 3) {
 	my $port = port(8180 + $n);
 	$node{$n} = { id => "n$n", port => $port,
 		url => "http://127.0.0.1:$port" };
 	# Nodes 1 and 2 proxy to the owner; node 3 sends viewers there.
 	my $how = $n == 3 ? 'redirect' : '@cluster';
-	$servers .= <<EOF;
-    server {
-        listen       127.0.0.1:$port;
-        server_name  localhost;
-
-        access_log %%TESTDIR%%/access$n.log cluster;
-
-        stream_autostart_supervisor unix:%%TESTDIR%%/s$n.sock;
-        stream_autostart_wait 20s;
-        stream_autostart_cluster_key %%TESTDIR%%/cluster.key;
-        stream_autostart_cluster_proxy $how;
-
-        location ~ ^/live/stream_(?<channel>.*)\\.m3u8\$ {
-            alias %%TESTDIR%%/hls$n/stream_\$channel.m3u8;
-            stream_autostart \$channel;
-        }
-
-        location ~ ^/live/(?<segment>stream_(?<ch>[A-Za-z0-9_-]+)_\\d+\\.ts)\$ {
-            alias %%TESTDIR%%/hls$n/\$segment;
-            stream_autostart_segment \$ch;
-        }
-
-        location \@cluster {
-            proxy_set_header X-Edge n$n;
-            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
-            # The edge cache of docs/cluster.md.
-            proxy_cache hls;
-            proxy_cache_key \$stream_autostart_owner_url\$uri;
-            proxy_cache_valid 200 30s;
-            proxy_cache_bypass \$playlist;
-            proxy_no_cache \$playlist;
-        }
-    }
-
-EOF
-}
-
-$t->write_file_expand('nginx.conf', <<EOF);
+	$nginx{$n}->write_file_expand('nginx.conf', <<EOF);
 
 %%TEST_GLOBALS%%
 
@@ -96,14 +65,45 @@ http {
         default  "";
     }
 
-$servers
+    server {
+        listen       127.0.0.1:$port;
+        server_name  localhost;
+
+        access_log %%TESTDIR%%/access$n.log cluster;
+
+        stream_autostart_supervisor unix:$d/s$n.sock;
+        stream_autostart_wait 20s;
+        stream_autostart_cluster_key $d/cluster.key;
+        stream_autostart_cluster_proxy $how;
+
+        location ~ ^/live/stream_(?<channel>.*)\\.m3u8\$ {
+            alias $d/hls$n/stream_\$channel.m3u8;
+            stream_autostart \$channel;
+        }
+
+        location ~ ^/live/(?<segment>stream_(?<ch>[A-Za-z0-9_-]+)_\\d+\\.ts)\$ {
+            alias $d/hls$n/\$segment;
+            stream_autostart_segment \$ch;
+        }
+
+        location \@cluster {
+            proxy_set_header X-Edge n$n;
+            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
+            # The edge cache of docs/cluster.md.
+            proxy_cache hls;
+            proxy_cache_key \$stream_autostart_owner_url\$uri;
+            proxy_cache_valid 200 30s;
+            proxy_cache_bypass \$playlist;
+            proxy_no_cache \$playlist;
+        }
+    }
 }
 
 EOF
+}
 
 my $s = start_stack($t, supervisor => 0,
 	users => { u1 => '{"active":true}' }, tokens => { tk => 'u1' });
-my $d = $t->testdir();
 redis($t, 'SET', "channel:$_",
 	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 7, 8;
 $t->write_file('cluster.key', "cluster-secret-0123456789abcdef\n");
@@ -115,7 +115,7 @@ for my $n (1 .. 3) {
 	start_node($t, $node{$n});
 }
 
-$t->run();
+$nginx{$_}->run() for 1 .. 3;
 
 ###############################################################################
 
@@ -177,13 +177,14 @@ is(scalar(map { ffmpeg_pids($node{$_}{hls}, 8) } 1 .. 3), 1,
 like(get($oid, '/live/stream_7.m3u8',
 	headers => "X-Stream-Autostart-Cluster: not-the-key\r\n"),
 	qr!^HTTP/1\.1 403 !, 'wrong cluster key: 403');
-like($t->read_file('error.log'), qr/refused \(403\): wrong cluster key/,
+like($nginx{$oid}->read_file('error.log'), qr/refused \(403\): wrong cluster key/,
 	'error log says why');
 
 # What the edges forwarded reached the owner without the token.
 
-my @fwd = grep { /^edge=n\d / } split /\n/, $t->read_file("access$oid.log");
-ok(@fwd >= 1, 'the owner got forwarded requests') or diag($t->read_file("access$oid.log"));
+my $owner_log = $nginx{$oid}->read_file("access$oid.log");
+my @fwd = grep { /^edge=n\d / } split /\n/, $owner_log;
+ok(@fwd >= 1, 'the owner got forwarded requests') or diag($owner_log);
 is(scalar(grep { /token/ } @fwd), 0, 'none of them carries the token')
 	or diag(join "\n", @fwd);
 
