@@ -13,6 +13,15 @@
 #   DEMO_PICKY_PORT  port of the origin behind 403 + SOCKS5 (default 18091)
 #   DEMO_SOCKS_PORT  port of the SOCKS5 proxy (default 11080)
 #   DEMO_IDLE        supervisor idle timeout (default 60s)
+#   DEMO_LEASE_TTL   with --nodes: the supervisors' --lease-ttl (default 10s)
+#
+# With `--nodes N` (cluster mode, docs/cluster.md) it runs N nodes on the
+# one Redis: per node a supervisor (--node-id nN, its own socket and HLS
+# directory) and an nginx on DEMO_PORT+n-1 with the shared cluster key and
+# `stream_autostart_cluster_proxy redirect;`. It prints `NODE <n> <url>`
+# per node and PLAY lines for every node (each plays, one ffmpeg per
+# channel cluster-wide); the other lines are node 1's. Without --nodes the
+# demo is the single node it always was.
 #
 # Channel 1 reads the test origin directly. Channel 2 reads an origin that
 # answers 403 unless the request has the right User-Agent and Referer and
@@ -27,6 +36,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/stack.sh
 . scripts/lib/stack.sh
+
+NODES=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --nodes) NODES=${2:-}; shift 2 || shift ;;
+    --nodes=*) NODES=${1#--nodes=}; shift ;;
+    *) echo "usage: $0 [--nodes N]" >&2; exit 2 ;;
+    esac
+done
+case $NODES in
+'') ;;
+[1-9] | [1-9][0-9]) ;;
+*) echo "demo: --nodes wants a number of nodes, 1 to 99" >&2; exit 2 ;;
+esac
 
 PORT=${DEMO_PORT:-8080}
 REDIS_PORT=${DEMO_REDIS_PORT:-16379}
@@ -112,24 +135,67 @@ data epg import "$run/guide-source.xml" >/dev/null
 # The demo serves the operator API through nginx (/api/), so their group is
 # also an operator group; without it the API answers 403 "forbidden".
 group=$(id -gn nobody 2>/dev/null || echo nogroup)
-stack_supervisor "$run/supervisor/supervisor.sock" --socket-group "$group" \
-    --operator-group "$group" \
-    --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --hls-dir "$run/hls" --idle-timeout "$IDLE" \
-    --allow-upstream-networks 127.0.0.0/8
-chmod 755 "$run/supervisor"
+supervisor_args=(--socket-group "$group" --operator-group "$group"
+    --redis-url "redis://127.0.0.1:$REDIS_PORT/0" --idle-timeout "$IDLE"
+    --allow-upstream-networks 127.0.0.0/8)
+# nginx.conf for a node: PREFIX HLS_DIR SOCKET PORT [LINE...], the lines
+# added to its server block after `listen`.
+nginx_conf() {
+    local prefix=$1 hls=$2 socket=$3 port=$4 line extra=""
+    shift 4
+    for line in "$@"; do extra="$extra\n        $line"; done
+    sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
+        -e "s|@PREFIX@|$prefix|g" -e "s|@LISTEN@|127.0.0.1:$port|" \
+        -e "s|@HLS_DIR@|$hls|g" -e "s|@SOCKET@|$socket|" \
+        -e "s|@DASHBOARD@|$PWD/dashboard|" \
+        -e "s|^\( *listen 127.0.0.1:$port;\)\$|\1$extra|" \
+        nginx-conf/nginx.conf >"$prefix/nginx.conf"
+}
 
-sed -e "s|@MODULE@|$stage/modules/ngx_http_stream_autostart_module.so|" \
-    -e "s|@PREFIX@|$run/nginx|g" -e "s|@LISTEN@|127.0.0.1:$PORT|" \
-    -e "s|@HLS_DIR@|$run/hls|g" -e "s|@SOCKET@|$run/supervisor/supervisor.sock|" \
-    -e "s|@DASHBOARD@|$PWD/dashboard|" \
-    nginx-conf/nginx.conf >"$run/nginx/nginx.conf"
-stack_nginx nginx "$PORT" "$run/nginx" "$run/nginx/nginx.conf"
+if [ -z "$NODES" ]; then
+    stack_supervisor "$run/supervisor/supervisor.sock" "${supervisor_args[@]}" \
+        --hls-dir "$run/hls"
+    chmod 755 "$run/supervisor"
 
-echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
-echo "demo: channel state: $stage/bin/stream-supervisor --socket $run/supervisor/supervisor.sock status" >&2
-echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
-echo "PLAY http://127.0.0.1:$PORT/live/stream_2.m3u8?token=$token"
-echo "PLAY http://127.0.0.1:$PORT/live/stream_3.m3u8?token=$token"
+    nginx_conf "$run/nginx" "$run/hls" "$run/supervisor/supervisor.sock" "$PORT"
+    stack_nginx nginx "$PORT" "$run/nginx" "$run/nginx/nginx.conf"
+
+    echo "demo: logs in $run (nginx/error.log, supervisor.log); Ctrl-C to stop" >&2
+    echo "demo: channel state: $stage/bin/stream-supervisor --socket $run/supervisor/supervisor.sock status" >&2
+    echo "PLAY http://127.0.0.1:$PORT/live/stream_1.m3u8?token=$token"
+    echo "PLAY http://127.0.0.1:$PORT/live/stream_2.m3u8?token=$token"
+    echo "PLAY http://127.0.0.1:$PORT/live/stream_3.m3u8?token=$token"
+else
+    # The node-to-node key: one file all nodes' nginx read (never in
+    # nginx.conf, never printed).
+    head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$run/cluster.key"
+    chmod 600 "$run/cluster.key"
+    for n in $(seq 1 "$NODES"); do
+        node=$run/node$n port=$((PORT + n - 1))
+        mkdir -p "$node/hls" "$node/nginx" "$node/supervisor"
+        chmod 755 "$node" "$node/hls"
+        cp -a "$run/nginx/logos" "$node/nginx/"
+        stack_supervisor_as "supervisor-n$n" "$node/supervisor/supervisor.sock" \
+            "${supervisor_args[@]}" --hls-dir "$node/hls" --node-id "n$n" \
+            --node-url "http://127.0.0.1:$port" --lease-ttl "${DEMO_LEASE_TTL:-10s}"
+        chmod 755 "$node/supervisor"
+        nginx_conf "$node/nginx" "$node/hls" "$node/supervisor/supervisor.sock" "$port" \
+            "stream_autostart_cluster_key $run/cluster.key;" \
+            "stream_autostart_cluster_proxy redirect;"
+        stack_nginx "nginx-n$n" "$port" "$node/nginx" "$node/nginx/nginx.conf"
+    done
+
+    echo "demo: logs in $run (node<n>/nginx/error.log, supervisor-n<n>.log); Ctrl-C to stop" >&2
+    echo "demo: nodes: $stage/bin/stream-supervisor --redis-url redis://127.0.0.1:$REDIS_PORT/0 nodes list" >&2
+    for n in $(seq 1 "$NODES"); do
+        echo "NODE $n http://127.0.0.1:$((PORT + n - 1))"
+    done
+    for n in $(seq 1 "$NODES"); do
+        echo "PLAY http://127.0.0.1:$((PORT + n - 1))/live/stream_1.m3u8?token=$token"
+        echo "PLAY http://127.0.0.1:$((PORT + n - 1))/live/stream_2.m3u8?token=$token"
+        echo "PLAY http://127.0.0.1:$((PORT + n - 1))/live/stream_3.m3u8?token=$token"
+    done
+fi
 echo "M3U http://127.0.0.1:$PORT/playlist.m3u?token=$token"
 echo "API http://127.0.0.1:$PORT/api/streams/active"
 echo "XTREAM http://127.0.0.1:$PORT demo $password"

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod api_guard;
 pub mod call_error;
+pub mod cluster_route;
 pub mod cors;
 pub mod directive_mode;
 pub mod log_mask;

@@ -20,7 +20,7 @@ use Test::Nginx;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-my $t = Test::Nginx->new()->has(qw/http/)->plan(23);
+my $t = Test::Nginx->new()->has(qw/http/)->plan(28);
 
 # Runs nginx -t on a server block body; returns what nginx printed. ($t is
 # passed in: a named sub closing over it would keep it alive past the
@@ -108,5 +108,23 @@ like(check($t, 'stream_autostart_api_key short;'),
 	'API key too short');
 unlike(check($t, 'stream_autostart_api_key weak-key-12;'), qr/weak-key-12/,
 	'a refused key is not printed');
+
+# Cluster mode: the key only from a file; a proxy location needs the key.
+$t->write_file('cluster.key', "short\n");
+my $ckey = $t->testdir() . '/cluster.key';
+like(check($t, 'stream_autostart_cluster_key not-a-path-0123456789;'),
+	qr/stream_autostart_cluster_key needs the absolute path of a file/,
+	'cluster key: a file only');
+like(check($t, "stream_autostart_cluster_key $ckey;"),
+	qr/stream_autostart_cluster_key: the cluster key is 5 bytes long/,
+	'cluster key too short');
+like(check($t, 'stream_autostart_cluster_proxy elsewhere;'),
+	qr/stream_autostart_cluster_proxy takes a named location \("\@cluster"\) or "redirect", not "elsewhere"/,
+	'cluster proxy: bad value');
+like(check($t, 'location / { stream_autostart $arg_c; stream_autostart_cluster_proxy @c; }'),
+	qr/stream_autostart_cluster_proxy with a named location needs stream_autostart_cluster_key/,
+	'cluster proxy without a key');
+like(check($t, 'location / { stream_autostart $arg_c; stream_autostart_cluster_proxy redirect; }'),
+	qr/test is successful/, 'cluster redirect needs no key');
 
 ###############################################################################

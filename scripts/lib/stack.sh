@@ -10,6 +10,7 @@
 #   stack_redis PORT [ARG...]   redis-server, no persistence, log redis.log
 #   stack_origin PORT [ARG...]  test-origin, log origin.log
 #   stack_supervisor SOCKET [ARG...]  stream-supervisor, log supervisor.log
+#   stack_supervisor_as NAME SOCKET [ARG...]  another one, log NAME.log
 #   stack_nginx NAME PORT PREFIX CONF  nginx (checked with -t first), log PREFIX/error.log
 #   stack_idle                  wait for INT/TERM
 #
@@ -71,12 +72,17 @@ stack_origin() {
 }
 
 stack_supervisor() {
-    local socket=$1
-    shift
+    stack_supervisor_as supervisor "$@"
+}
+
+# Several supervisors in one stack (demo.sh --nodes) need their own names.
+stack_supervisor_as() {
+    local name=$1 socket=$2
+    shift 2
     rm -f "$socket"
-    daemon_start supervisor "$STACK_RUN/supervisor.log" \
+    daemon_start "$name" "$STACK_RUN/$name.log" \
         "$STACK_STAGE/bin/stream-supervisor" --socket "$socket" "$@"
-    wait_unix supervisor "$socket"
+    wait_unix "$name" "$socket"
 }
 
 # In the foreground (daemon off) so the PID recorded is the master's;

@@ -65,8 +65,16 @@ pub enum Op {
     /// and not expired)?
     Authorize { token: String },
     /// Make sure the channel runs; answer when its playlist is ready, it
-    /// failed, or `wait_ms` ran out.
-    Ensure { channel: String, wait_ms: u64 },
+    /// failed, or `wait_ms` ran out. `placed` (cluster mode): another
+    /// node sent the viewer here, so start it here rather than place it
+    /// again (no second hop, no loop). Left out when false, so a
+    /// supervisor without cluster mode reads the line as before.
+    Ensure {
+        channel: String,
+        wait_ms: u64,
+        #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+        placed: bool,
+    },
     /// A viewer is watching this running channel (keeps it from idling out).
     Touch { channel: String },
     /// Stop a channel now.

@@ -8,6 +8,7 @@ fn request_round_trip() {
         op: Op::Ensure {
             channel: "71386".into(),
             wait_ms: 15000,
+            placed: false,
         },
     };
     let line = encode_line(&req);
@@ -176,6 +177,7 @@ fn viewer_ops_and_operator_ops() {
         Op::Ensure {
             channel: ch(),
             wait_ms: 1,
+            placed: false,
         },
         Op::Touch { channel: ch() },
         Op::Channels,
@@ -302,4 +304,26 @@ fn an_elsewhere_reply_names_the_node_and_old_replies_still_parse() {
     // A reply of a single-node supervisor has neither field.
     let old = decode_reply(br#"{"id":1,"ok":true,"state":"ready"}"#).unwrap();
     assert_eq!((old.node, old.node_url), (None, None));
+}
+
+#[test]
+fn placed_is_sent_only_when_set_and_old_lines_still_parse() {
+    let op = |placed| Request {
+        v: 1,
+        id: 1,
+        op: Op::Ensure {
+            channel: "7".into(),
+            wait_ms: 10,
+            placed,
+        },
+    };
+    let plain = encode_line(&op(false));
+    assert!(!std::str::from_utf8(&plain).unwrap().contains("placed"));
+    let line = encode_line(&op(true));
+    assert!(std::str::from_utf8(&line)
+        .unwrap()
+        .contains(r#""placed":true"#));
+    assert_eq!(decode_request(&line[..line.len() - 1]).unwrap(), op(true));
+    let old = br#"{"v":1,"id":1,"op":"ensure","channel":"7","wait_ms":10}"#;
+    assert_eq!(decode_request(old).unwrap(), op(false));
 }

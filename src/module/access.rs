@@ -14,6 +14,7 @@ use shared::channel_id;
 use shared::protocol::{ErrorCode, Op};
 use shared::token::{check_form, masked, percent_decode};
 
+use super::cluster;
 use super::conf::{Cv, Mode};
 use super::cors;
 use super::credentials;
@@ -71,6 +72,20 @@ fn access(req: &mut Req<'_>) -> ngx_int_t {
         },
         None => String::new(),
     };
+    // Cluster mode: another node forwards a viewer it admitted.
+    if channel_cv.is_some() {
+        match cluster::presented(req, &channel) {
+            Some(true) => {
+                let Some(ctx) = Ctx::create(req, &channel, &[], Stage::Authorized) else {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+                };
+                ctx.cluster.set(true);
+                return granted(req, ctx, segment);
+            }
+            Some(false) => return refuse(req, &channel, &[], Status::Denied),
+            None => {}
+        }
+    }
     // A login (stream_autostart_login) is checked like a token, under a
     // cache key no token can be.
     let (token, op) = match credentials::login(req, &channel) {
@@ -202,11 +217,34 @@ fn admit(req: &mut Req<'_>, ctx: &Ctx, segment: bool, max_connections: Option<u3
 }
 
 fn granted(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
+    if segment && !ctx.cluster.get() {
+        if let Some(rc) = segment_elsewhere(req, ctx) {
+            return rc;
+        }
+    }
     if segment {
         ctx.status.set(Some(Status::Segment));
         touch_if_due(req.conf(), &ctx.channel);
     }
     NGX_OK as ngx_int_t
+}
+
+/// Cluster mode: a segment that is not here, of a channel this worker was
+/// told runs on another node, is fetched from there too.
+fn segment_elsewhere(req: &mut Req<'_>, ctx: &Ctx) -> Option<ngx_int_t> {
+    req.conf().cluster_proxy.as_ref()?;
+    let owner = cluster::known_owner(&req.conf().supervisor().path, &ctx.channel)?;
+    if req.mapped_path()?.exists() {
+        return None;
+    }
+    let rc = cluster::divert(req, &ctx.channel, &owner)?;
+    if rc == NGX_DONE as ngx_int_t {
+        // The named location runs the request now; its context is gone.
+        req.release_done();
+        return Some(rc);
+    }
+    ctx.finish(None, rc);
+    Some(rc)
 }
 
 /// Refuses a request that has no context yet.

@@ -126,6 +126,17 @@ pub struct Login {
 #[derive(Clone)]
 pub struct ApiKey(pub Box<[u8]>);
 
+/// `stream_autostart_cluster_proxy`: what a node does with a viewer whose
+/// channel runs on another node.
+#[derive(Clone)]
+pub enum ClusterProxy {
+    /// 302 to the owner, the same URI.
+    Redirect,
+    /// Continue in this named location (`@...`), which proxies to
+    /// `$stream_autostart_owner_url$stream_autostart_cluster_uri`.
+    Named(Box<[u8]>),
+}
+
 #[derive(Default)]
 pub struct LocConf {
     /// Not inherited: each location says what it does.
@@ -151,6 +162,9 @@ pub struct LocConf {
     pub cors: Option<CorsPolicy>,
     /// `stream_autostart_session_key`; `None`: address + User-Agent.
     pub session_key: Option<Cv>,
+    /// `stream_autostart_cluster_key`: node-to-node requests carry it.
+    pub cluster_key: Option<ApiKey>,
+    pub cluster_proxy: Option<ClusterProxy>,
 }
 
 impl LocConf {
@@ -245,6 +259,12 @@ impl Merge for LocConf {
         }
         if self.session_key.is_none() {
             self.session_key = prev.session_key;
+        }
+        if self.cluster_key.is_none() {
+            self.cluster_key.clone_from(&prev.cluster_key);
+        }
+        if self.cluster_proxy.is_none() {
+            self.cluster_proxy.clone_from(&prev.cluster_proxy);
         }
         Ok(())
     }

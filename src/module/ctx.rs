@@ -65,6 +65,9 @@ pub struct Ctx {
     pub group: RefCell<Option<Membership>>,
     /// Counted as held (metrics) while the playlist waits for its channel.
     pub hold: RefCell<Option<Hold>>,
+    /// Admitted by the cluster key (a node-to-node request): no token,
+    /// and never sent on to a further node.
+    pub cluster: Cell<bool>,
 }
 
 // SAFETY: Ctx is the only type this module keeps in a request's slot.
@@ -90,6 +93,7 @@ impl Ctx {
             task: RefCell::new(None),
             group: RefCell::new(None),
             hold: RefCell::new(None),
+            cluster: Cell::new(false),
         }
     }
 

@@ -29,9 +29,9 @@ use super::metrics_zone;
 use super::playlist::playlist_handler;
 use super::request::set_module_index;
 use super::settings::{
-    set_api, set_api_key, set_auth, set_cors, set_login, set_m3u, set_m3u_guide, set_metrics,
-    set_playlist, set_segment, set_session_key, set_supervisor, set_token, set_token_arg,
-    set_token_cache, set_wait, set_xtream,
+    set_api, set_api_key, set_auth, set_cluster_key, set_cluster_proxy, set_cors, set_login,
+    set_m3u, set_m3u_guide, set_metrics, set_playlist, set_segment, set_session_key,
+    set_supervisor, set_token, set_token_arg, set_token_cache, set_wait, set_xtream,
 };
 use super::variables::{get_variable, VARIABLES};
 use super::xtream::xtream_handler;
@@ -46,7 +46,10 @@ impl HttpModule for Module {
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        add_variables(cf)
+        match add_variables(cf) {
+            rc if rc == NGX_OK as ngx_int_t => super::cluster::add_variables(cf),
+            rc => rc,
+        }
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
@@ -150,7 +153,7 @@ const fn directive(name: ngx_str_t, type_: u32, set: SetFn) -> ngx_command_t {
     }
 }
 
-static mut COMMANDS: [ngx_command_t; 18] = [
+static mut COMMANDS: [ngx_command_t; 20] = [
     directive(
         ngx_string!("stream_autostart"),
         NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -236,6 +239,16 @@ static mut COMMANDS: [ngx_command_t; 18] = [
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
         set_metrics,
     ),
+    directive(
+        ngx_string!("stream_autostart_cluster_key"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_cluster_key,
+    ),
+    directive(
+        ngx_string!("stream_autostart_cluster_proxy"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_cluster_proxy,
+    ),
     ngx_command_t::empty(),
 ];
 
@@ -292,6 +305,18 @@ unsafe extern "C" fn merge_loc_conf(
             cf,
             "stream_autostart: the default supervisor socket {} is not a usable address",
             shared::DEFAULT_SOCKET
+        );
+        return NGX_CONF_ERROR;
+    }
+    if matches!(
+        conf.cluster_proxy,
+        Some(super::conf::ClusterProxy::Named(_))
+    ) && conf.cluster_key.is_none()
+    {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "stream_autostart_cluster_proxy with a named location needs stream_autostart_cluster_key (the owner admits proxied requests by it)"
         );
         return NGX_CONF_ERROR;
     }

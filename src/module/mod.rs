@@ -23,6 +23,7 @@ mod access;
 mod api;
 mod catalog;
 mod client;
+mod cluster;
 mod conf;
 mod cors;
 mod credentials;

@@ -15,6 +15,7 @@ use ngx::ngx_log_error;
 use shared::playlist::NotReady;
 
 use super::access::eval_channel;
+use super::cluster;
 use super::conf::{LocConf, Mode, ENSURE_SLACK_MS};
 use super::ctx::{Ctx, Resume, Stage};
 use super::mailbox::Outcome;
@@ -95,6 +96,7 @@ fn content(req: &mut Req<'_>) -> ngx_int_t {
                 &channel,
                 lc.wait_ms(),
                 lc.wait_ms() + ENSURE_SLACK_MS,
+                ctx.cluster.get(),
             );
             *ctx.group.borrow_mut() = Some(membership);
             NGX_DONE as ngx_int_t
@@ -157,6 +159,9 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
         }
         (Ok(_), Err(_)) => READY_BUT_MISSING,
         (Err(refusal), Ok(reply)) => {
+            if let Some(rc) = elsewhere(req, ctx, reply) {
+                return rc;
+            }
             ngx_log_error!(
                 NGX_LOG_ERR,
                 req.log(),
@@ -187,6 +192,17 @@ fn ensured(req: &mut Req<'_>, ctx: &Ctx, outcome: Outcome) -> ngx_int_t {
     let rc = req.refuse(refusal.status);
     ctx.finish(Some(refusal.status), rc);
     rc
+}
+
+/// Cluster mode: the channel runs on another node, and this location sends
+/// viewers there. A request another node forwarded is never sent on.
+fn elsewhere(req: &mut Req<'_>, ctx: &Ctx, reply: &shared::protocol::Reply) -> Option<ngx_int_t> {
+    if reply.code() != Some(shared::protocol::ErrorCode::Elsewhere) || ctx.cluster.get() {
+        return None;
+    }
+    let owner = reply.node_url.as_deref()?;
+    cluster::learn_owner(&req.conf().supervisor().path, &ctx.channel, owner);
+    cluster::divert(req, &ctx.channel, owner)
 }
 
 /// The playlist at `path` if it is ready, through this worker's cache.

@@ -24,6 +24,7 @@ use ngx::ffi::{
 
 use super::conf::{Cv, LocConf, MainConf};
 
+mod cluster_io;
 mod log_mask;
 mod response;
 

@@ -15,7 +15,8 @@ use shared::duration;
 use shared::protocol::MAX_WAIT_MS;
 
 use super::conf::{
-    ApiKey, Cv, LocConf, Login, Mode, TokenArg, DEFAULT_DENY_MS, DEFAULT_GRANT_MS, DEFAULT_STALE_MS,
+    ApiKey, ClusterProxy, Cv, LocConf, Login, Mode, TokenArg, DEFAULT_DENY_MS, DEFAULT_GRANT_MS,
+    DEFAULT_STALE_MS,
 };
 use super::directives::content_handler;
 use crate::supervisor_addr::SupervisorAddr;
@@ -221,6 +222,53 @@ set_fn!(set_api_key, |d| {
         return d.error(format_args!("stream_autostart_api_key: {why}"));
     }
     d.lc.api_key = Some(ApiKey(key.into()));
+    NGX_CONF_OK
+});
+
+set_fn!(set_cluster_key, |d| {
+    if d.lc.cluster_key.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    // Only a file: the key is the same on every node and must not show in
+    // nginx.conf (nor in `nginx -T`).
+    let path = d.arg_text(1);
+    if !path.starts_with('/') {
+        return d.error(format_args!(
+            "stream_autostart_cluster_key needs the absolute path of a file holding the key"
+        ));
+    }
+    let key = match std::fs::read(&path) {
+        Ok(text) => text.trim_ascii().to_vec(),
+        Err(e) => {
+            return d.error(format_args!(
+                "stream_autostart_cluster_key: cannot read \"{path}\": {e}"
+            ))
+        }
+    };
+    if let Err(why) = api_guard::check_configured_key(&key) {
+        // Same rules as an API key; the message names this key.
+        let why = why.replace("the API key", "the cluster key");
+        return d.error(format_args!("stream_autostart_cluster_key: {why}"));
+    }
+    d.lc.cluster_key = Some(ApiKey(key.into()));
+    NGX_CONF_OK
+});
+
+set_fn!(set_cluster_proxy, |d| {
+    if d.lc.cluster_proxy.is_some() {
+        return c"is duplicate".as_ptr() as *mut c_char;
+    }
+    let arg = d.arg(1);
+    d.lc.cluster_proxy = Some(match arg {
+        b"redirect" => ClusterProxy::Redirect,
+        [b'@', rest @ ..] if !rest.is_empty() => ClusterProxy::Named(arg.into()),
+        _ => {
+            return d.error(format_args!(
+                "stream_autostart_cluster_proxy takes a named location (\"@cluster\") or \"redirect\", not \"{}\"",
+                arg.escape_ascii()
+            ))
+        }
+    });
     NGX_CONF_OK
 });
 

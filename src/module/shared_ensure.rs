@@ -25,6 +25,8 @@ struct Key {
     socket: String,
     channel: String,
     wait_ms: u64,
+    /// A cluster request's ensure (`placed`) is not shared with a viewer's.
+    placed: bool,
 }
 
 struct Group {
@@ -56,11 +58,13 @@ pub fn join(
     channel: &str,
     wait_ms: u64,
     timeout_ms: u64,
+    placed: bool,
 ) -> Membership {
     let key = Key {
         socket: addr.path.clone(),
         channel: channel.to_string(),
         wait_ms,
+        placed,
     };
     let me: *const Mailbox = mailbox;
     if let Some(group) = GROUPS.with(|g| g.borrow().get(&key).cloned()) {
@@ -81,6 +85,7 @@ pub fn join(
     let op = Op::Ensure {
         channel: channel.to_string(),
         wait_ms,
+        placed,
     };
     let task = spawn(async move {
         let result = call(&addr, op, timeout_ms).await;

@@ -36,11 +36,15 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
                 Reply::error(id, ErrorCode::Unavailable, e.to_string())
             }
         },
-        Op::Ensure { channel, wait_ms } => {
+        Op::Ensure {
+            channel,
+            wait_ms,
+            placed,
+        } => {
             let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
             Reply {
                 touch_ms: Some(streams.touch_interval_ms()),
-                ..ensured(id, streams.ensure(&channel, wait).await)
+                ..ensured(id, streams.ensure_as(&channel, wait, placed).await)
             }
         }
         Op::Start {

@@ -39,12 +39,15 @@ impl Streams {
 
     /// A channel that does not run here: `None` to start it here, or the
     /// answer (owned elsewhere, placed elsewhere, no room anywhere).
-    pub(super) async fn route_cold(&self, c: &Cluster, id: &str) -> Option<Ensured> {
+    /// `placed`: another node already chose this one: a free channel
+    /// starts here (its capacity still applies), never placed again.
+    pub(super) async fn route_cold(&self, c: &Cluster, id: &str, placed: bool) -> Option<Ensured> {
         let unavailable = |e: crate::store::StoreError| {
             Some(Ensured::Error(ErrorCode::Unavailable, e.to_string()))
         };
         match self.holder(c, id).await {
             Err(e) => return unavailable(e),
+            Ok(Holder::Free) if placed => return None,
             Ok(Holder::Free) => {}
             Ok(Holder::Other { node, url }) => {
                 let msg = format!("channel {id} runs on node {node}");

@@ -228,7 +228,13 @@ impl Streams {
     /// it to be ready. Concurrent callers share one ffmpeg. A failed channel
     /// answers at once.
     pub async fn ensure(self: &Arc<Self>, id: &str, wait: Duration) -> Ensured {
-        self.ensure_with(id, wait, None).await
+        self.ensure_with(id, wait, None, false).await
+    }
+
+    /// `ensure`; `placed`: another node sent the viewer here (cluster
+    /// mode), so a free channel starts here instead of being placed again.
+    pub async fn ensure_as(self: &Arc<Self>, id: &str, wait: Duration, placed: bool) -> Ensured {
+        self.ensure_with(id, wait, None, placed).await
     }
 
     async fn ensure_with(
@@ -236,6 +242,7 @@ impl Streams {
         id: &str,
         wait: Duration,
         mut adhoc: Option<Adhoc>,
+        placed: bool,
     ) -> Ensured {
         if let Err(e) = channel_id::validate(id.as_bytes()) {
             return Ensured::Error(ErrorCode::InvalidChannel, e.to_string());
@@ -258,7 +265,7 @@ impl Streams {
                 }
                 // Cluster mode: it may run, or belong, on another node.
                 if let Some(c) = self.cluster.clone() {
-                    if let Some(answer) = self.route_cold(&c, id).await {
+                    if let Some(answer) = self.route_cold(&c, id, placed).await {
                         return answer;
                     }
                 }
@@ -372,7 +379,7 @@ impl Streams {
         if failed {
             self.stop(id, "operator start").await;
         }
-        self.ensure_with(id, wait, adhoc).await
+        self.ensure_with(id, wait, adhoc, false).await
     }
 
     /// Operator restart: stop if running, start afresh.

@@ -1,0 +1,191 @@
+//! Cluster mode in the module: a node-to-node request is admitted by the
+//! cluster key (no viewer token), and a viewer whose channel runs on
+//! another node is sent there: a 302 (`redirect`) or a named location
+//! that proxies (`@...`), with the owner's URL and the URI without the
+//! token in `$stream_autostart_owner_url` / `$stream_autostart_cluster_uri`.
+
+use core::cell::RefCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
+
+use ngx::ffi::{
+    ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index, ngx_http_request_t,
+    ngx_http_variable_value_t, ngx_int_t, ngx_str_t, NGX_DONE, NGX_ERROR,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+};
+use ngx::ngx_log_error;
+
+use super::conf::ClusterProxy;
+use super::request::{now_ms, Req};
+use crate::api_guard::same_key;
+use crate::cluster_route::{base_url, redirect_to, strip_arg, usable_url};
+use crate::outcome::Status;
+
+/// The header node-to-node requests carry the cluster key in.
+pub const HEADER: &str = "X-Stream-Autostart-Cluster";
+
+/// How long a worker remembers a channel's owner for its segment requests.
+const OWNER_TTL_MS: u64 = 30_000;
+
+static OWNER_URL: AtomicUsize = AtomicUsize::new(usize::MAX);
+static CLUSTER_URI: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+thread_local! {
+    /// (supervisor socket, channel) -> (owner base URL, until): learnt from
+    /// `elsewhere` replies to playlist requests, for the segment requests
+    /// that follow. Keyed by supervisor: each one is a node of its own.
+    static OWNERS: RefCell<HashMap<(String, String), (String, u64)>> = RefCell::new(HashMap::new());
+}
+
+/// Registers the two variables as indexed ones: their values are preset on
+/// the request before the jump to the named location (which clears the
+/// modules' contexts, not the variables).
+pub fn add_variables(cf: *mut ngx_conf_t) -> ngx_int_t {
+    for (name, slot) in [
+        ("stream_autostart_owner_url", &OWNER_URL),
+        ("stream_autostart_cluster_uri", &CLUSTER_URI),
+    ] {
+        let mut s = ngx_str_t {
+            len: name.len(),
+            data: name.as_ptr() as *mut u8,
+        };
+        // SAFETY: nginx copies the name into the configuration; the
+        // variable and its index live as long as the configuration.
+        let index = unsafe {
+            let v = ngx_http_add_variable(cf, &mut s, 0);
+            if v.is_null() {
+                return NGX_ERROR as ngx_int_t;
+            }
+            (*v).get_handler = Some(not_set);
+            ngx_http_get_variable_index(cf, &mut s)
+        };
+        if index == NGX_ERROR as ngx_int_t {
+            return NGX_ERROR as ngx_int_t;
+        }
+        slot.store(index as usize, Ordering::Relaxed);
+    }
+    NGX_OK as ngx_int_t
+}
+
+/// A request the module did not send to another node has neither value.
+unsafe extern "C" fn not_set(
+    _r: *mut ngx_http_request_t,
+    v: *mut ngx_http_variable_value_t,
+    _data: usize,
+) -> ngx_int_t {
+    // SAFETY: nginx passes a value of the request to fill.
+    if let Some(v) = unsafe { v.as_mut() } {
+        v.set_not_found(1);
+    }
+    NGX_OK as ngx_int_t
+}
+
+/// A node-to-node request: `None` when the request carries no cluster key
+/// header (or this location has no key: then the header means nothing),
+/// else whether the key is right; a wrong one is logged here.
+pub fn presented(req: &mut Req<'_>, channel: &str) -> Option<bool> {
+    let key = req.conf().cluster_key.as_ref()?;
+    let got = req.header(HEADER.as_bytes())?;
+    if same_key(&key.0, got) {
+        return Some(true);
+    }
+    ngx_log_error!(
+        NGX_LOG_ERR,
+        req.log(),
+        "stream_autostart: request for channel \"{}\" from {} refused (403): wrong cluster key in {}",
+        channel,
+        req.remote_addr().escape_ascii(),
+        HEADER
+    );
+    Some(false)
+}
+
+/// Remembers the owner a playlist request was told of.
+pub fn learn_owner(scope: &str, channel: &str, url: &str) {
+    OWNERS.with(|o| {
+        let mut o = o.borrow_mut();
+        let now = now_ms();
+        o.retain(|_, (_, until)| *until > now);
+        let key = (scope.to_string(), channel.to_string());
+        o.insert(key, (url.to_string(), now + OWNER_TTL_MS));
+    });
+}
+
+/// The owner this worker last heard of for `channel`, if still fresh.
+pub fn known_owner(scope: &str, channel: &str) -> Option<String> {
+    let key = (scope.to_string(), channel.to_string());
+    OWNERS.with(|o| {
+        o.borrow()
+            .get(&key)
+            .filter(|(_, until)| *until > now_ms())
+            .map(|(url, _)| url.clone())
+    })
+}
+
+/// Sends the request to the node at `owner`, as the location's
+/// `stream_autostart_cluster_proxy` says; `None` when it says nothing (the
+/// caller refuses as before). The result is the handler's status.
+pub fn divert(req: &mut Req<'_>, channel: &str, owner: &str) -> Option<ngx_int_t> {
+    let lc = req.conf();
+    let how = lc.cluster_proxy.as_ref()?;
+    if !usable_url(owner) {
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            req.log(),
+            "stream_autostart: channel \"{}\" runs on a node whose URL is not usable (\"{}\"), answering 503",
+            channel,
+            owner.escape_default()
+        );
+        return Some(req.refuse(Status::Unavailable));
+    }
+    let uri = req.unparsed_uri();
+    match how {
+        ClusterProxy::Redirect => {
+            let to = redirect_to(owner, uri);
+            if !req.add_header_copy("Location", &to) {
+                return Some(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
+            }
+            ngx_log_error!(
+                NGX_LOG_INFO,
+                req.log(),
+                "stream_autostart: channel \"{}\" runs on {}: redirecting (302)",
+                channel,
+                base_url(owner)
+            );
+            Some(NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t)
+        }
+        ClusterProxy::Named(name) => {
+            let token_arg = lc.token_arg().unwrap_or(b"token");
+            let mut forwarded = strip_arg(uri, token_arg);
+            if token_arg != b"token" {
+                forwarded = strip_arg(&forwarded, b"token");
+            }
+            let Some(key) = lc.cluster_key.as_ref() else {
+                // Checked at configuration time; never proxy without it.
+                return Some(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
+            };
+            let ok = req.preset_variable(
+                OWNER_URL.load(Ordering::Relaxed),
+                base_url(owner).as_bytes(),
+            ) && req.preset_variable(CLUSTER_URI.load(Ordering::Relaxed), &forwarded)
+                && req.replace_request_header(HEADER, &key.0);
+            if !ok {
+                return Some(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
+            }
+            ngx_log_error!(
+                NGX_LOG_INFO,
+                req.log(),
+                "stream_autostart: channel \"{}\" runs on {}: proxying through {}",
+                channel,
+                base_url(owner),
+                name.escape_ascii()
+            );
+            let rc = req.named_location(name);
+            Some(if rc == NGX_DONE as ngx_int_t {
+                rc
+            } else {
+                NGX_DONE as ngx_int_t
+            })
+        }
+    }
+}

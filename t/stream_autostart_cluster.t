@@ -1,0 +1,233 @@
+#!/usr/bin/perl
+
+# Tests for cluster mode in the module (docs/cluster.md): three nodes, each
+# an nginx of its own (a Test::Nginx each: port, supervisor, HLS directory),
+# one Redis. One channel asked for through all three at once: every node
+# answers 200 (nodes 1 and 2 proxy to the owner through @cluster, node 3
+# redirects), its segments play through every node, and one ffmpeg runs
+# on the machine. A wrong cluster key is refused (403, logged), and the
+# owner never sees the viewer's token in what an edge node forwards.
+
+###############################################################################
+
+use warnings;
+use strict;
+
+use Test::More;
+
+BEGIN { use FindBin; chdir($FindBin::Bin); }
+
+use lib 'lib';
+use Test::Nginx qw/ :DEFAULT http http_end port /;
+use StreamAutostart;
+use IO::Socket::INET;
+
+###############################################################################
+
+select STDERR; $| = 1;
+select STDOUT; $| = 1;
+
+# 19, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
+# (each Test::Nginx checks its own error.log when it goes).
+my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
+	->has_daemon('ffmpeg')->plan(23);
+# Node 1's nginx is $t's, which also runs Redis, the origin and the
+# supervisors; their sockets, HLS directories and the key live in its
+# directory.
+my %nginx = (1 => $t, 2 => Test::Nginx->new(), 3 => Test::Nginx->new());
+my $d = $t->testdir();
+
+my %node;
+for my $n (1 .. 3) {
+	my $port = port(8180 + $n);
+	$node{$n} = { id => "n$n", port => $port,
+		url => "http://127.0.0.1:$port" };
+	# Nodes 1 and 2 proxy to the owner; node 3 sends viewers there.
+	my $how = $n == 3 ? 'redirect' : '@cluster';
+	$nginx{$n}->write_file_expand('nginx.conf', <<EOF);
+
+%%TEST_GLOBALS%%
+
+daemon off;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    log_format cluster 'edge=\$http_x_edge "\$request" \$status';
+
+    proxy_cache_path %%TESTDIR%%/cache keys_zone=hls:1m inactive=1m;
+
+    map \$uri \$playlist {
+        ~\\.m3u8\$ 1;
+        default  "";
+    }
+
+    server {
+        listen       127.0.0.1:$port;
+        server_name  localhost;
+
+        access_log %%TESTDIR%%/access$n.log cluster;
+
+        stream_autostart_supervisor unix:$d/s$n.sock;
+        stream_autostart_wait 20s;
+        stream_autostart_cluster_key $d/cluster.key;
+        stream_autostart_cluster_proxy $how;
+
+        location ~ ^/live/stream_(?<channel>.*)\\.m3u8\$ {
+            alias $d/hls$n/stream_\$channel.m3u8;
+            stream_autostart \$channel;
+        }
+
+        location ~ ^/live/(?<segment>stream_(?<ch>[A-Za-z0-9_-]+)_\\d+\\.ts)\$ {
+            alias $d/hls$n/\$segment;
+            stream_autostart_segment \$ch;
+        }
+
+        location \@cluster {
+            proxy_set_header X-Edge n$n;
+            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
+            # The edge cache of docs/cluster.md.
+            proxy_cache hls;
+            proxy_cache_key \$stream_autostart_owner_url\$uri;
+            proxy_cache_valid 200 30s;
+            proxy_cache_bypass \$playlist;
+            proxy_no_cache \$playlist;
+        }
+    }
+}
+
+EOF
+}
+
+my $s = start_stack($t, supervisor => 0,
+	users => { u1 => '{"active":true}' }, tokens => { tk => 'u1' });
+redis($t, 'SET', "channel:$_",
+	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 7, 8;
+$t->write_file('cluster.key', "cluster-secret-0123456789abcdef\n");
+
+for my $n (1 .. 3) {
+	$node{$n}{socket} = "$d/s$n.sock";
+	$node{$n}{hls} = "$d/hls$n";
+	mkdir $node{$n}{hls};
+	start_node($t, $node{$n});
+}
+
+$nginx{$_}->run() for 1 .. 3;
+
+###############################################################################
+
+# All three at once.
+
+my @socks = map { get($_, '/live/stream_7.m3u8?token=tk', start => 1) } 1 .. 3;
+my @r = map { http_end($_) // '' } @socks;
+
+my ($oid) = redis($t, 'GET', 'lease:7') =~ /^n(\d) /;
+ok($oid, 'one node holds the channel') or diag("@r");
+$oid //= 1;
+is(ffmpegs(), 1, 'one ffmpeg on the machine');
+
+# Node 3 redirects unless it is the owner.
+if ($oid == 3) {
+	like($r[2], qr!^HTTP/1\.1 200 !, 'node 3 (the owner) serves it');
+} else {
+	like($r[2], qr!^Location: \Q$node{$oid}{url}\E/live/stream_7\.m3u8\?token=tk\r?$!mi,
+		'node 3 redirects to the owner, token kept');
+	$r[2] = get($oid, '/live/stream_7.m3u8?token=tk');
+}
+for my $n (1 .. 3) {
+	like($r[$n - 1], qr!^HTTP/1\.1 200 .*#EXTM3U!s, "node $n: playlist");
+}
+
+# Segments through every node (the token the viewer has).
+
+my ($seg) = $r[$oid - 1] =~ /^(stream_7_\d+\.ts)/m;
+ok($seg, 'the playlist lists a segment') or diag($r[$oid - 1]);
+$seg //= 'stream_7_0.ts';
+for my $n (1 .. 3) {
+	my $res = get($n, "/live/$seg?token=tk");
+	if ($n == 3 && $oid != 3) {
+		my ($to) = $res =~ m!^Location: \Q$node{$oid}{url}\E(/\S+)\r?$!mi;
+		$res = get($oid, $to // "/live/$seg?token=tk");
+	}
+	like($res, qr!^HTTP/1\.1 200 !, "node $n: segment");
+}
+is(ffmpegs(), 1, 'still one ffmpeg');
+
+# Channel 8 runs on node 1: node 3 redirects its viewers there, playlist
+# and segments, the token kept (it is the viewer's own request).
+
+like(get(1, '/live/stream_8.m3u8?token=tk'), qr!^HTTP/1\.1 200 !,
+	'node 1 starts channel 8');
+my $u1 = $node{1}{url};
+my $r8 = get(3, '/live/stream_8.m3u8?token=tk');
+like($r8, qr!^HTTP/1\.1 302 .*^Location: \Q$u1\E/live/stream_8\.m3u8\?token=tk\r?$!msi,
+	'node 3: 302 to node 1');
+my ($seg8) = get(1, '/live/stream_8.m3u8?token=tk') =~ /^(stream_8_\d+\.ts)/m;
+like(get(3, '/live/' . ($seg8 // 'none') . '?token=tk'),
+	qr!^HTTP/1\.1 302 .*^Location: \Q$u1\E/live/stream_8_\d+\.ts\?token=tk\r?$!msi,
+	'node 3: segment 302 to node 1');
+is(scalar(map { ffmpeg_pids($node{$_}{hls}, 8) } 1 .. 3), 1,
+	'one ffmpeg for channel 8');
+
+# A wrong key is refused and logged; nothing else admits without a token.
+
+like(get($oid, '/live/stream_7.m3u8',
+	headers => "X-Stream-Autostart-Cluster: not-the-key\r\n"),
+	qr!^HTTP/1\.1 403 !, 'wrong cluster key: 403');
+like($nginx{$oid}->read_file('error.log'), qr/refused \(403\): wrong cluster key/,
+	'error log says why');
+
+# What the edges forwarded reached the owner without the token.
+
+my $owner_log = $nginx{$oid}->read_file("access$oid.log");
+my @fwd = grep { /^edge=n\d / } split /\n/, $owner_log;
+ok(@fwd >= 1, 'the owner got forwarded requests') or diag($owner_log);
+is(scalar(grep { /token/ } @fwd), 0, 'none of them carries the token')
+	or diag(join "\n", @fwd);
+
+###############################################################################
+
+sub get {
+	my ($n, $uri, %o) = @_;
+	my $h = delete $o{headers} // '';
+	my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$node{$n}{port}")
+		or die "connect node $n: $!\n";
+	return http("GET $uri HTTP/1.0\r\nHost: localhost\r\n$h\r\n",
+		socket => $sock, %o);
+}
+
+sub ffmpegs {
+	return scalar map { ffmpeg_pids($node{$_}{hls}, 7) } 1 .. 3;
+}
+
+# $t is passed, not closed over (see t/supervisor_cluster.t).
+sub start_node {
+	my ($t, $n) = @_;
+	unlink $n->{socket};
+	$n->{pid} = spawn($t, "supervisor-$n->{id}", sub {
+		my $log = "$d/supervisor" . substr($n->{id}, 1) . ".log";
+		open STDERR, '>>', $log;
+		exec($StreamAutostart::SUPERVISOR,
+			'--socket', $n->{socket},
+			'--socket-mode', '666',
+			'--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",
+			'--hls-dir', $n->{hls},
+			'--segment-duration', '1s',
+			'--log', 'debug',
+			'--log-format', 'text',
+			'--allow-upstream-networks', '127.0.0.0/8',
+			'--node-id', $n->{id},
+			'--node-url', $n->{url},
+			'--lease-ttl', '6s',
+		) or die "cannot exec: $!\n";
+	});
+	wait_until(10, sub { IO::Socket::UNIX->new(Peer => $n->{socket}) })
+		or die "supervisor $n->{id} did not start\n";
+	wait_until(10, sub { redis($t, 'EXISTS', "node:$n->{id}") eq '1' })
+		or die "no heartbeat of $n->{id}\n";
+}
+
+###############################################################################
