@@ -111,8 +111,9 @@ $t->write_file('cluster.key', "cluster-secret-0123456789abcdef\n");
 for my $n (1 .. 3) {
 	$node{$n}{socket} = "$d/s$n.sock";
 	$node{$n}{hls} = "$d/hls$n";
+	$node{$n}{redis} = $s->{redis_port};
 	mkdir $node{$n}{hls};
-	start_node($t, $node{$n});
+	start_cluster_node($t, $node{$n}, 6);
 }
 
 $nginx{$_}->run() for 1 .. 3;
@@ -203,31 +204,5 @@ sub ffmpegs {
 	return scalar map { ffmpeg_pids($node{$_}{hls}, 7) } 1 .. 3;
 }
 
-# $t is passed, not closed over (see t/supervisor_cluster.t).
-sub start_node {
-	my ($t, $n) = @_;
-	unlink $n->{socket};
-	$n->{pid} = spawn($t, "supervisor-$n->{id}", sub {
-		my $log = "$d/supervisor" . substr($n->{id}, 1) . ".log";
-		open STDERR, '>>', $log;
-		exec($StreamAutostart::SUPERVISOR,
-			'--socket', $n->{socket},
-			'--socket-mode', '666',
-			'--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",
-			'--hls-dir', $n->{hls},
-			'--segment-duration', '1s',
-			'--log', 'debug',
-			'--log-format', 'text',
-			'--allow-upstream-networks', '127.0.0.0/8',
-			'--node-id', $n->{id},
-			'--node-url', $n->{url},
-			'--lease-ttl', '6s',
-		) or die "cannot exec: $!\n";
-	});
-	wait_until(10, sub { IO::Socket::UNIX->new(Peer => $n->{socket}) })
-		or die "supervisor $n->{id} did not start\n";
-	wait_until(10, sub { redis($t, 'EXISTS', "node:$n->{id}") eq '1' })
-		or die "no heartbeat of $n->{id}\n";
-}
 
 ###############################################################################

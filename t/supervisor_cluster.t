@@ -57,7 +57,7 @@ for my $n (1 .. 3) {
 		redis => $rport,
 	};
 	mkdir $node{$n}{hls};
-	start_node($t, $node{$n});
+	start_cluster_node($t, $node{$n}, $TTL);
 }
 
 ###############################################################################
@@ -134,7 +134,7 @@ is(ffmpegs(7), 1, 'one ffmpeg again');
 unlike(redis($t, 'GET', 'lease:7'), qr/^$oid /, 'lease moved');
 
 # The killed node back (same id): it takes new channels.
-start_node($t, $node{$owner});
+start_cluster_node($t, $node{$owner}, $TTL);
 
 # Partition: node 3 runs channel 9, then loses Redis. It stops its ffmpeg
 # before its lease can end; only then does node 1 start one.
@@ -165,34 +165,6 @@ ok(defined $stop3 && defined $start1 && $stop3 lt $start1,
 
 ###############################################################################
 
-# $t is passed, not closed over: a $t a named sub holds would outlive
-# Test::More's count and lose Test::Nginx's two closing tests.
-sub start_node {
-	my ($t, $n) = @_;
-	unlink $n->{socket};
-	$n->{pid} = spawn($t, "supervisor-$n->{id}", sub {
-		my $log = "$d/supervisor" . substr($n->{id}, 1) . ".log";
-		open STDERR, '>>', $log;
-		exec($StreamAutostart::SUPERVISOR,
-			'--socket', $n->{socket},
-			'--socket-mode', '666',
-			'--redis-url', "redis://127.0.0.1:$n->{redis}/0",
-			'--hls-dir', $n->{hls},
-			'--segment-duration', '1s',
-			'--log', 'debug',
-			'--log-format', 'text',
-			'--allow-upstream-networks', '127.0.0.0/8',
-			'--node-id', $n->{id},
-			'--node-url', $n->{url},
-			'--lease-ttl', "${TTL}s",
-		) or die "cannot exec: $!\n";
-	});
-	wait_until(10, sub { IO::Socket::UNIX->new(Peer => $n->{socket}) })
-		or die "supervisor $n->{id} did not start\n";
-	# Its first heartbeat, so the others see it in placement.
-	wait_until(10, sub { redis($t, 'EXISTS', "node:$n->{id}") eq '1' })
-		or die "no heartbeat of $n->{id}\n";
-}
 
 sub call {
 	my ($n, $op, $fields) = @_;

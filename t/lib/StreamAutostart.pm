@@ -388,4 +388,39 @@ sub run_python {
 	return ($? >> 8, $out);
 }
 
+
+# Cluster tests: starts the supervisor of node $n ({id, url, socket, hls,
+# redis: the Redis port it reaches}) with a lease of $ttl seconds, and
+# waits for its socket and its first heartbeat (so the other nodes see it
+# in placement). $t is passed, not closed over: a $t a named sub holds
+# would outlive Test::More's count and lose Test::Nginx's closing tests.
+push @EXPORT, qw/ start_cluster_node /;
+
+sub start_cluster_node {
+	my ($t, $n, $ttl) = @_;
+	my $d = $t->testdir();
+	unlink $n->{socket};
+	$n->{pid} = spawn($t, "supervisor-$n->{id}", sub {
+		my $log = "$d/supervisor" . substr($n->{id}, 1) . ".log";
+		open STDERR, '>>', $log;
+		exec($SUPERVISOR,
+			'--socket', $n->{socket},
+			'--socket-mode', '666',
+			'--redis-url', "redis://127.0.0.1:$n->{redis}/0",
+			'--hls-dir', $n->{hls},
+			'--segment-duration', '1s',
+			'--log', 'debug',
+			'--log-format', 'text',
+			'--allow-upstream-networks', '127.0.0.0/8',
+			'--node-id', $n->{id},
+			'--node-url', $n->{url},
+			'--lease-ttl', "${ttl}s",
+		) or die "cannot exec: $!\n";
+	});
+	wait_until(10, sub { IO::Socket::UNIX->new(Peer => $n->{socket}) })
+		or die "supervisor $n->{id} did not start\n";
+	wait_until(10, sub { redis($t, 'EXISTS', "node:$n->{id}") eq '1' })
+		or die "no heartbeat of $n->{id}\n";
+}
+
 1;
