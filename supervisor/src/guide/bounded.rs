@@ -53,15 +53,6 @@ impl<R: BufRead> Bounded<R> {
         }
         Ok(())
     }
-
-    /// Counts `data`, which the caller has just taken.
-    fn count(&mut self, data: &[u8]) {
-        self.total += data.len() as u64;
-        match data.iter().rposition(|&b| b == b'<' || b == b'>') {
-            Some(i) => self.run = (data.len() - 1 - i) as u64,
-            None => self.run += data.len() as u64,
-        }
-    }
 }
 
 impl<R: BufRead> Read for Bounded<R> {
@@ -85,13 +76,17 @@ impl<R: BufRead> BufRead for Bounded<R> {
 
     fn consume(&mut self, amt: usize) {
         // The bytes being consumed are still the front of the inner buffer
-        // (fill_buf on a non-empty buffer reads nothing); a limit passed
-        // here fails the next fill_buf, which the reader calls next.
-        let taken = match self.inner.fill_buf() {
-            Ok(b) => b[..amt.min(b.len())].to_vec(),
-            Err(_) => Vec::new(),
-        };
-        self.count(&taken);
+        // (fill_buf on a non-empty buffer reads nothing), counted in place;
+        // a limit passed here fails the next fill_buf, which the reader
+        // calls next.
+        if let Ok(b) = self.inner.fill_buf() {
+            let taken = &b[..amt.min(b.len())];
+            self.total += taken.len() as u64;
+            match taken.iter().rposition(|&c| c == b'<' || c == b'>') {
+                Some(i) => self.run = (taken.len() - 1 - i) as u64,
+                None => self.run += taken.len() as u64,
+            }
+        }
         self.inner.consume(amt);
     }
 }
