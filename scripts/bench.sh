@@ -486,8 +486,13 @@ start.
    medians reported (wrk and nginx share the cores, so single runs vary
    by 20 %). Then again after a reload with \`worker_processes auto\`
    ($(nproc) workers here, still one wrk thread). The module serves each playlist version
-   from its per-worker cache: one \`stat\` per request, the token written
-   into every segment URI from a pre-parsed template. The playlist is
+   from its per-worker cache: a \`stat\` of the path at most every
+   0.1 s (a new version is served within 0.1 s of its rename), the token
+   written into every segment URI from a pre-parsed template. What is
+   left per request beyond static serving: the location's regex, the
+   token check (a per-worker cache), masking the token in the request
+   line for the logs, and writing the rendered copy (\`writev\` from
+   memory where static serving uses \`sendfile\`). The playlist is
    measured once more while one \`curl --rate 1/s\` asks
    \`stream_autostart_metrics\` for the module's and the supervisor's
    metrics every second on a kept-alive connection, as Prometheus does

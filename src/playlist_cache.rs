@@ -2,20 +2,29 @@
 //!
 //! ffmpeg replaces a playlist by rename once per segment, while viewers ask
 //! for it many times a second. So a worker reads, checks and parses each
-//! version of a playlist once, and afterwards answers with one `stat` of
-//! the path: same file (device, inode, size, mtime) means same text. The
-//! checks that depend on time are still made per request: the playlist's
-//! age, and (at most once a second) that a listed segment still exists.
+//! version of a playlist once, and afterwards answers from memory: same
+//! file (device, inode, size, mtime) means same text. The path is looked
+//! at again (one `stat`) at most every `REVALIDATE_MS`, as
+//! `open_file_cache_valid` does for static files: a new version, sent once
+//! per segment, is served within that time of its rename. The checks that
+//! depend on time are still made per request: the playlist's age, and (at
+//! most once a second) that a listed segment still exists.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::SystemTime;
 
 use crate::playlist_rewrite::Template;
 use shared::playlist::{self, NotReady, Summary};
 
+/// How long a worker trusts its last `stat` of a playlist. A tenth of a
+/// second: a player asks for a playlist every segment (seconds), so none
+/// notices, while a busy worker saves all but one `stat` (a path walk in
+/// the kernel) per playlist in that time.
+pub const REVALIDATE_MS: u64 = 100;
 /// How often a cached playlist's segments are looked for again.
 pub const SEGMENT_RECHECK_MS: u64 = 1_000;
 /// Playlists kept per worker; beyond this, ones unused for a minute go.
@@ -50,6 +59,9 @@ pub struct Entry {
     identity: Identity,
     pub template: Template,
     pub summary: Summary,
+    /// The file's modification time, for the per-request age check.
+    modified: Option<SystemTime>,
+    stat_checked_ms: Cell<u64>,
     segments_checked_ms: Cell<u64>,
     used_ms: Cell<u64>,
 }
@@ -85,20 +97,19 @@ impl PlaylistCache {
     }
 
     fn lookup(&mut self, path: &Path, now_ms: u64) -> Result<Rc<Entry>, NotReady> {
+        let fresh = |e: &Entry| now_ms.saturating_sub(e.stat_checked_ms.get()) < REVALIDATE_MS;
+        match self.entries.get(path) {
+            Some(entry) if fresh(entry) => return entry.serve(path, now_ms),
+            _ => {}
+        }
         let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => NotReady::Missing,
             _ => NotReady::Unreadable(e.to_string()),
         })?;
         if let Some(entry) = self.entries.get(path) {
             if entry.identity == Identity::of(&meta) {
-                playlist::check_age(&entry.summary, playlist::age_of(&meta))?;
-                if now_ms.saturating_sub(entry.segments_checked_ms.get()) >= SEGMENT_RECHECK_MS {
-                    let text = String::from_utf8_lossy(entry.template.text());
-                    playlist::check_segments(&text, playlist::segment_exists_beside(path))?;
-                    entry.segments_checked_ms.set(now_ms);
-                }
-                entry.used_ms.set(now_ms);
-                return Ok(entry.clone());
+                entry.stat_checked_ms.set(now_ms);
+                return entry.serve(path, now_ms);
             }
         }
         let (bytes, summary, meta) = playlist::read_ready_with_meta(path)?;
@@ -106,6 +117,8 @@ impl PlaylistCache {
             identity: Identity::of(&meta),
             template: Template::parse(bytes),
             summary,
+            modified: meta.modified().ok(),
+            stat_checked_ms: Cell::new(now_ms),
             segments_checked_ms: Cell::new(now_ms),
             used_ms: Cell::new(now_ms),
         });
@@ -126,6 +139,25 @@ impl PlaylistCache {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl Entry {
+    /// This version, if it may still be served: not stale, and (looked at
+    /// again once a second) some listed segment still there.
+    fn serve(self: &Rc<Self>, path: &Path, now_ms: u64) -> Result<Rc<Entry>, NotReady> {
+        let age = self
+            .modified
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or_default();
+        playlist::check_age(&self.summary, age)?;
+        if now_ms.saturating_sub(self.segments_checked_ms.get()) >= SEGMENT_RECHECK_MS {
+            let text = String::from_utf8_lossy(self.template.text());
+            playlist::check_segments(&text, playlist::segment_exists_beside(path))?;
+            self.segments_checked_ms.set(now_ms);
+        }
+        self.used_ms.set(now_ms);
+        Ok(self.clone())
     }
 }
 
@@ -181,7 +213,11 @@ mod tests {
         c.ready(&p, 0).unwrap();
         let next = format!("{TEXT}#EXTINF:4.0,\ns_1_002.ts\n");
         replace(&p, &next);
-        let e = c.ready(&p, 5).unwrap();
+        // Within the revalidation interval the last look stands; after it
+        // the new version is read.
+        let e = c.ready(&p, REVALIDATE_MS - 1).unwrap();
+        assert_eq!(e.template.text(), TEXT.as_bytes());
+        let e = c.ready(&p, REVALIDATE_MS).unwrap();
         assert_eq!(e.template.text(), next.as_bytes());
         assert_eq!(e.summary.segments, 2);
     }
@@ -203,11 +239,11 @@ mod tests {
             NotReady::SegmentsMissing
         );
         assert!(c.is_empty(), "a playlist that is not ready is dropped");
-        // The playlist itself: at once.
+        // The playlist itself: at the next look at the path.
         fs::write(&seg, b"x").unwrap();
         c.ready(&p, 0).unwrap();
         fs::remove_file(&p).unwrap();
-        assert_eq!(c.ready(&p, 1).unwrap_err(), NotReady::Missing);
+        assert_eq!(c.ready(&p, REVALIDATE_MS).unwrap_err(), NotReady::Missing);
     }
 
     #[test]
@@ -234,6 +270,29 @@ mod tests {
         let f = fs::File::options().write(true).open(&p).unwrap();
         f.set_modified(old).unwrap();
         drop(f);
+        assert!(matches!(
+            c.ready(&p, REVALIDATE_MS).unwrap_err(),
+            NotReady::Stale { .. }
+        ));
+    }
+
+    #[test]
+    fn a_version_stale_when_read_is_refused() {
+        let d = dir("aging");
+        let p = d.0.join("s_1.m3u8");
+        fs::write(d.0.join("s_1_001.ts"), b"x").unwrap();
+        replace(&p, TEXT);
+        // A version already older than three target durations when read
+        // is refused by the first request, the one that read it.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let f = fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(old).unwrap();
+        drop(f);
+        let mut c = PlaylistCache::default();
+        assert!(matches!(
+            c.ready(&p, 0).unwrap_err(),
+            NotReady::Stale { .. }
+        ));
         assert!(matches!(
             c.ready(&p, 1).unwrap_err(),
             NotReady::Stale { .. }

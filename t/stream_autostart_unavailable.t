@@ -78,7 +78,9 @@ waitpid($pid, 0);
 ok(-S $s->{socket}, 'stale socket file left behind');
 
 # The granted token is cached, so the request reaches the start path.
+# A worker looks at a cached playlist's file again at most every 0.1 s.
 unlink glob("$s->{hls}/stream_1*");
+select undef, undef, undef, 0.3;
 $r = http_get('/live/stream_1.m3u8?token=tk');
 like($r, qr!^HTTP/1\.1 503 .*^Retry-After: !ms, 'dead supervisor: 503');
 like($t->read_file('error.log'), qr/connect\(\) to unix:\S+ failed.*Connection refused/,

@@ -64,18 +64,9 @@ impl Req<'_> {
         if !bytes.contains(&b'=') && !path {
             return;
         }
-        let mut text = bytes.to_vec();
-        let changed = match field {
-            Field::RequestLine => secrets.request_line(&mut text),
-            Field::Args => secrets.query(&mut text),
-            Field::UnparsedUri => secrets.uri(&mut text),
-        };
-        if !changed {
-            return;
-        }
         // SAFETY: pnalloc returns `len` bytes of request-pool memory (alive
         // as long as the request) or null.
-        let p = unsafe { ngx_pnalloc(self.get().pool, text.len()) } as *mut u8;
+        let p = unsafe { ngx_pnalloc(self.get().pool, bytes.len()) } as *mut u8;
         if p.is_null() {
             // Out of memory: an empty line rather than the token.
             *self.field(field) = ngx_str_t {
@@ -84,8 +75,22 @@ impl Req<'_> {
             };
             return;
         }
-        // SAFETY: p has room for text.len() bytes and is fresh memory.
-        unsafe { ptr::copy_nonoverlapping(text.as_ptr(), p, text.len()) };
+        // SAFETY: p is fresh pool memory with room for bytes.len() bytes,
+        // so it overlaps nothing, and the slice made of it is the only
+        // reference to it until it is published below.
+        let text = unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+            core::slice::from_raw_parts_mut(p, bytes.len())
+        };
+        // Masked in the copy, in pool memory: no heap allocation per request.
+        let changed = match field {
+            Field::RequestLine => secrets.request_line(text),
+            Field::Args => secrets.query(text),
+            Field::UnparsedUri => secrets.uri(text),
+        };
+        if !changed {
+            return;
+        }
         *self.field(field) = ngx_str_t {
             len: text.len(),
             data: p,
