@@ -24,16 +24,17 @@ use lib 'lib';
 use Test::Nginx qw/ :DEFAULT http http_end port /;
 use StreamAutostart;
 use IO::Socket::INET;
+use JSON::PP;
 
 ###############################################################################
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-# 27, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
+# 29, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(31);
+	->has_daemon('ffmpeg')->plan(33);
 # Node 1's nginx is $t's, which also runs Redis, the origin and the
 # supervisors; their sockets, HLS directories and the key live in its
 # directory.
@@ -91,6 +92,12 @@ http {
 
         location = /metrics {
             stream_autostart_metrics;
+        }
+
+        location /api/ {
+            stream_autostart_api;
+            allow 127.0.0.1;
+            deny all;
         }
 
         location \@cluster {
@@ -212,6 +219,19 @@ is(scalar(map { ffmpeg_pids($node{$_}{hls}, 8) } 1 .. 3), 1,
 like($nginx{3}->read_file('access3.log'),
 	qr!"GET /live/stream_8\.m3u8\?token=\S+ HTTP/1\.0" 302 st=redirected!,
 	'$stream_autostart_status: redirected');
+
+# Every node's API says which node runs a channel, its own or another.
+
+my %owner_on = map {
+	my $res = get($_, '/api/channels');
+	my ($json) = $res =~ /\r\n\r\n(.*)\z/s;
+	my $o = eval { JSON::PP::decode_json($json) } || {};
+	($_ => { map { $_->{id} => $_->{node} // '' } @{$o->{channels} || []} });
+} 1 .. 3;
+is(join(' ', map { $owner_on{$_}{7} } 1 .. 3), join(' ', ("n$oid") x 3),
+	'GET /api/channels: channel 7 runs on the owner, on every node');
+is(join(' ', map { $owner_on{$_}{8} } 1 .. 3), 'n1 n1 n1',
+	'GET /api/channels: channel 8 runs on n1, on every node');
 
 # A wrong key is refused and logged; nothing else admits without a token.
 
