@@ -9,7 +9,8 @@
 # owner never sees the viewer's token in what an edge node forwards. A
 # proxying edge puts the viewer's token on every URI of the owner's
 # playlist: a player (ffmpeg) plays through it; $stream_autostart_status
-# and the metrics say proxied / redirected.
+# and the metrics say proxied / redirected. A compressed playlist from the
+# owner cannot be rewritten: 502, and the error log says why.
 
 ###############################################################################
 
@@ -31,10 +32,10 @@ use JSON::PP;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-# 29, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
+# 31, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(33);
+	->has_daemon('ffmpeg')->plan(35);
 # Node 1's nginx is $t's, which also runs Redis, the origin and the
 # supervisors; their sockets, HLS directories and the key live in its
 # directory.
@@ -92,6 +93,23 @@ http {
 
         location = /metrics {
             stream_autostart_metrics;
+        }
+
+        # An edge that passes the viewer's Accept-Encoding on, to an owner
+        # that compresses playlists for it.
+        gzip on;
+        gzip_types application/vnd.apple.mpegurl;
+        gzip_http_version 1.0;
+        gzip_min_length 1;
+
+        location ~ ^/z/live/stream_(?<zchannel>.*)\\.m3u8\$ {
+            alias $d/hls$n/stream_\$zchannel.m3u8;
+            stream_autostart \$zchannel;
+            stream_autostart_cluster_proxy \@gzipped;
+        }
+
+        location \@gzipped {
+            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
         }
 
         location /api/ {
@@ -200,6 +218,13 @@ like($elog, qr!"GET /live/stream_7\.m3u8\?token=\S+ HTTP/1\.0" 200 st=proxied!,
 	'$stream_autostart_status: proxied') or diag($elog);
 like(get($edge, '/metrics'), qr/requests_total\{status="proxied"\} [1-9]/,
 	'metrics count proxied requests');
+
+like(get($edge, '/z/live/stream_7.m3u8?token=tk',
+	headers => "Accept-Encoding: gzip\r\n"), qr!^HTTP/1\.1 502 !,
+	'a compressed playlist from the owner: 502');
+like($nginx{$edge}->read_file('error.log'),
+	qr/channel "7" proxied from its owner refused \(502\): the owner's playlist is compressed/,
+	'error log says why');
 
 # Channel 8 runs on node 1: node 3 redirects its viewers there, playlist
 # and segments, the token kept (it is the viewer's own request).
