@@ -561,6 +561,11 @@ the ratios say more than the rates.
   (after the first request n2 serves its cached copy); $ROUNDS rounds
   alternating, medians. The edge learns the owner from a playlist
   request first, as a player's own order does.
+  Without the cache each edge request is a new HTTP/1.0 connection to
+  the owner (a \`proxy_pass\` with variables has no keepalive pool) and
+  the segment is copied through the edge's buffers instead of sent with
+  sendfile: the owner's work plus the edge's; with the cache, one fetch
+  per segment and then the edge serves its file.
 - **Cold start through a non-owner**: n3 drained, so a cold request there
   places the channel on n1 or n2 and n3 proxies the playlist (adding the
   viewer's token to its URIs); against a cold request through n1, which
