@@ -22,17 +22,34 @@ pub enum Plan {
     Refuse(&'static str),
 }
 
-/// Decides from the owner's status, its `Content-Encoding` (if any), the
-/// announced length (-1 when unknown) and whether there is a body at all.
-pub fn plan(
-    status: usize,
-    content_encoding: Option<&[u8]>,
-    length: i64,
-    header_only: bool,
-) -> Plan {
-    if status != 200 || header_only {
+/// The response header the plan is made from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head<'a> {
+    pub status: usize,
+    pub content_type: &'a [u8],
+    pub content_encoding: Option<&'a [u8]>,
+    /// -1 when unknown.
+    pub length: i64,
+    /// No body follows (HEAD).
+    pub header_only: bool,
+}
+
+/// An M3U type (`application/vnd.apple.mpegurl`, `audio/mpegurl`, ...,
+/// parameters allowed): what the owner's playlists are sent as. Anything
+/// else (an `error_page` the request was sent on to) is left alone.
+fn is_playlist_type(t: &[u8]) -> bool {
+    let essence = t.split(|b| *b == b';').next().unwrap_or_default();
+    let essence = essence.trim_ascii().to_ascii_lowercase();
+    essence.ends_with(b"mpegurl")
+        && (essence.starts_with(b"application/") || essence.starts_with(b"audio/"))
+}
+
+/// What to do with the owner's response, from its header.
+pub fn plan(h: &Head<'_>) -> Plan {
+    if h.status != 200 || h.header_only || !is_playlist_type(h.content_type) {
         return Plan::Pass;
     }
+    let (content_encoding, length) = (h.content_encoding, h.length);
     if content_encoding.is_some_and(|e| !e.is_empty() && !e.eq_ignore_ascii_case(b"identity")) {
         return Plan::Refuse(
             "the owner's playlist is compressed (Content-Encoding); ask identity: proxy_set_header Accept-Encoding \"\"",
@@ -74,23 +91,55 @@ impl Gather {
 mod tests {
     use super::*;
 
+    fn head(
+        status: usize,
+        enc: Option<&'static [u8]>,
+        length: i64,
+        header_only: bool,
+    ) -> Head<'static> {
+        Head {
+            status,
+            content_type: b"application/vnd.apple.mpegurl",
+            content_encoding: enc,
+            length,
+            header_only,
+        }
+    }
+
     #[test]
     fn only_a_whole_plain_200_is_rewritten() {
-        assert_eq!(plan(200, None, 300, false), Plan::Rewrite);
-        assert_eq!(plan(200, None, -1, false), Plan::Rewrite);
-        assert_eq!(plan(200, Some(b"identity"), 300, false), Plan::Rewrite);
-        assert_eq!(plan(404, None, 10, false), Plan::Pass);
-        assert_eq!(plan(503, Some(b"gzip"), 10, false), Plan::Pass);
-        assert_eq!(plan(304, None, -1, false), Plan::Pass);
-        assert_eq!(plan(200, None, 300, true), Plan::Pass);
+        let p = |status, enc, length, header_only| plan(&head(status, enc, length, header_only));
+        assert_eq!(p(200, None, 300, false), Plan::Rewrite);
+        assert_eq!(p(200, None, -1, false), Plan::Rewrite);
+        assert_eq!(p(200, Some(b"identity"), 300, false), Plan::Rewrite);
+        assert_eq!(p(404, None, 10, false), Plan::Pass);
+        assert_eq!(p(503, Some(b"gzip"), 10, false), Plan::Pass);
+        assert_eq!(p(304, None, -1, false), Plan::Pass);
+        assert_eq!(p(200, None, 300, true), Plan::Pass);
         assert!(
-            matches!(plan(200, Some(b"gzip"), 300, false), Plan::Refuse(r) if r.contains("Accept-Encoding"))
+            matches!(p(200, Some(b"gzip"), 300, false), Plan::Refuse(r) if r.contains("Accept-Encoding"))
         );
         assert!(matches!(
-            plan(200, None, MAX_BODY as i64 + 1, false),
+            p(200, None, MAX_BODY as i64 + 1, false),
             Plan::Refuse(_)
         ));
-        assert_eq!(plan(200, None, MAX_BODY as i64, false), Plan::Rewrite);
+        assert_eq!(p(200, None, MAX_BODY as i64, false), Plan::Rewrite);
+    }
+
+    #[test]
+    fn only_playlist_types_are_rewritten() {
+        let with = |t: &'static [u8]| {
+            plan(&Head {
+                content_type: t,
+                ..head(200, None, 10, false)
+            })
+        };
+        assert_eq!(with(b"application/vnd.apple.mpegurl"), Plan::Rewrite);
+        assert_eq!(with(b"Application/X-MpegURL; charset=utf-8"), Plan::Rewrite);
+        assert_eq!(with(b"audio/mpegurl"), Plan::Rewrite);
+        assert_eq!(with(b"text/html"), Plan::Pass);
+        assert_eq!(with(b""), Plan::Pass);
+        assert_eq!(with(b"video/mp2t"), Plan::Pass);
     }
 
     #[test]

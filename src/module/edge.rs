@@ -19,7 +19,7 @@ use ngx::ngx_log_error;
 use super::cluster;
 use super::ctx::Ctx;
 use super::request::Req;
-use crate::edge_playlist::{plan, Gather, Plan};
+use crate::edge_playlist::{plan, Gather, Head, Plan};
 
 static mut NEXT_HEADER_FILTER: ngx_http_output_header_filter_pt = None;
 static mut NEXT_BODY_FILTER: ngx_http_output_body_filter_pt = None;
@@ -77,14 +77,15 @@ unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
         return next_header(r);
     };
     let status = req.response_status();
-    match plan(
+    match plan(&Head {
         status,
-        req.response_encoding(),
-        req.response_length(),
-        req.header_only_response(),
-    ) {
+        content_type: req.response_type(),
+        content_encoding: req.response_encoding(),
+        length: req.response_length(),
+        header_only: req.header_only_response(),
+    }) {
         Plan::Pass => {
-            if status == 200 && !pair.is_empty() {
+            if status == 200 && req.header_only_response() && !pair.is_empty() {
                 // A HEAD answer: the length of the rewritten body is unknown.
                 req.clear_body_headers();
             }

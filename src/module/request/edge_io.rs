@@ -58,6 +58,13 @@ impl<'a> Req<'a> {
         self.get().headers_out.status
     }
 
+    /// The response's `Content-Type`.
+    pub fn response_type(&self) -> &'a [u8] {
+        // SAFETY: content_type is len bytes living with the request (or
+        // the configuration), or empty.
+        unsafe { str_bytes(&self.get().headers_out.content_type) }
+    }
+
     /// The response's `Content-Encoding`, if it has one.
     pub fn response_encoding(&self) -> Option<&'a [u8]> {
         let h = self.get().headers_out.content_encoding;
