@@ -16,6 +16,7 @@ const view = {
   sort: { key: 'state', dir: 1 },
   limit: PAGE_ROWS,
   pending: new Set(),           // channel ids with an action under way
+  nodes: false,                 // cluster mode: the Node column is shown
 };
 
 const $ = (id) => document.getElementById(id);
@@ -42,8 +43,8 @@ function model(c, now) {
     id: c.id, name: c.name || '', group: c.group || '', state,
     running: !!c.state, viewers: c.viewers || 0, uptime, restarts: c.restarts || 0,
     failure: c.failure || '', reason: c.reason || '', host: c.host || '',
-    history: c.history || [],
-    text: [c.id, c.name, c.group, c.host, state, c.failure].join(' ').toLowerCase(),
+    node: c.node || '', history: c.history || [],
+    text: [c.id, c.name, c.group, c.host, c.node, state, c.failure].join(' ').toLowerCase(),
   };
 }
 
@@ -138,16 +139,20 @@ function rowHtml(m, span) {
     + `<td data-label="Restarts" class="num">${m.restarts || ''}</td>`
     + `<td data-label="Last failure">${failure}</td>`
     + `<td data-label="Source host" class="host">${esc(m.host)}</td>`
+    + (view.nodes ? `<td data-label="Node" class="host node">${esc(m.node)}</td>` : '')
     + `<td data-label="History">${historySvg(m.history, view.data.now, span, m.state)}</td>`
     + `<td class="actions">${buttons}</td></tr>`;
 }
 
 function renderTable() {
+  // Cluster mode: a Node column once any channel runs on a node.
+  view.nodes = !!view.data && view.data.channels.some((c) => c.node);
+  $('node-col').hidden = !view.nodes;
   const rows = visibleRows();
   const shown = rows.slice(0, view.limit);
   const span = view.data ? historyWindow(shown, view.data.now) : MIN_HISTORY;
   $('rows').innerHTML = shown.length ? shown.map((m) => rowHtml(m, span)).join('')
-    : `<tr class="empty"><td colspan="9">${view.data && $('active-only').checked && !$('filter').value
+    : `<tr class="empty"><td colspan="${view.nodes ? 10 : 9}">${view.data && $('active-only').checked && !$('filter').value
       ? 'No channel runs now. Untick “only active” to see all of them.' : 'No channel matches.'}</td></tr>`;
   $('history-span').textContent = `(last ${duration(span)})`;
   const total = view.data ? view.data.channels.length : 0;

@@ -12,6 +12,9 @@
 #   5. catalog: the channel M3U with 3,931 channels, plain and gzip, against
 #      the same bytes as static files
 #   6. idle reclaim: when a stream really stops after its last viewer
+#   7. cluster: three nodes on one Redis: placement balance, an edge-served
+#      segment against a local one, cold start through a non-owner node
+#      (scripts/lib/bench-cluster.sh)
 # Prints a table and writes BENCHMARKS.md and bench/*.png (gnuplot).
 # Numbers only: nothing here passes or fails on a time.
 #
@@ -377,6 +380,9 @@ reclaim=$(awk -v a="$last" -v b="$gone" 'BEGIN { printf "%.1f", b - a }')
 # last "watched" is up to that long before the last request.
 touch_s=$(awk -v i="${IDLE%s}" 'BEGIN { t = i / 3; if (t > 10) t = 10; if (t < 1) t = 1; printf "%.1f", t }')
 
+# shellcheck source=scripts/lib/bench-cluster.sh
+. scripts/lib/bench-cluster.sh
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 cores=$(nproc)
 mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -430,6 +436,11 @@ table=$(cat <<EOF
 | channel M3U gzip, static (gzip_static, the same $m3u_gz_bytes bytes) | $m3u_gz_static_rps req/s, p99 $m3u_gz_static_p99 ms | |
 | channel M3U gzip, stream_autostart_m3u (precompressed, viewer's token) | $m3u_gz_mod_rps req/s, p99 $m3u_gz_mod_p99 ms, **ratio $m3u_gz_ratio** | ≥ 0.5 |
 | idle reclaim, idle timeout $IDLE | stopped $reclaim s after the last request (viewers reported every $touch_s s) | |
+| cluster placement: $CL_CHANNELS cold channels through 3 nodes in turn | $cl_placed_ok × 200; channels per node $cl_spread (max $cl_max, min $cl_min); $cl_ffmpegs ffmpeg | one ffmpeg per channel |
+| cluster: warm segment ($cl_seg_bytes bytes) from its owner | $cl_local_rps req/s, p99 $cl_local_p99 ms | |
+| cluster: the same segment through an edge node (@location, proxy_cache off) | $cl_edge_rps req/s, p99 $cl_edge_p99 ms, **ratio $cl_edge_ratio** to the owner | |
+| cluster: through an edge node with proxy_cache | $cl_cached_rps req/s, p99 $cl_cached_p99 ms, **ratio $cl_cached_ratio** to the owner | |
+| cluster: cold start through the owner / through a non-owner (drained) node, $CL_COLD runs each | median $cl_cold_own_med / $cl_cold_edge_med ms (p95 $cl_cold_own_p95 / $cl_cold_edge_p95 ms), **ratio $cl_cold_ratio** | |
 EOF
 )
 echo "$table"
@@ -536,6 +547,34 @@ start.
    most every $touch_s s per worker and channel, and the supervisor allows
    for that: a stream stops between idle timeout and idle timeout +
    $touch_s s after its last request.
+
+## Cluster
+
+Three nodes on 127.0.0.1 (\`scripts/lib/bench-cluster.sh\`), each a
+supervisor (\`--node-id\`, lease TTL 10 s) and an nginx (1 worker) with
+the cluster key and \`stream_autostart_cluster_proxy @cluster\`, on a
+Redis of their own; all of them and wrk share the machine's cores, so
+the ratios say more than the rates.
+
+- **Placement**: $CL_CHANNELS cold channels asked for through the nodes in
+  turn, 6 at a time; a node starts a channel itself while it has room,
+  so the spread follows the requests; the ffmpeg count is every node's.
+- **Proxy overhead**: wrk on one ready segment of a channel running on
+  n1: from n1 itself, through n2 (\`@cluster\`: the edge checks the
+  viewer's token, then proxies to n1 with the cluster key) and through
+  n2 with the edge \`proxy_cache\` of [docs/cluster.md](docs/cluster.md)
+  (after the first request n2 serves its cached copy); $ROUNDS rounds
+  alternating, medians. The edge learns the owner from a playlist
+  request first, as a player's own order does.
+  Without the cache each edge request is a new HTTP/1.0 connection to
+  the owner (a \`proxy_pass\` with variables has no keepalive pool) and
+  the segment is copied through the edge's buffers instead of sent with
+  sendfile: the owner's work plus the edge's; with the cache, one fetch
+  per segment and then the edge serves its file.
+- **Cold start through a non-owner**: n3 drained, so a cold request there
+  places the channel on n1 or n2 and n3 proxies the playlist (adding the
+  viewer's token to its URIs); against a cold request through n1, which
+  starts the channel itself. $CL_COLD runs each, random pauses, medians.
 EOF
 [ -z "$soak_section" ] || printf '\n%s\n' "$soak_section" >>BENCHMARKS.md
 echo "bench: wrote BENCHMARKS.md and bench/*.png" >&2

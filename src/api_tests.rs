@@ -76,6 +76,7 @@ fn channels_reply() {
         channels: vec![ChannelRow {
             id: "7".into(),
             host: Some("origin.example".into()),
+            node: Some("n2".into()),
             ..Default::default()
         }],
         ..Default::default()
@@ -86,6 +87,7 @@ fn channels_reply() {
     assert_eq!(v["ok"], true);
     assert_eq!(v["now"], 100);
     assert_eq!(v["channels"][0]["host"], "origin.example");
+    assert_eq!(v["channels"][0]["node"], "n2");
     assert_eq!(v["start_seconds"]["count"], 0);
     let (status, body) = reply_json(&Route::Restart, "7", &Reply::ok(1));
     assert_eq!(status, 200);

@@ -13,6 +13,7 @@ pub mod call_error;
 pub mod cluster_route;
 pub mod cors;
 pub mod directive_mode;
+pub mod edge_playlist;
 pub mod log_mask;
 pub mod log_text;
 pub mod login_key;

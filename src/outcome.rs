@@ -33,10 +33,15 @@ pub enum Status {
     Failed,
     Timeout,
     Unavailable,
+    /// Cluster mode: another node runs the channel; the request went
+    /// there through `stream_autostart_cluster_proxy @location`.
+    Proxied,
+    /// Cluster mode: the viewer was sent to that node (`redirect`).
+    Redirected,
 }
 
 impl Status {
-    pub const ALL: [Status; 14] = [
+    pub const ALL: [Status; 16] = [
         Status::Hit,
         Status::Started,
         Status::Waited,
@@ -51,6 +56,8 @@ impl Status {
         Status::Failed,
         Status::Timeout,
         Status::Unavailable,
+        Status::Proxied,
+        Status::Redirected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,15 +76,21 @@ impl Status {
             Status::Failed => "failed",
             Status::Timeout => "timeout",
             Status::Unavailable => "unavailable",
+            Status::Proxied => "proxied",
+            Status::Redirected => "redirected",
         }
     }
 
     /// The HTTP status a request that ends so is answered with.
     pub fn http(self) -> u16 {
         match self {
-            Status::Hit | Status::Started | Status::Waited | Status::Segment | Status::Fetched => {
-                200
-            }
+            Status::Hit
+            | Status::Started
+            | Status::Waited
+            | Status::Segment
+            | Status::Fetched
+            | Status::Proxied => 200,
+            Status::Redirected => 302,
             Status::Invalid => 400,
             Status::NoToken => 401,
             Status::Denied | Status::Limit => 403,

@@ -6,7 +6,11 @@
 # answers 200 (nodes 1 and 2 proxy to the owner through @cluster, node 3
 # redirects), its segments play through every node, and one ffmpeg runs
 # on the machine. A wrong cluster key is refused (403, logged), and the
-# owner never sees the viewer's token in what an edge node forwards.
+# owner never sees the viewer's token in what an edge node forwards. A
+# proxying edge puts the viewer's token on every URI of the owner's
+# playlist: a player (ffmpeg) plays through it; $stream_autostart_status
+# and the metrics say proxied / redirected. A compressed playlist from the
+# owner cannot be rewritten: 502, and the error log says why.
 
 ###############################################################################
 
@@ -21,16 +25,17 @@ use lib 'lib';
 use Test::Nginx qw/ :DEFAULT http http_end port /;
 use StreamAutostart;
 use IO::Socket::INET;
+use JSON::PP;
 
 ###############################################################################
 
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-# 19, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
+# 31, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(23);
+	->has_daemon('ffmpeg')->plan(35);
 # Node 1's nginx is $t's, which also runs Redis, the origin and the
 # supervisors; their sockets, HLS directories and the key live in its
 # directory.
@@ -56,7 +61,7 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
-    log_format cluster 'edge=\$http_x_edge "\$request" \$status';
+    log_format cluster 'edge=\$http_x_edge "\$request" \$status st=\$stream_autostart_status';
 
     proxy_cache_path %%TESTDIR%%/cache keys_zone=hls:1m inactive=1m;
 
@@ -86,8 +91,37 @@ http {
             stream_autostart_segment \$ch;
         }
 
+        location = /metrics {
+            stream_autostart_metrics;
+        }
+
+        # An edge that passes the viewer's Accept-Encoding on, to an owner
+        # that compresses playlists for it.
+        gzip on;
+        gzip_types application/vnd.apple.mpegurl;
+        gzip_http_version 1.0;
+        gzip_min_length 1;
+
+        location ~ ^/z/live/stream_(?<zchannel>.*)\\.m3u8\$ {
+            alias $d/hls$n/stream_\$zchannel.m3u8;
+            stream_autostart \$zchannel;
+            stream_autostart_cluster_proxy \@gzipped;
+        }
+
+        location \@gzipped {
+            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
+        }
+
+        location /api/ {
+            stream_autostart_api;
+            allow 127.0.0.1;
+            deny all;
+        }
+
         location \@cluster {
             proxy_set_header X-Edge n$n;
+            # The owner's playlist is rewritten here: ask it uncompressed.
+            proxy_set_header Accept-Encoding "";
             proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
             # The edge cache of docs/cluster.md.
             proxy_cache hls;
@@ -157,6 +191,41 @@ for my $n (1 .. 3) {
 }
 is(ffmpegs(), 1, 'still one ffmpeg');
 
+# Through a proxying edge (node 1 or 2, not the owner): every URI of the
+# playlist carries the viewer's token, and each plays as listed.
+
+my ($edge) = grep { $_ != $oid } 1, 2;
+my $pl = get($edge, '/live/stream_7.m3u8?token=tk');
+my ($body) = $pl =~ /\r\n\r\n(.*)\z/s;
+my @uris = grep { length && !/^#/ } split /\r?\n/, $body // '';
+ok(@uris >= 1 && !grep({ !/\?token=tk\z/ } @uris),
+	"edge n$edge: every segment URI carries the token") or diag($pl);
+unlike($pl, qr/^ETag|^Accept-Ranges/mi, 'no owner ETag or Accept-Ranges');
+my ($len) = $pl =~ /^Content-Length: (\d+)\r?$/mi;
+is($len, length($body // ''), 'Content-Length of the rewritten playlist');
+my @seg_res = map { get($edge, "/live/$_") } @uris;
+is(scalar(grep { m!^HTTP/1\.1 200 ! } @seg_res), scalar(@uris),
+	'every listed segment plays through the edge');
+
+my $play = "http://127.0.0.1:$node{$edge}{port}/live/stream_7.m3u8?token=tk";
+my $flog = "$d/ffplay.log";
+my $rc = system("timeout 60 ffmpeg -nostdin -v error -i '$play' -t 3 -f null - >$flog 2>&1");
+is($rc, 0, 'ffmpeg decodes the stream through the edge')
+	or diag($t->read_file('ffplay.log'));
+
+my $elog = $nginx{$edge}->read_file("access$edge.log");
+like($elog, qr!"GET /live/stream_7\.m3u8\?token=\S+ HTTP/1\.0" 200 st=proxied!,
+	'$stream_autostart_status: proxied') or diag($elog);
+like(get($edge, '/metrics'), qr/requests_total\{status="proxied"\} [1-9]/,
+	'metrics count proxied requests');
+
+like(get($edge, '/z/live/stream_7.m3u8?token=tk',
+	headers => "Accept-Encoding: gzip\r\n"), qr!^HTTP/1\.1 502 !,
+	'a compressed playlist from the owner: 502');
+like($nginx{$edge}->read_file('error.log'),
+	qr/channel "7" proxied from its owner refused \(502\): the owner's playlist is compressed/,
+	'error log says why');
+
 # Channel 8 runs on node 1: node 3 redirects its viewers there, playlist
 # and segments, the token kept (it is the viewer's own request).
 
@@ -172,6 +241,22 @@ like(get(3, '/live/' . ($seg8 // 'none') . '?token=tk'),
 	'node 3: segment 302 to node 1');
 is(scalar(map { ffmpeg_pids($node{$_}{hls}, 8) } 1 .. 3), 1,
 	'one ffmpeg for channel 8');
+like($nginx{3}->read_file('access3.log'),
+	qr!"GET /live/stream_8\.m3u8\?token=\S+ HTTP/1\.0" 302 st=redirected!,
+	'$stream_autostart_status: redirected');
+
+# Every node's API says which node runs a channel, its own or another.
+
+my %owner_on = map {
+	my $res = get($_, '/api/channels');
+	my ($json) = $res =~ /\r\n\r\n(.*)\z/s;
+	my $o = eval { JSON::PP::decode_json($json) } || {};
+	($_ => { map { $_->{id} => $_->{node} // '' } @{$o->{channels} || []} });
+} 1 .. 3;
+is(join(' ', map { $owner_on{$_}{7} } 1 .. 3), join(' ', ("n$oid") x 3),
+	'GET /api/channels: channel 7 runs on the owner, on every node');
+is(join(' ', map { $owner_on{$_}{8} } 1 .. 3), 'n1 n1 n1',
+	'GET /api/channels: channel 8 runs on n1, on every node');
 
 # A wrong key is refused and logged; nothing else admits without a token.
 

@@ -52,6 +52,10 @@ pub struct ChannelRow {
     /// first source: never userinfo, path or query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Cluster mode: the node running the channel (its lease holder),
+    /// this one or another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Recent events, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Event>,

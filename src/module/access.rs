@@ -237,7 +237,7 @@ fn segment_elsewhere(req: &mut Req<'_>, ctx: &Ctx) -> Option<ngx_int_t> {
     if req.mapped_path()?.exists() {
         return None;
     }
-    let rc = cluster::divert(req, &ctx.channel, &owner)?;
+    let rc = cluster::divert(req, ctx, &owner, false)?;
     if rc == NGX_DONE as ngx_int_t {
         // The named location runs the request now; its context is gone.
         req.release_done();

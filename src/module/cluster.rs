@@ -16,10 +16,12 @@ use ngx::ffi::{
 use ngx::ngx_log_error;
 
 use super::conf::ClusterProxy;
+use super::ctx::Ctx;
 use super::request::{now_ms, Req};
 use crate::api_guard::same_key;
 use crate::cluster_route::{base_url, redirect_to, strip_arg, usable_url};
 use crate::outcome::Status;
+use crate::playlist_rewrite;
 
 /// The header node-to-node requests carry the cluster key in.
 pub const HEADER: &str = "X-Stream-Autostart-Cluster";
@@ -29,6 +31,10 @@ const OWNER_TTL_MS: u64 = 30_000;
 
 static OWNER_URL: AtomicUsize = AtomicUsize::new(usize::MAX);
 static CLUSTER_URI: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// A variable no configuration can name (the dot): where a diverted
+/// request keeps its context across the jump (see `edge`).
+static EDGE_CTX: AtomicUsize = AtomicUsize::new(usize::MAX);
+const EDGE_CTX_NAME: &str = "stream_autostart.edge_ctx";
 
 thread_local! {
     /// (supervisor socket, channel) -> (owner base URL, until): learnt from
@@ -44,6 +50,7 @@ pub fn add_variables(cf: *mut ngx_conf_t) -> ngx_int_t {
     for (name, slot) in [
         ("stream_autostart_owner_url", &OWNER_URL),
         ("stream_autostart_cluster_uri", &CLUSTER_URI),
+        (EDGE_CTX_NAME, &EDGE_CTX),
     ] {
         let mut s = ngx_str_t {
             len: name.len(),
@@ -122,10 +129,22 @@ pub fn known_owner(scope: &str, channel: &str) -> Option<String> {
     })
 }
 
+/// The context of a request this worker diverted to a named location,
+/// put back after the jump cleared it: for the edge filter, the log
+/// variables and the metrics.
+pub fn restore_ctx<'a>(req: &mut Req<'a>) -> Option<&'a Ctx> {
+    if let Some(ctx) = Ctx::get(req) {
+        return Some(ctx);
+    }
+    req.restore_ctx::<Ctx>(EDGE_CTX.load(Ordering::Relaxed))
+}
+
 /// Sends the request to the node at `owner`, as the location's
 /// `stream_autostart_cluster_proxy` says; `None` when it says nothing (the
-/// caller refuses as before). The result is the handler's status.
-pub fn divert(req: &mut Req<'_>, channel: &str, owner: &str) -> Option<ngx_int_t> {
+/// caller refuses as before). The result is the handler's status. A
+/// diverted `playlist` gets the viewer's token put on its URIs at the edge.
+pub fn divert(req: &mut Req<'_>, ctx: &Ctx, owner: &str, playlist: bool) -> Option<ngx_int_t> {
+    let channel = ctx.channel.as_str();
     let lc = req.conf();
     let how = lc.cluster_proxy.as_ref()?;
     if !usable_url(owner) {
@@ -145,6 +164,7 @@ pub fn divert(req: &mut Req<'_>, channel: &str, owner: &str) -> Option<ngx_int_t
             if !req.add_header_copy("Location", &to) {
                 return Some(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
             }
+            ctx.status.set(Some(Status::Redirected));
             ngx_log_error!(
                 NGX_LOG_INFO,
                 req.log(),
@@ -168,7 +188,8 @@ pub fn divert(req: &mut Req<'_>, channel: &str, owner: &str) -> Option<ngx_int_t
                 OWNER_URL.load(Ordering::Relaxed),
                 base_url(owner).as_bytes(),
             ) && req.preset_variable(CLUSTER_URI.load(Ordering::Relaxed), &forwarded)
-                && req.replace_request_header(HEADER, &key.0);
+                && req.replace_request_header(HEADER, &key.0)
+                && req.stash_ctx(EDGE_CTX.load(Ordering::Relaxed), ctx);
             if !ok {
                 return Some(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
             }
@@ -180,6 +201,10 @@ pub fn divert(req: &mut Req<'_>, channel: &str, owner: &str) -> Option<ngx_int_t
                 base_url(owner),
                 name.escape_ascii()
             );
+            ctx.status.set(Some(Status::Proxied));
+            if playlist {
+                *ctx.edge_pair.borrow_mut() = Some(token_pair(lc, &ctx.token));
+            }
             let rc = req.named_location(name);
             Some(if rc == NGX_DONE as ngx_int_t {
                 rc
@@ -187,5 +212,17 @@ pub fn divert(req: &mut Req<'_>, channel: &str, owner: &str) -> Option<ngx_int_t
                 NGX_DONE as ngx_int_t
             })
         }
+    }
+}
+
+/// `arg=token` for a playlist's URIs, as local playlists get it; empty
+/// when they get none (`stream_autostart_token_arg off`, a login viewer).
+fn token_pair(lc: &super::conf::LocConf, token: &[u8]) -> Vec<u8> {
+    match lc.token_arg() {
+        Some(arg) if !token.is_empty() && !crate::login_key::is_login(token) => {
+            // Argument names are checked ASCII at configuration time.
+            playlist_rewrite::pair(std::str::from_utf8(arg).unwrap_or("token"), token).into_bytes()
+        }
+        _ => Vec::new(),
     }
 }

@@ -13,6 +13,7 @@ use super::metrics_zone::Hold;
 use super::request::{now_ms, Req, RequestCtx};
 use super::shared_ensure::Membership;
 use crate::api::Route;
+use crate::edge_playlist::Gather;
 use crate::outcome::Status;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -68,6 +69,11 @@ pub struct Ctx {
     /// Admitted by the cluster key (a node-to-node request): no token,
     /// and never sent on to a further node.
     pub cluster: Cell<bool>,
+    /// Cluster edge: `arg=token` for the URIs of the playlist the owner
+    /// answers this diverted request with (see `edge`).
+    pub edge_pair: RefCell<Option<Vec<u8>>>,
+    /// Cluster edge: the owner's playlist, gathered until its end.
+    pub edge_body: RefCell<Option<Gather>>,
 }
 
 // SAFETY: Ctx is the only type this module keeps in a request's slot.
@@ -94,6 +100,8 @@ impl Ctx {
             group: RefCell::new(None),
             hold: RefCell::new(None),
             cluster: Cell::new(false),
+            edge_pair: RefCell::new(None),
+            edge_body: RefCell::new(None),
         }
     }
 

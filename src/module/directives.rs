@@ -75,6 +75,8 @@ impl HttpModule for Module {
             // CORS headers go on every response of a location with
             // stream_autostart_cors, whoever made it.
             cors::install();
+            // Above CORS: a diverted playlist's header waits for its body.
+            super::edge::install();
             NGX_OK as ngx_int_t
         } else {
             NGX_ERROR as ngx_int_t

@@ -45,6 +45,9 @@ pub unsafe extern "C" fn log_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     if let Some(mut req) = unsafe { Req::from_raw(r) } {
         let secrets = secrets(req.main_conf());
         req.mask_for_access_log(&secrets);
+        // A request diverted to another node (a named location cleared its
+        // context) logs and counts as the module left it.
+        super::cluster::restore_ctx(&mut req);
     }
     NGX_OK as ngx_int_t
 }

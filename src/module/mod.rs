@@ -11,7 +11,8 @@
 //!   `shared_ensure` (one `ensure` per channel per worker)
 //! - `request` (the request wrapper), `ctx` (per-request state)
 //! - `park` (waiting and resuming), `touch`, `session` (the session
-//!   step of the access phase), `cors` (header filter and preflight)
+//!   step of the access phase), `cors` (header filter and preflight),
+//!   `edge` (the cluster edge's playlist filter)
 //! - one file per phase: `masking` (post-read and log), `access`,
 //!   `playlist`, `catalog`, `api`, `xtream`, `metrics` (and the counting
 //!   in `metrics_zone`, the shared memory zone); `variables`;
@@ -29,6 +30,7 @@ mod cors;
 mod credentials;
 mod ctx;
 mod directives;
+mod edge;
 mod mailbox;
 mod masking;
 mod metrics;

@@ -202,7 +202,7 @@ fn elsewhere(req: &mut Req<'_>, ctx: &Ctx, reply: &shared::protocol::Reply) -> O
     }
     let owner = reply.node_url.as_deref()?;
     cluster::learn_owner(&req.conf().supervisor().path, &ctx.channel, owner);
-    cluster::divert(req, &ctx.channel, owner)
+    cluster::divert(req, ctx, owner, true)
 }
 
 /// The playlist at `path` if it is ready, through this worker's cache.

@@ -25,6 +25,7 @@ use ngx::ffi::{
 use super::conf::{Cv, LocConf, MainConf};
 
 mod cluster_io;
+mod edge_io;
 mod log_mask;
 mod response;
 

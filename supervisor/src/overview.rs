@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 use tracing::warn;
 
 use crate::catalog::source_host;
+use crate::cluster::rules::lease_node;
 use crate::metrics::histogram::HistogramSnapshot;
+use crate::store::Keys;
 use crate::streams::Streams;
 use shared::overview::{ChannelRow, Event, EventKind, Overview, StartHistogram};
 use shared::protocol::{ChannelEntry, ErrorCode, Reply, SessionInfo, StreamInfo};
@@ -22,6 +24,8 @@ pub struct Inputs<'a> {
     pub running: &'a [StreamInfo],
     pub sessions: &'a [SessionInfo],
     pub history: &'a HashMap<String, Vec<Event>>,
+    /// Cluster mode: channel -> the node holding its lease.
+    pub owners: &'a HashMap<String, String>,
     pub start_seconds: &'a HistogramSnapshot,
     pub capacity: u64,
     pub now: u64,
@@ -39,6 +43,7 @@ pub async fn reply(id: u64, streams: &Streams) -> Reply {
     let running = streams.status(None);
     let sessions = streams.sessions.list(None);
     let history = streams.history.snapshot();
+    let owners = owners(streams, &catalog, &running).await;
     let start_seconds = crate::metrics::registry().start_snapshot();
     let overview = build(&Inputs {
         catalog: &catalog,
@@ -46,6 +51,7 @@ pub async fn reply(id: u64, streams: &Streams) -> Reply {
         running: &running,
         sessions: &sessions,
         history: &history,
+        owners: &owners,
         start_seconds: &start_seconds,
         capacity: streams.config().max_streams as u64,
         now: crate::history::unix_now(),
@@ -85,6 +91,9 @@ pub fn build(i: &Inputs<'_>) -> Overview {
                 .and_then(|r| r.source.as_deref())
                 .and_then(source_host)
                 .or_else(|| i.hosts.get(id).cloned()),
+            node: run
+                .and_then(|r| r.node.clone())
+                .or_else(|| i.owners.get(id).cloned()),
             history,
         }
     };
@@ -101,6 +110,35 @@ pub fn build(i: &Inputs<'_>) -> Overview {
         capacity: i.capacity,
         channels,
         start_seconds: histogram_ms(i.start_seconds),
+    }
+}
+
+/// Cluster mode: which node holds each channel's lease (one MGET per 500
+/// channels). Without Redis the overview goes on without them.
+async fn owners(
+    streams: &Streams,
+    catalog: &[ChannelEntry],
+    running: &[StreamInfo],
+) -> HashMap<String, String> {
+    if streams.cluster().is_none() {
+        return HashMap::new();
+    }
+    let ids: Vec<&str> = catalog
+        .iter()
+        .map(|c| c.id.as_str())
+        .chain(running.iter().map(|r| r.channel.as_str()))
+        .collect();
+    let keys: Vec<_> = ids.iter().map(|id| Keys::lease(id)).collect();
+    match streams.store().get_many(&keys).await {
+        Ok(values) => ids
+            .iter()
+            .zip(values)
+            .filter_map(|(id, v)| Some((id.to_string(), lease_node(&v?).to_string())))
+            .collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot read the channels' leases for the overview");
+            HashMap::new()
+        }
     }
 }
 
@@ -149,7 +187,7 @@ mod tests {
             proxy: None,
             tls: None,
             skipped: vec![],
-            node: None,
+            node: Some("n1".into()),
         }
     }
 
@@ -189,6 +227,8 @@ mod tests {
                 },
             ],
         )]);
+        // Cluster mode: channel 2 runs on another node.
+        let owners = HashMap::from([("2".to_string(), "n2".to_string())]);
         let hist = HistogramSnapshot {
             buckets: vec![(0.5, 1), (1.5, 3)],
             count: 4,
@@ -200,6 +240,7 @@ mod tests {
             running: &running,
             sessions: &sessions,
             history: &history,
+            owners: &owners,
             start_seconds: &hist,
             capacity: 8,
             now: 100,
@@ -219,6 +260,10 @@ mod tests {
         assert_eq!(two.failure.as_deref(), Some("stalled"));
         assert_eq!(two.history.len(), 2);
         assert_eq!(o.channels[2].name, None);
+        // The node: a running stream's own, else the lease holder's.
+        assert_eq!(one.node.as_deref(), Some("n1"));
+        assert_eq!(two.node.as_deref(), Some("n2"));
+        assert_eq!(o.channels[2].node.as_deref(), Some("n1"));
         assert_eq!(o.start_seconds.buckets, vec![(500, 1), (1500, 3)]);
         assert_eq!((o.start_seconds.count, o.start_seconds.sum_ms), (4, 6250));
         assert_eq!((o.now, o.capacity), (100, 8));
