@@ -4,7 +4,8 @@
 # supervisor and ffmpeg (under this project's Test::Nginx and under
 # nginx-tests' own library), and a slice of nginx's own tests bare and with
 # the module loaded, on the vendored nginx and on the distribution's; the
-# fault suite (scripts/faults.sh) once.
+# fault suite (scripts/faults.sh) and valgrind memcheck (scripts/memcheck.sh)
+# once.
 # Exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -29,6 +30,9 @@ bash scripts/nginx-suite.sh "$stage/sbin/nginx" "$stage/modules/$so"
 # The fault suite (real processes, a few minutes), once: it is about the
 # supervisor and the deployment, not about which nginx.
 bash scripts/faults.sh
+# The module's t files again with nginx under valgrind memcheck (vendored
+# nginx; the unsafe code is the same on every nginx).
+bash scripts/memcheck.sh
 
 # The distribution's nginx, with the module built for it (its version and
 # configure arguments, --with-compat).
