@@ -5,6 +5,7 @@
 //! on the new master; its first error is counted in the metrics like any.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -105,6 +106,44 @@ impl Store {
             Some(_) => {}
         }
         *seen = Some(master.to_string());
+    }
+
+    /// With Sentinel: follows the sentinels' failover announcements and
+    /// moves to the new master at once (sentinel::follow_switches says
+    /// why errors alone are not enough). For the long-running supervisor.
+    pub fn follow_failovers(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let Target::Sentinel(conf) = &self.target else {
+            return None;
+        };
+        let conf = conf.clone();
+        let store = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            sentinel::follow_switches(&conf, |to| {
+                let store = store.clone();
+                async move {
+                    if let Some(s) = store.upgrade() {
+                        s.switch_to(&to).await;
+                    }
+                }
+            })
+            .await
+        }))
+    }
+
+    /// Leaves a connection to any master but `to` and connects again now
+    /// (logging the switch), so the next call need not.
+    async fn switch_to(&self, to: &str) {
+        {
+            let mut guard = self.conn.lock().await;
+            if guard.as_ref().is_some_and(|l| l.master == to) {
+                return;
+            }
+            info!(to = %to, "the sentinels announced a new Redis master");
+            *guard = None;
+        }
+        if let Err(e) = self.live().await {
+            warn!(error = %e, "cannot connect to the new Redis master yet");
+        }
     }
 
     /// Drops the connection `generation` so the next call makes a new one.

@@ -3,9 +3,12 @@
 //! `sentinel` feature has no connection manager and no timeouts on the
 //! sentinels; this is the small part of it the store needs.
 
+use std::future::Future;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use redis::{ConnectionInfo, ErrorKind, RedisError};
+use tracing::{debug, info, warn};
 
 use super::target::SentinelConf;
 
@@ -62,6 +65,76 @@ async fn ask_one(
         .transpose()
 }
 
+/// Follows the sentinels' `+switch-master` announcements of our master,
+/// calling `switched` with the new address on each; runs until dropped.
+/// Errors alone would find a new master late when the old one was not
+/// down (`SENTINEL FAILOVER`, a partition): it takes writes until the
+/// sentinels reconfigure it, seconds later, and those writes are lost.
+/// A sentinel that goes away is replaced by the next.
+pub async fn follow_switches<F, Fut>(conf: &SentinelConf, mut switched: F)
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut quiet = false;
+    for (host, port) in conf.sentinels.iter().cycle() {
+        match subscribe(conf, host, *port).await {
+            Ok(pubsub) => {
+                info!(sentinel = %format!("{host}:{port}"), "following the sentinel's failover announcements");
+                quiet = false;
+                let mut msgs = pubsub.into_on_message();
+                while let Some(m) = msgs.next().await {
+                    let Ok(payload) = m.get_payload::<String>() else {
+                        continue;
+                    };
+                    if let Some(to) = switched_to(&payload, &conf.master) {
+                        switched(to).await;
+                    }
+                }
+                warn!(sentinel = %format!("{host}:{port}"), "lost the sentinel's failover announcements: trying the next");
+            }
+            // Once per outage at warn, not once a second.
+            Err(e) if !quiet => {
+                warn!(sentinel = %format!("{host}:{port}"), error = %e, "cannot follow the sentinel's failover announcements");
+                quiet = true;
+            }
+            Err(e) => {
+                debug!(sentinel = %format!("{host}:{port}"), error = %e, "cannot follow the sentinel's failover announcements")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn subscribe(
+    conf: &SentinelConf,
+    host: &str,
+    port: u16,
+) -> Result<redis::aio::PubSub, String> {
+    let client = redis::Client::open(conf.sentinel_info(host, port)).map_err(|e| e.to_string())?;
+    let sub = async {
+        let mut p = client.get_async_pubsub().await?;
+        p.subscribe("+switch-master").await?;
+        Ok::<_, RedisError>(p)
+    };
+    tokio::time::timeout(SENTINEL_TIMEOUT * 3, sub)
+        .await
+        .map_err(|_| "no answer in time".to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// The new address in a `+switch-master` payload (`<name> <old ip> <old
+/// port> <new ip> <new port>`), if it is about `master`.
+pub fn switched_to(payload: &str, master: &str) -> Option<String> {
+    let f: Vec<&str> = payload.split_whitespace().collect();
+    match f[..] {
+        [name, _, _, ip, port] if name == master && port.parse::<u16>().is_ok() => {
+            Some(format!("{ip}:{port}"))
+        }
+        _ => None,
+    }
+}
+
 /// Whether the first element of a `ROLE` reply says "master".
 pub fn is_master_role(role: &[redis::Value]) -> bool {
     role.first()
@@ -89,6 +162,15 @@ pub fn switch_suspected(e: &RedisError) -> bool {
 mod tests {
     use super::*;
     use redis::Value;
+
+    #[test]
+    fn switch_announcements() {
+        let p = "tv 127.0.0.1 6379 127.0.0.1 6380";
+        assert_eq!(switched_to(p, "tv").as_deref(), Some("127.0.0.1:6380"));
+        assert_eq!(switched_to(p, "other"), None);
+        assert_eq!(switched_to("tv 127.0.0.1 6379", "tv"), None);
+        assert_eq!(switched_to("tv a 1 b port", "tv"), None);
+    }
 
     #[test]
     fn roles() {
