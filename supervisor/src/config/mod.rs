@@ -45,7 +45,12 @@ pub struct Cli {
     pub redis_master: Option<String>,
 
     /// Database number on the master the sentinels name.
-    #[arg(long, env = "SUPERVISOR_REDIS_DB", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "SUPERVISOR_REDIS_DB",
+        default_value_t = 0,
+        requires = "redis_sentinel"
+    )]
     pub redis_db: i64,
 
     /// File whose first line is the Redis password (wins over a URL's);

@@ -3,6 +3,9 @@
 //! master the sentinels name after a call failed in a way that suggests a
 //! failover (sentinel::switch_suspected). Such a call is tried once more
 //! on the new master; its first error is counted in the metrics like any.
+//! Running a store call twice is harmless: sets, deletes, compare-and-set
+//! scripts; a lease acquire run twice takes the lease again under a new
+//! fencing number; the guide's version may go up by two.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -206,6 +206,8 @@ mod tests {
         // Each needs the other.
         assert!(Cli::try_parse_from(["s", "--redis-master", "tv"]).is_err());
         assert!(Cli::try_parse_from(["s", "--redis-sentinel", "h:1"]).is_err());
+        // --redis-url says its own database.
+        assert!(Cli::try_parse_from(["s", "--redis-db", "2"]).is_err());
         // A bad URL's error does not repeat the URL (it may hold a password).
         let e = Target::url("redis://:secret@h:notaport/0").unwrap_err();
         assert!(!e.contains("secret"), "{e}");
