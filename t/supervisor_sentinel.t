@@ -108,7 +108,7 @@ sentinel sentinel-pass $SPW
 sentinel monitor tv 127.0.0.1 $A 2
 sentinel auth-pass tv $PW
 sentinel down-after-milliseconds tv 1000
-sentinel failover-timeout tv 6000
+sentinel failover-timeout tv 3000
 sentinel parallel-syncs tv 1
 EOF
 	spawn($t, "sentinel$i", sub {
@@ -119,9 +119,10 @@ EOF
 }
 ok(sentinels_settled($A, $B), 'three sentinels see the master and its replica');
 
-# Two cluster nodes through the sentinels; nginx asks node 1. A 15 s
-# lease is renewed every 5 s and stopped after 12 s without a renewal.
-my $TTL = 15;
+# Two cluster nodes through the sentinels; nginx asks node 1. A 20 s
+# lease is renewed every 6.7 s and stopped after 16 s without a renewal:
+# room for an election that has to be tried twice (failover-timeout).
+my $TTL = 20;
 my @through = ('--redis-sentinel', join(',', map { "127.0.0.1:$_" } @S),
 	'--redis-master', 'tv',
 	'--redis-password-file', "$d/redis.pw",
