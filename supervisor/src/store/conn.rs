@@ -134,11 +134,12 @@ impl Store {
     }
 
     /// Leaves a connection to any master but `to` and connects again now
-    /// (logging the switch), so the next call need not.
+    /// (logging the switch), so the next call need not. Without a
+    /// connection there is nothing to leave: the next call makes one.
     async fn switch_to(&self, to: &str) {
         {
             let mut guard = self.conn.lock().await;
-            if guard.as_ref().is_some_and(|l| l.master == to) {
+            if guard.as_ref().is_none_or(|l| l.master == to) {
                 return;
             }
             info!(to = %to, "the sentinels announced a new Redis master");

@@ -16,6 +16,11 @@ use super::target::SentinelConf;
 /// not hold up asking the next.
 const SENTINEL_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How often a quiet announcement channel is backed by asking for the
+/// master: an announcement missed (or a sentinel gone silent without
+/// closing its connection) is noticed within this.
+const RECHECK: Duration = Duration::from_secs(10);
+
 /// The master's address (`host:port`) and how to connect to it, from the
 /// first sentinel that knows it. Errors name each sentinel's failure.
 pub async fn ask_master(conf: &SentinelConf) -> Result<(String, ConnectionInfo), String> {
@@ -70,7 +75,8 @@ async fn ask_one(
 /// Errors alone would find a new master late when the old one was not
 /// down (`SENTINEL FAILOVER`, a partition): it takes writes until the
 /// sentinels reconfigure it, seconds later, and those writes are lost.
-/// A sentinel that goes away is replaced by the next.
+/// A sentinel that goes away is replaced by the next; every `RECHECK` of
+/// quiet the master is asked for as well.
 pub async fn follow_switches<F, Fut>(conf: &SentinelConf, mut switched: F)
 where
     F: FnMut(String) -> Fut,
@@ -83,7 +89,17 @@ where
                 info!(sentinel = %format!("{host}:{port}"), "following the sentinel's failover announcements");
                 quiet = false;
                 let mut msgs = pubsub.into_on_message();
-                while let Some(m) = msgs.next().await {
+                loop {
+                    let m = match tokio::time::timeout(RECHECK, msgs.next()).await {
+                        Ok(Some(m)) => m,
+                        Ok(None) => break,
+                        Err(_) => {
+                            if let Ok((to, _)) = ask_master(conf).await {
+                                switched(to).await;
+                            }
+                            continue;
+                        }
+                    };
                     let Ok(payload) = m.get_payload::<String>() else {
                         continue;
                     };
