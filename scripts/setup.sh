@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-dev libssl-dev libpcre2-dev
-zlib1g-dev ffmpeg redis-server redis-tools perl curl ca-certificates openssl
+zlib1g-dev ffmpeg redis-server redis-tools redis-sentinel perl curl ca-certificates openssl
 tinyproxy-bin microsocks vlc-bin vlc-plugin-base nginx-core nginx-dev
 libnginx-mod-http-perl valgrind runit"
 # tv_validate_file, which checks the rendered programme guide

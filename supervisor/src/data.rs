@@ -32,7 +32,7 @@ pub fn run(cli: &Cli, cmd: &Command) -> ExitCode {
         }
     };
     let result = rt.block_on(async {
-        let store = Store::new(&cli.redis_url, &cli.key_prefix)?;
+        let store = Store::from_cli(cli)?;
         match cmd {
             Command::Channels { cmd } => channels(cli, &store, cmd).await,
             Command::Users { cmd } => users_cmd(&store, cmd).await,

@@ -88,7 +88,8 @@ async fn serve(cli: Cli) -> Result<(), String> {
         proxy::parse(p).map_err(|e| format!("--proxy: {e}"))?;
     }
     let cluster = stream_supervisor::cluster::Cluster::from_cli(&cli)?.map(Arc::new);
-    let store = Arc::new(Store::new(&cli.redis_url, &cli.key_prefix)?);
+    let store = Arc::new(Store::from_cli(&cli)?);
+    let failovers = store.follow_failovers();
     let operators = server::operator_policy(&cli)?;
     let cli = Arc::new(cli);
     // Refuse to start beside a live supervisor before touching anything.
@@ -112,6 +113,9 @@ async fn serve(cli: Cli) -> Result<(), String> {
     info!(signal = sig, "shutting down");
     server.abort();
     guide.abort();
+    if let Some(f) = failovers {
+        f.abort();
+    }
     if let Some(h) = heartbeat {
         h.abort();
     }

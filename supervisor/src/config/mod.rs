@@ -34,6 +34,35 @@ pub struct Cli {
     )]
     pub redis_url: String,
 
+    /// Redis Sentinels to ask for the master, HOST:PORT comma-separated;
+    /// replaces --redis-url's address (docs/cluster.md, "Redis itself").
+    #[arg(long, env = "SUPERVISOR_REDIS_SENTINEL", requires = "redis_master",
+        value_parser = crate::store::parse_sentinels)]
+    pub redis_sentinel: Option<crate::store::SentinelAddrs>,
+
+    /// The master's name in the sentinels' `sentinel monitor NAME ...`.
+    #[arg(long, env = "SUPERVISOR_REDIS_MASTER", requires = "redis_sentinel")]
+    pub redis_master: Option<String>,
+
+    /// Database number on the master the sentinels name.
+    #[arg(
+        long,
+        env = "SUPERVISOR_REDIS_DB",
+        default_value_t = 0,
+        requires = "redis_sentinel"
+    )]
+    pub redis_db: i64,
+
+    /// File whose first line is the Redis password (wins over a URL's);
+    /// refused if other users may read it.
+    #[arg(long, env = "SUPERVISOR_REDIS_PASSWORD_FILE")]
+    pub redis_password_file: Option<PathBuf>,
+
+    /// File whose first line is the sentinels' password (their
+    /// requirepass); refused if other users may read it.
+    #[arg(long, env = "SUPERVISOR_REDIS_SENTINEL_PASSWORD_FILE")]
+    pub redis_sentinel_password_file: Option<PathBuf>,
+
     /// Prefix for every Redis key, so deployments can share one Redis.
     #[arg(long, env = "SUPERVISOR_KEY_PREFIX", default_value = "")]
     pub key_prefix: String,

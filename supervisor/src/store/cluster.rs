@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{timed, Keys, Kind, Store, StoreError};
+use super::{Keys, Kind, Req, Store, StoreError};
 
 /// Takes a free lease: a new fencing number (INCR), then the lease
 /// `<node> <fence>` with its TTL. A lease held by this node's earlier
@@ -73,12 +73,10 @@ impl Store {
         keys: &[String],
         args: &[String],
     ) -> Result<T, StoreError> {
-        let mut c = self.conn().await?;
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(script).arg(keys.len()).arg(keys).arg(args);
-        timed(cmd.query_async::<T>(&mut c))
+        self.query(Req::Cmd(&cmd), &|| format!("Redis {what} {}", keys[0]))
             .await
-            .map_err(|e| StoreError(format!("Redis {what} {}: {e}", keys[0])))
     }
 
     pub async fn acquire_lease(
@@ -179,18 +177,18 @@ impl Store {
         record: &str,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
         let key = self.key(&Keys::node(node));
-        timed(
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(record)
-                .arg("PX")
-                .arg(ms(ttl))
-                .query_async::<()>(&mut c),
+        self.query(
+            Req::Cmd(
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(record)
+                    .arg("PX")
+                    .arg(ms(ttl)),
+            ),
+            &|| format!("Redis SET {key}"),
         )
         .await
-        .map_err(|e| StoreError(format!("Redis SET {key}: {e}")))
     }
 
     /// Every live node: (id, heartbeat record).
@@ -206,32 +204,23 @@ impl Store {
     }
 
     pub async fn is_draining(&self, node: &str) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
         let key = self.key(&Keys::draining());
-        timed(
-            redis::cmd("SISMEMBER")
-                .arg(&key)
-                .arg(node)
-                .query_async::<i64>(&mut c),
+        self.query::<i64>(
+            Req::Cmd(redis::cmd("SISMEMBER").arg(&key).arg(node)),
+            &|| format!("Redis SISMEMBER {key}"),
         )
         .await
         .map(|n| n == 1)
-        .map_err(|e| StoreError(format!("Redis SISMEMBER {key}: {e}")))
     }
 
     /// Operator: drain a node (no new channels start there) or undo it.
     pub async fn set_draining(&self, node: &str, on: bool) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
         let key = self.key(&Keys::draining());
         let op = if on { "SADD" } else { "SREM" };
-        timed(
-            redis::cmd(op)
-                .arg(&key)
-                .arg(node)
-                .query_async::<i64>(&mut c),
-        )
+        self.query::<i64>(Req::Cmd(redis::cmd(op).arg(&key).arg(node)), &|| {
+            format!("Redis {op} {key}")
+        })
         .await
         .map(|_| ())
-        .map_err(|e| StoreError(format!("Redis {op} {key}: {e}")))
     }
 }

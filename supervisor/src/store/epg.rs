@@ -11,7 +11,6 @@ impl Store {
     /// Returns the new version.
     pub async fn save_guide(&self, guides: &[(String, String)]) -> Result<u64, StoreError> {
         let old = self.ids(Kind::EpgChannel).await?;
-        let mut c = self.conn().await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (gid, json) in guides {
@@ -26,9 +25,11 @@ impl Store {
             pipe.del(stale).ignore();
         }
         pipe.incr(self.key(&Keys::epg_version()), 1u64);
-        let (version,): (u64,) = super::timed(pipe.query_async(&mut c))
-            .await
-            .map_err(|e| StoreError(format!("Redis: cannot store the guide: {e}")))?;
+        let (version,): (u64,) = self
+            .query(super::Req::Pipe(&pipe), &|| {
+                "Redis: cannot store the guide".to_string()
+            })
+            .await?;
         Ok(version)
     }
 

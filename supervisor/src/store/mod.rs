@@ -3,14 +3,13 @@
 //! come from `keys`; the configured prefix is added here, in `key`.
 
 mod cluster;
+mod conn;
 mod epg;
 mod keys;
 mod login;
+mod sentinel;
+mod target;
 
-use std::time::Duration;
-
-use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
 use tokio::sync::{Mutex, Semaphore};
 use tracing::warn;
 
@@ -18,13 +17,17 @@ use super::accounts::login_cache::LoginCache;
 use super::accounts::record;
 use super::users;
 pub use cluster::Acquired;
+use conn::{Live, Req};
 pub use keys::{Key, Keys, Kind};
 pub use login::UserView;
 use shared::token::masked;
+pub use target::{parse_sentinels, SentinelAddrs, Target};
 
 pub struct Store {
-    client: redis::Client,
-    conn: Mutex<Option<ConnectionManager>>,
+    target: Target,
+    conn: Mutex<Option<Live>>,
+    /// The last master the sentinels named (to log a switch).
+    master_seen: std::sync::Mutex<Option<String>>,
     prefix: String,
     /// Recent password verifications (accounts::login_cache).
     logins: LoginCache,
@@ -54,12 +57,21 @@ pub enum AuthResult {
 }
 
 impl Store {
+    /// A store on the single Redis at `url` (nothing connects yet).
     pub fn new(url: &str, prefix: &str) -> Result<Store, String> {
-        let client =
-            redis::Client::open(url).map_err(|e| format!("invalid Redis URL {url:?}: {e}"))?;
+        Store::with_target(Target::url(url)?, prefix)
+    }
+
+    /// The store the command line names: --redis-url, or the sentinels.
+    pub fn from_cli(cli: &crate::config::Cli) -> Result<Store, String> {
+        Store::with_target(Target::from_cli(cli)?, &cli.key_prefix)
+    }
+
+    pub fn with_target(target: Target, prefix: &str) -> Result<Store, String> {
         Ok(Store {
-            client,
+            target,
             conn: Mutex::new(None),
+            master_seen: std::sync::Mutex::new(None),
             prefix: prefix.to_string(),
             logins: LoginCache::new()?,
             verifying: std::sync::Arc::new(Semaphore::new(login::verify_slots())),
@@ -76,34 +88,11 @@ impl Store {
         format!("{}{k}", self.prefix)
     }
 
-    /// A connection, made on first use (Redis may come up after us) and
-    /// reconnected by the manager afterwards.
-    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        let mut guard = self.conn.lock().await;
-        if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
-        }
-        let cfg = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(2))
-            .set_number_of_retries(1);
-        let c = self
-            .client
-            .get_connection_manager_with_config(cfg)
-            .await
-            .map_err(|e| {
-                crate::metrics::redis_call(None, false);
-                StoreError(format!("Redis unreachable: {e}"))
-            })?;
-        *guard = Some(c.clone());
-        Ok(c)
-    }
-
     pub async fn get(&self, key: &Key) -> Result<Option<String>, StoreError> {
-        let mut c = self.conn().await?;
-        timed(c.get::<_, Option<String>>(self.key(key)))
-            .await
-            .map_err(|e| StoreError(format!("Redis GET {}: {e}", self.shown(key))))
+        self.query(Req::Cmd(redis::cmd("GET").arg(self.key(key))), &|| {
+            format!("Redis GET {}", self.shown(key))
+        })
+        .await
     }
 
     /// Judges a viewer token: its form, its record, its user's record.
@@ -173,39 +162,36 @@ impl Store {
         pid: u32,
         started: u64,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
         let (kp, ks) = (
             self.key(&Keys::stream_pid(channel)),
             self.key(&Keys::stream_started(channel)),
         );
-        timed(
-            redis::pipe()
-                .set(&kp, pid)
-                .set(&ks, started)
-                .query_async::<()>(&mut c),
+        self.query(
+            Req::Pipe(redis::pipe().set(&kp, pid).set(&ks, started)),
+            &|| format!("Redis SET {kp}"),
         )
         .await
-        .map_err(|e| StoreError(format!("Redis SET {kp}: {e}")))
     }
 
     /// The ids in every key of a kind (SCAN, never KEYS).
     pub async fn ids(&self, kind: Kind) -> Result<Vec<String>, StoreError> {
-        let mut c = self.conn().await?;
         let full = scan_pattern(&self.prefix, kind);
         let mut ids: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
         loop {
-            let (next, batch): (u64, Vec<String>) = timed(
-                redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&full)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut c),
-            )
-            .await
-            .map_err(|e| StoreError(format!("Redis SCAN {full}: {e}")))?;
+            let (next, batch): (u64, Vec<String>) = self
+                .query(
+                    Req::Cmd(
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(&full)
+                            .arg("COUNT")
+                            .arg(1000),
+                    ),
+                    &|| format!("Redis SCAN {full}"),
+                )
+                .await?;
             ids.extend(batch.iter().filter_map(|k| {
                 let name = k.strip_prefix(&self.prefix)?;
                 kind.id_of(name).map(str::to_string)
@@ -220,47 +206,46 @@ impl Store {
 
     /// Values of many keys, in batches (a few round trips, not one per key).
     pub async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<String>>, StoreError> {
-        let mut c = self.conn().await?;
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(500) {
             let full: Vec<String> = chunk.iter().map(|k| self.key(k)).collect();
-            let vals: Vec<Option<String>> =
-                timed(redis::cmd("MGET").arg(&full).query_async(&mut c))
-                    .await
-                    .map_err(|e| StoreError(format!("Redis MGET: {e}")))?;
+            let vals: Vec<Option<String>> = self
+                .query(Req::Cmd(redis::cmd("MGET").arg(&full)), &|| {
+                    "Redis MGET".to_string()
+                })
+                .await?;
             out.extend(vals);
         }
         Ok(out)
     }
 
     pub async fn set(&self, key: &Key, value: &str) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        timed(c.set::<_, _, ()>(self.key(key), value))
-            .await
-            .map_err(|e| StoreError(format!("Redis SET {}: {e}", self.shown(key))))
+        self.query(
+            Req::Cmd(redis::cmd("SET").arg(self.key(key)).arg(value)),
+            &|| format!("Redis SET {}", self.shown(key)),
+        )
+        .await
     }
 
     /// Sets many keys, in batches of MSET.
     pub async fn set_many(&self, pairs: &[(Key, String)]) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
         for chunk in pairs.chunks(500) {
             let mut cmd = redis::cmd("MSET");
             for (k, v) in chunk {
                 cmd.arg(self.key(k)).arg(v);
             }
-            timed(cmd.query_async::<()>(&mut c))
-                .await
-                .map_err(|e| StoreError(format!("Redis MSET: {e}")))?;
+            self.query::<()>(Req::Cmd(&cmd), &|| "Redis MSET".to_string())
+                .await?;
         }
         Ok(())
     }
 
     pub async fn del(&self, key: &Key) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
-        timed(c.del::<_, i64>(self.key(key)))
-            .await
-            .map(|n| n > 0)
-            .map_err(|e| StoreError(format!("Redis DEL {}: {e}", self.shown(key))))
+        self.query::<i64>(Req::Cmd(redis::cmd("DEL").arg(self.key(key))), &|| {
+            format!("Redis DEL {}", self.shown(key))
+        })
+        .await
+        .map(|n| n > 0)
     }
 
     /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
@@ -276,14 +261,14 @@ impl Store {
     }
 
     pub async fn clear_stream_keys(&self, channel: &str) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
         let keys = [
             self.key(&Keys::stream_pid(channel)),
             self.key(&Keys::stream_started(channel)),
         ];
-        timed(c.del::<_, ()>(&keys[..]))
-            .await
-            .map_err(|e| StoreError(format!("Redis DEL {}: {e}", keys[0])))
+        self.query(Req::Cmd(redis::cmd("DEL").arg(&keys[..])), &|| {
+            format!("Redis DEL {}", keys[0])
+        })
+        .await
     }
 }
 

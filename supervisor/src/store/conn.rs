@@ -1,0 +1,193 @@
+//! The store's one Redis connection (a connection manager, shared by every
+//! caller), made on first use and, with Sentinel, made again to whatever
+//! master the sentinels name after a call failed in a way that suggests a
+//! failover (sentinel::switch_suspected). Such a call is tried once more
+//! on the new master; its first error is counted in the metrics like any.
+//! Running a store call twice is harmless: sets, deletes, compare-and-set
+//! scripts; a lease acquire run twice takes the lease again under a new
+//! fencing number; the guide's version may go up by two.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::FromRedisValue;
+use tracing::{info, warn};
+
+use super::sentinel;
+use super::target::Target;
+use super::{timed, Store, StoreError};
+
+/// The connection in use, with the master it reaches.
+#[derive(Clone)]
+pub(super) struct Live {
+    /// Which connection this is: a caller that saw it fail forgets only it,
+    /// not one another caller made since.
+    generation: u64,
+    mgr: ConnectionManager,
+    master: String,
+}
+
+/// One command or one pipeline.
+pub(super) enum Req<'a> {
+    Cmd(&'a redis::Cmd),
+    Pipe(&'a redis::Pipeline),
+}
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+fn manager_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(Duration::from_secs(2))
+        .set_number_of_retries(1)
+}
+
+impl Store {
+    /// The connection, made now if there is none (Redis may come up after
+    /// us). Callers queue on the lock while one is made; making one is
+    /// bounded by the sentinel and connection timeouts.
+    pub(super) async fn live(&self) -> Result<Live, StoreError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(l) = guard.as_ref() {
+            return Ok(l.clone());
+        }
+        let made = match &self.target {
+            Target::Url(info) => self.connect(info.clone(), String::new()).await,
+            Target::Sentinel(conf) => match sentinel::ask_master(conf).await {
+                Ok((addr, info)) => self.connect(info, addr).await,
+                Err(e) => Err(format!(
+                    "no sentinel named the Redis master {:?}: {e}",
+                    conf.master
+                )),
+            },
+        };
+        let live = made.map_err(|e| {
+            crate::metrics::redis_call(None, false);
+            StoreError(format!("Redis unreachable: {e}"))
+        })?;
+        *guard = Some(live.clone());
+        Ok(live)
+    }
+
+    async fn connect(&self, info: redis::ConnectionInfo, master: String) -> Result<Live, String> {
+        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        let mut mgr = client
+            .get_connection_manager_with_config(manager_config())
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Target::Sentinel(_) = self.target {
+            // Just after a failover a sentinel may still name the old
+            // master, now a replica: its writes would fail.
+            let role: Vec<redis::Value> = redis::cmd("ROLE")
+                .query_async(&mut mgr)
+                .await
+                .map_err(|e| format!("ROLE on {master}: {e}"))?;
+            if !sentinel::is_master_role(&role) {
+                return Err(format!(
+                    "{master}, named by the sentinels, is not a master (yet)"
+                ));
+            }
+            self.note_master(&master);
+        }
+        Ok(Live {
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            mgr,
+            master,
+        })
+    }
+
+    /// Logs the first master and every switch to another.
+    fn note_master(&self, master: &str) {
+        let mut seen = self.master_seen.lock().unwrap();
+        match seen.as_deref() {
+            None => info!(master = %master, "Redis master from the sentinels"),
+            Some(old) if old != master => {
+                warn!(from = %old, to = %master, "Redis master switched (sentinel failover)")
+            }
+            Some(_) => {}
+        }
+        *seen = Some(master.to_string());
+    }
+
+    /// With Sentinel: follows the sentinels' failover announcements and
+    /// moves to the new master at once (sentinel::follow_switches says
+    /// why errors alone are not enough). For the long-running supervisor.
+    pub fn follow_failovers(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let Target::Sentinel(conf) = &self.target else {
+            return None;
+        };
+        let conf = conf.clone();
+        let store = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            sentinel::follow_switches(&conf, |to| {
+                let store = store.clone();
+                async move {
+                    if let Some(s) = store.upgrade() {
+                        s.switch_to(&to).await;
+                    }
+                }
+            })
+            .await
+        }))
+    }
+
+    /// Leaves a connection to any master but `to` and connects again now
+    /// (logging the switch), so the next call need not. Without a
+    /// connection there is nothing to leave: the next call makes one.
+    async fn switch_to(&self, to: &str) {
+        {
+            let mut guard = self.conn.lock().await;
+            if guard.as_ref().is_none_or(|l| l.master == to) {
+                return;
+            }
+            info!(to = %to, "the sentinels announced a new Redis master");
+            *guard = None;
+        }
+        if let Err(e) = self.live().await {
+            warn!(error = %e, "cannot connect to the new Redis master yet");
+        }
+    }
+
+    /// Drops the connection `generation` so the next call makes a new one.
+    async fn forget(&self, generation: u64) {
+        let mut guard = self.conn.lock().await;
+        if guard.as_ref().is_some_and(|l| l.generation == generation) {
+            *guard = None;
+        }
+    }
+
+    /// Runs `req`; `what` words its failure ("Redis GET key"). With
+    /// Sentinel, a failover-like error makes a new connection to the
+    /// master the sentinels name now and runs `req` once more there.
+    pub(super) async fn query<T: FromRedisValue>(
+        &self,
+        req: Req<'_>,
+        what: &(dyn Fn() -> String + Sync),
+    ) -> Result<T, StoreError> {
+        let sentinel = matches!(self.target, Target::Sentinel(_));
+        let mut retried = false;
+        loop {
+            let live = self.live().await?;
+            let mut c = live.mgr.clone();
+            let r = match req {
+                Req::Cmd(cmd) => timed(cmd.query_async::<T>(&mut c)).await,
+                Req::Pipe(p) => timed(p.query_async::<T>(&mut c)).await,
+            };
+            match r {
+                Ok(v) => return Ok(v),
+                Err(e) if sentinel && sentinel::switch_suspected(&e) => {
+                    warn!(master = %live.master, error = %e, retry = !retried,
+                        "Redis master lost or read-only: asking the sentinels again");
+                    self.forget(live.generation).await;
+                    if retried {
+                        return Err(StoreError(format!("{}: {e}", what())));
+                    }
+                    retried = true;
+                }
+                Err(e) => return Err(StoreError(format!("{}: {e}", what()))),
+            }
+        }
+    }
+}

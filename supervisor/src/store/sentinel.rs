@@ -1,0 +1,228 @@
+//! Asking Redis Sentinels which server is the master, and telling which
+//! Redis errors mean that it may no longer be. The redis crate's own
+//! `sentinel` feature has no connection manager and no timeouts on the
+//! sentinels; this is the small part of it the store needs.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::{ConnectionInfo, ErrorKind, RedisError};
+use tracing::{debug, info, warn};
+
+use super::target::SentinelConf;
+
+/// How long one sentinel may take to connect and answer: a dead one must
+/// not hold up asking the next.
+const SENTINEL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How often a quiet announcement channel is backed by asking for the
+/// master: an announcement missed (or a sentinel gone silent without
+/// closing its connection) is noticed within this.
+const RECHECK: Duration = Duration::from_secs(10);
+
+/// The master's address (`host:port`) and how to connect to it, from the
+/// first sentinel that knows it. Errors name each sentinel's failure.
+pub async fn ask_master(conf: &SentinelConf) -> Result<(String, ConnectionInfo), String> {
+    let mut why = Vec::new();
+    for (host, port) in &conf.sentinels {
+        match ask_one(conf, host, *port).await {
+            Ok(Some((mh, mp))) => {
+                return Ok((format!("{mh}:{mp}"), conf.master_info(&mh, mp)));
+            }
+            Ok(None) => why.push(format!("{host}:{port}: does not know {:?}", conf.master)),
+            Err(e) => why.push(format!("{host}:{port}: {e}")),
+        }
+    }
+    Err(why.join("; "))
+}
+
+async fn ask_one(
+    conf: &SentinelConf,
+    host: &str,
+    port: u16,
+) -> Result<Option<(String, u16)>, String> {
+    let client = redis::Client::open(conf.sentinel_info(host, port)).map_err(|e| e.to_string())?;
+    let cfg = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(SENTINEL_TIMEOUT)
+        .set_response_timeout(SENTINEL_TIMEOUT);
+    let ask = async {
+        let mut c = client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await?;
+        redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(&conf.master)
+            .query_async::<Option<(String, String)>>(&mut c)
+            .await
+    };
+    // Both timeouts above, and this one around them all.
+    let answer = tokio::time::timeout(SENTINEL_TIMEOUT * 3, ask)
+        .await
+        .map_err(|_| "no answer in time".to_string())?
+        .map_err(|e| e.to_string())?;
+    answer
+        .map(|(h, p)| {
+            p.parse()
+                .map(|p| (h, p))
+                .map_err(|_| format!("odd port {p:?} in its answer"))
+        })
+        .transpose()
+}
+
+/// Follows the sentinels' `+switch-master` announcements of our master,
+/// calling `switched` with the new address on each; runs until dropped.
+/// Errors alone would find a new master late when the old one was not
+/// down (`SENTINEL FAILOVER`, a partition): it takes writes until the
+/// sentinels reconfigure it, seconds later, and those writes are lost.
+/// A sentinel that goes away is replaced by the next; every `RECHECK` of
+/// quiet the master is asked for as well.
+pub async fn follow_switches<F, Fut>(conf: &SentinelConf, mut switched: F)
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut quiet = false;
+    for (host, port) in conf.sentinels.iter().cycle() {
+        match subscribe(conf, host, *port).await {
+            Ok(pubsub) => {
+                info!(sentinel = %format!("{host}:{port}"), "following the sentinel's failover announcements");
+                quiet = false;
+                let mut msgs = pubsub.into_on_message();
+                loop {
+                    let m = match tokio::time::timeout(RECHECK, msgs.next()).await {
+                        Ok(Some(m)) => m,
+                        Ok(None) => break,
+                        Err(_) => {
+                            if let Ok((to, _)) = ask_master(conf).await {
+                                switched(to).await;
+                            }
+                            continue;
+                        }
+                    };
+                    let Ok(payload) = m.get_payload::<String>() else {
+                        continue;
+                    };
+                    if let Some(to) = switched_to(&payload, &conf.master) {
+                        switched(to).await;
+                    }
+                }
+                warn!(sentinel = %format!("{host}:{port}"), "lost the sentinel's failover announcements: trying the next");
+            }
+            // Once per outage at warn, not once a second.
+            Err(e) if !quiet => {
+                warn!(sentinel = %format!("{host}:{port}"), error = %e, "cannot follow the sentinel's failover announcements");
+                quiet = true;
+            }
+            Err(e) => {
+                debug!(sentinel = %format!("{host}:{port}"), error = %e, "cannot follow the sentinel's failover announcements")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn subscribe(
+    conf: &SentinelConf,
+    host: &str,
+    port: u16,
+) -> Result<redis::aio::PubSub, String> {
+    let client = redis::Client::open(conf.sentinel_info(host, port)).map_err(|e| e.to_string())?;
+    let sub = async {
+        let mut p = client.get_async_pubsub().await?;
+        p.subscribe("+switch-master").await?;
+        Ok::<_, RedisError>(p)
+    };
+    tokio::time::timeout(SENTINEL_TIMEOUT * 3, sub)
+        .await
+        .map_err(|_| "no answer in time".to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// The new address in a `+switch-master` payload (`<name> <old ip> <old
+/// port> <new ip> <new port>`), if it is about `master`.
+pub fn switched_to(payload: &str, master: &str) -> Option<String> {
+    let f: Vec<&str> = payload.split_whitespace().collect();
+    match f[..] {
+        [name, _, _, ip, port] if name == master && port.parse::<u16>().is_ok() => {
+            Some(format!("{ip}:{port}"))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the first element of a `ROLE` reply says "master".
+pub fn is_master_role(role: &[redis::Value]) -> bool {
+    role.first()
+        .and_then(|v| redis::from_redis_value::<String>(v).ok())
+        .is_some_and(|r| r == "master")
+}
+
+/// Whether an error suggests that the server is no longer the master (or
+/// gone): worth asking the sentinels again. A plain command error (wrong
+/// type, a script's error) is not.
+pub fn switch_suspected(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ReadOnly
+            | ErrorKind::MasterDown
+            | ErrorKind::IoError
+            | ErrorKind::BusyLoadingError
+    ) || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.code() == Some("UNBLOCKED")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    #[test]
+    fn switch_announcements() {
+        let p = "tv 127.0.0.1 6379 127.0.0.1 6380";
+        assert_eq!(switched_to(p, "tv").as_deref(), Some("127.0.0.1:6380"));
+        assert_eq!(switched_to(p, "other"), None);
+        assert_eq!(switched_to("tv 127.0.0.1 6379", "tv"), None);
+        assert_eq!(switched_to("tv a 1 b port", "tv"), None);
+    }
+
+    #[test]
+    fn roles() {
+        let s = |t: &str| Value::BulkString(t.as_bytes().to_vec());
+        assert!(is_master_role(&[
+            s("master"),
+            Value::Int(5),
+            Value::Array(vec![])
+        ]));
+        assert!(!is_master_role(&[
+            s("slave"),
+            s("127.0.0.1"),
+            Value::Int(6379)
+        ]));
+        assert!(!is_master_role(&[]));
+    }
+
+    #[test]
+    fn which_errors_ask_the_sentinels_again() {
+        let err = |k, what: &'static str| RedisError::from((k, what));
+        assert!(switch_suspected(&err(ErrorKind::ReadOnly, "READONLY")));
+        assert!(switch_suspected(&err(ErrorKind::MasterDown, "MASTERDOWN")));
+        assert!(switch_suspected(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused
+        ))));
+        assert!(switch_suspected(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::BrokenPipe
+        ))));
+        assert!(!switch_suspected(&err(ErrorKind::TypeError, "WRONGTYPE")));
+        assert!(!switch_suspected(&err(
+            ErrorKind::ResponseError,
+            "ERR script"
+        )));
+        assert!(!switch_suspected(&err(
+            ErrorKind::AuthenticationFailed,
+            "auth"
+        )));
+    }
+}
