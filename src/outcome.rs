@@ -38,10 +38,13 @@ pub enum Status {
     Proxied,
     /// Cluster mode: the viewer was sent to that node (`redirect`).
     Redirected,
+    /// Cluster mode: the owner's playlist could not be passed on rewritten
+    /// (compressed, too large, from a cache file, or cut short).
+    ProxyFailed,
 }
 
 impl Status {
-    pub const ALL: [Status; 16] = [
+    pub const ALL: [Status; 17] = [
         Status::Hit,
         Status::Started,
         Status::Waited,
@@ -58,6 +61,7 @@ impl Status {
         Status::Unavailable,
         Status::Proxied,
         Status::Redirected,
+        Status::ProxyFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +82,7 @@ impl Status {
             Status::Unavailable => "unavailable",
             Status::Proxied => "proxied",
             Status::Redirected => "redirected",
+            Status::ProxyFailed => "proxy_failed",
         }
     }
 
@@ -96,7 +101,7 @@ impl Status {
             Status::Denied | Status::Limit => 403,
             Status::Unknown => 404,
             Status::BadChannel => 422,
-            Status::Failed => 502,
+            Status::Failed | Status::ProxyFailed => 502,
             Status::Unavailable => 503,
             Status::Timeout => 504,
         }

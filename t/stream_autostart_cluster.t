@@ -10,7 +10,8 @@
 # proxying edge puts the viewer's token on every URI of the owner's
 # playlist: a player (ffmpeg) plays through it; $stream_autostart_status
 # and the metrics say proxied / redirected. A compressed playlist from the
-# owner cannot be rewritten: 502, and the error log says why.
+# owner cannot be rewritten: 502 (proxy_failed), and the error log says why;
+# HEAD through an edge without a cache has no zero length.
 
 ###############################################################################
 
@@ -35,7 +36,7 @@ select STDOUT; $| = 1;
 # 31, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(35);
+	->has_daemon('ffmpeg')->plan(38);
 # Node 1's nginx is $t's, which also runs Redis, the origin and the
 # supervisors; their sockets, HLS directories and the key live in its
 # directory.
@@ -225,6 +226,16 @@ like(get($edge, '/z/live/stream_7.m3u8?token=tk',
 like($nginx{$edge}->read_file('error.log'),
 	qr/channel "7" proxied from its owner refused \(502\): the owner's playlist is compressed/,
 	'error log says why');
+like($nginx{$edge}->read_file("access$edge.log"),
+	qr!"GET /z/live/stream_7\.m3u8\?token=\S+ HTTP/1\.0" 502 st=proxy_failed!,
+	'$stream_autostart_status: proxy_failed');
+
+# HEAD through an edge location without a cache (the owner answers HEAD):
+# no length, rather than the empty body's 0.
+
+my $head = get($edge, '/z/live/stream_7.m3u8?token=tk', method => 'HEAD');
+like($head, qr!^HTTP/1\.1 200 !, 'HEAD through the edge: 200');
+unlike($head, qr/^Content-Length: 0\r?$/mi, 'HEAD through the edge: no zero length');
 
 # Channel 8 runs on node 1: node 3 redirects its viewers there, playlist
 # and segments, the token kept (it is the viewer's own request).
@@ -279,9 +290,10 @@ is(scalar(grep { /token/ } @fwd), 0, 'none of them carries the token')
 sub get {
 	my ($n, $uri, %o) = @_;
 	my $h = delete $o{headers} // '';
+	my $method = delete $o{method} // 'GET';
 	my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$node{$n}{port}")
 		or die "connect node $n: $!\n";
-	return http("GET $uri HTTP/1.0\r\nHost: localhost\r\n$h\r\n",
+	return http("$method $uri HTTP/1.0\r\nHost: localhost\r\n$h\r\n",
 		socket => $sock, %o);
 }
 

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 
 use ngx::ffi::{
     ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index, ngx_http_request_t,
-    ngx_http_variable_value_t, ngx_int_t, ngx_str_t, NGX_DONE, NGX_ERROR,
-    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_ERR, NGX_LOG_INFO, NGX_OK,
+    ngx_http_variable_value_t, ngx_int_t, ngx_str_t, ngx_uint_t, NGX_DONE, NGX_ERROR,
+    NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_MOVED_TEMPORARILY, NGX_HTTP_VAR_NOHASH, NGX_LOG_ERR,
+    NGX_LOG_INFO, NGX_OK,
 };
 use ngx::ngx_log_error;
 
@@ -47,10 +48,12 @@ thread_local! {
 /// the request before the jump to the named location (which clears the
 /// modules' contexts, not the variables).
 pub fn add_variables(cf: *mut ngx_conf_t) -> ngx_int_t {
-    for (name, slot) in [
-        ("stream_autostart_owner_url", &OWNER_URL),
-        ("stream_autostart_cluster_uri", &CLUSTER_URI),
-        (EDGE_CTX_NAME, &EDGE_CTX),
+    // The context's slot is also out of the runtime name lookup (NOHASH):
+    // SSI's echo, perl or njs cannot read an address out of it.
+    for (name, slot, flags) in [
+        ("stream_autostart_owner_url", &OWNER_URL, 0),
+        ("stream_autostart_cluster_uri", &CLUSTER_URI, 0),
+        (EDGE_CTX_NAME, &EDGE_CTX, NGX_HTTP_VAR_NOHASH as ngx_uint_t),
     ] {
         let mut s = ngx_str_t {
             len: name.len(),
@@ -59,7 +62,7 @@ pub fn add_variables(cf: *mut ngx_conf_t) -> ngx_int_t {
         // SAFETY: nginx copies the name into the configuration; the
         // variable and its index live as long as the configuration.
         let index = unsafe {
-            let v = ngx_http_add_variable(cf, &mut s, 0);
+            let v = ngx_http_add_variable(cf, &mut s, flags);
             if v.is_null() {
                 return NGX_ERROR as ngx_int_t;
             }
@@ -189,7 +192,10 @@ pub fn divert(req: &mut Req<'_>, ctx: &Ctx, owner: &str, playlist: bool) -> Opti
                 base_url(owner).as_bytes(),
             ) && req.preset_variable(CLUSTER_URI.load(Ordering::Relaxed), &forwarded)
                 && req.replace_request_header(HEADER, &key.0)
-                && req.stash_ctx(EDGE_CTX.load(Ordering::Relaxed), ctx);
+                // A subrequest shares the main request's variables: only a
+                // main request keeps its context there (and gets the edge
+                // rewrite, which needs it).
+                && (!req.is_main() || req.stash_ctx(EDGE_CTX.load(Ordering::Relaxed), ctx));
             if !ok {
                 return Some(NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t);
             }
@@ -202,7 +208,7 @@ pub fn divert(req: &mut Req<'_>, ctx: &Ctx, owner: &str, playlist: bool) -> Opti
                 name.escape_ascii()
             );
             ctx.status.set(Some(Status::Proxied));
-            if playlist {
+            if playlist && req.is_main() {
                 *ctx.edge_pair.borrow_mut() = Some(token_pair(lc, &ctx.token));
             }
             let rc = req.named_location(name);

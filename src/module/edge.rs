@@ -20,6 +20,24 @@ use super::cluster;
 use super::ctx::Ctx;
 use super::request::Req;
 use crate::edge_playlist::{plan, Gather, Head, Plan};
+use crate::outcome::Status;
+
+/// At the log phase: a proxied playlist whose body never ended (the owner
+/// closed the connection or timed out after its header). nginx could no
+/// longer send a status; the log says what the viewer got, and why.
+pub fn unfinished(req: &mut Req<'_>, ctx: &Ctx) {
+    if ctx.edge_body.borrow_mut().take().is_none() {
+        return;
+    }
+    drop(ctx.edge_pair.borrow_mut().take());
+    ctx.status.set(Some(Status::ProxyFailed));
+    ngx_log_error!(
+        NGX_LOG_ERR,
+        req.log(),
+        "stream_autostart: channel \"{}\" proxied from its owner failed: the owner's playlist ended before its end (connection closed or timed out); the viewer got no playlist",
+        ctx.channel
+    );
+}
 
 static mut NEXT_HEADER_FILTER: ngx_http_output_header_filter_pt = None;
 static mut NEXT_BODY_FILTER: ngx_http_output_body_filter_pt = None;
@@ -82,10 +100,12 @@ unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
         content_type: req.response_type(),
         content_encoding: req.response_encoding(),
         length: req.response_length(),
-        header_only: req.header_only_response(),
+        // Not r->header_only: nginx sets it only in its last header filter,
+        // below this one.
+        header_only: req.is_head(),
     }) {
         Plan::Pass => {
-            if status == 200 && req.header_only_response() && !pair.is_empty() {
+            if status == 200 && req.is_head() && !pair.is_empty() {
                 // A HEAD answer: the length of the rewritten body is unknown.
                 req.clear_body_headers();
             }
@@ -159,6 +179,7 @@ unsafe extern "C" fn body_filter(r: *mut ngx_http_request_t, chain: *mut ngx_cha
 fn refuse(req: &mut Req<'_>, ctx: &Ctx, why: &str) -> ngx_int_t {
     drop(ctx.edge_body.borrow_mut().take());
     drop(ctx.edge_pair.borrow_mut().take());
+    ctx.status.set(Some(Status::ProxyFailed));
     ngx_log_error!(
         NGX_LOG_ERR,
         req.log(),

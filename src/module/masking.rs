@@ -47,7 +47,9 @@ pub unsafe extern "C" fn log_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         req.mask_for_access_log(&secrets);
         // A request diverted to another node (a named location cleared its
         // context) logs and counts as the module left it.
-        super::cluster::restore_ctx(&mut req);
+        if let Some(ctx) = super::cluster::restore_ctx(&mut req) {
+            super::edge::unfinished(&mut req, ctx);
+        }
     }
     NGX_OK as ngx_int_t
 }

@@ -212,6 +212,10 @@ impl<'a> Req<'a> {
         self.as_ptr() == self.get().main
     }
 
+    pub fn is_head(&self) -> bool {
+        self.get().method as u32 == NGX_HTTP_HEAD
+    }
+
     pub fn is_get_or_head(&self) -> bool {
         self.get().method as u32 & (NGX_HTTP_GET | NGX_HTTP_HEAD) != 0
     }

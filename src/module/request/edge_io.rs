@@ -18,6 +18,10 @@ impl<'a> Req<'a> {
     /// variable `index`, which no configuration can name: a named location
     /// clears the modules' contexts, not the variables.
     pub fn stash_ctx<T: RequestCtx>(&mut self, index: usize, ctx: &T) -> bool {
+        // A subrequest shares r->variables with its main request: never.
+        if self.get().main != self.as_ptr() {
+            return false;
+        }
         let addr = (ctx as *const T as usize).to_ne_bytes();
         self.preset_variable(index, &addr)
     }
@@ -45,9 +49,11 @@ impl<'a> Req<'a> {
         if addr == 0 {
             return None;
         }
-        // SAFETY: the address is this request's own context (stash_ctx is
-        // only called with it, and the main request's variables are its
-        // own): in its pool, dropped only when the pool goes, so it lives
+        // SAFETY: the address is this request's own context: stash_ctx
+        // stores only a main request's own context, subrequests share the
+        // main request's variables but never stash (refused above) nor
+        // restore (checked above), and the slot is out of the runtime name
+        // lookup (NOHASH) so nothing else writes it: in its pool, dropped only when the pool goes, so it lives
         // as long as the request; the slot has one entry per HTTP module.
         unsafe { *self.get_mut().ctx.add(module_index()) = addr as *mut core::ffi::c_void };
         self.ctx::<T>()
