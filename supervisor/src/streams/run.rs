@@ -21,6 +21,7 @@ use crate::hls_files;
 use crate::process;
 use crate::proxy::Proxy;
 use crate::redact;
+use crate::segmenter::{self, Segmenter};
 use shared::overview::EventKind;
 
 /// stderr lines kept per channel for failure reasons.
@@ -101,10 +102,15 @@ impl Streams {
             resume,
         };
         let args = ffmpeg_args::build(&input, plan.quality, &out);
+        let segmented = ffmpeg_args::uses_segmenter(plan.quality);
         let mut cmd = Command::new(&self.cfg.ffmpeg);
         cmd.args(&args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if segmented {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         process::guard(&mut cmd, &self.cfg.hls_dir, id);
         let mut child = match cmd.spawn() {
@@ -116,7 +122,20 @@ impl Streams {
                 }
             }
         };
+        let begun = Instant::now();
         let pid = child.id().unwrap_or(0);
+        // Copy mode: the supervisor cuts the segments from ffmpeg's stdout.
+        let mut segmenter = child.stdout.take().filter(|_| segmented).map(|stdout| {
+            let opts = segmenter::Options {
+                dir: self.cfg.hls_dir.clone(),
+                channel: id.clone(),
+                first_secs: self.cfg.first_segment_duration.as_secs_f64(),
+                segment_secs: seg,
+                list_size: out.list_size as usize,
+                resume,
+            };
+            Segmenter::start(stdout, opts, begun)
+        });
         if let Some(g) = &gateway {
             g.serve_ffmpeg(pid);
         }
@@ -156,7 +175,6 @@ impl Streams {
                 }
             });
         }
-        let begun = Instant::now();
         // A resumed run is ready once it has added a segment of its own.
         let baseline = if resume {
             hls_files::progress(&self.cfg.hls_dir, id)
@@ -165,13 +183,19 @@ impl Streams {
         };
         let stall_after = self.cfg.stall_timeout();
         let mut watch = Watch::new(begun, baseline, self.cfg.start_timeout, stall_after);
-        loop {
+        // `return` in this block ends the run; the segmenter is then waited
+        // for, so that no file of this run appears after it.
+        let outcome = async { loop {
             tokio::select! {
                 status = child.wait() => {
                     // Let the stderr reader drain the last lines.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+                    // The segmenter could not write (a full disk): ffmpeg
+                    // then only saw its pipe close.
+                    let failed = segmenter.as_ref().and_then(Segmenter::failure);
                     let reason = match (status, gateway.as_ref().and_then(Gateway::last_error)) {
+                        _ if failed.is_some() => failed.unwrap_or_default(),
                         // The gateway could not reach the upstream (policy,
                         // TLS, proxy): ffmpeg only saw its 502.
                         (Ok(s), Some(e)) if s.code().is_some() => e,
@@ -189,6 +213,8 @@ impl Streams {
                     return Outcome::Ended(end);
                 }
                 _ = tokio::time::sleep(watch.tick()) => {}
+                // A new segment: look at once, not at the next tick.
+                _ = published(segmenter.as_ref()) => {}
             }
             // Empty files where complete ones belong (a full disk): a
             // failure of the run, never readiness.
@@ -218,7 +244,10 @@ impl Streams {
                     let cold_ms = ch.mark_ready();
                     self.event(id, EventKind::Ready, cold_ms, None);
                     ch.info.lock().unwrap().skipped.worked(source);
-                    info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready", "ready");
+                    let st = segmenter.as_ref().map(Segmenter::stages).unwrap_or_default();
+                    info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready",
+                        cold_ms = cold_ms.unwrap_or(0), first_byte_ms = st.first_byte_ms, keyframe_ms = st.keyframe_ms,
+                        segment_ms = st.segment_ms, "ready");
                 }
                 Seen::StartTimedOut => {
                     kill(&mut child).await;
@@ -261,7 +290,20 @@ impl Streams {
                 info!(channel = %id, pid, idle_secs = idle.as_secs(), "idle, stopped");
                 return Outcome::Ended(ch.idle_end());
             }
+        } }
+        .await;
+        if let Some(s) = segmenter.as_mut() {
+            s.finish().await;
         }
+        outcome
+    }
+}
+
+/// A segment published by the run's segmenter (never, without one).
+async fn published(segmenter: Option<&Segmenter>) {
+    match segmenter {
+        Some(s) => s.published().await,
+        None => std::future::pending().await,
     }
 }
 
