@@ -188,15 +188,10 @@ fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: 
             break;
         }
     }
-    if error.is_none() {
-        match writer.finish(splitter.last_time()) {
-            Ok(true) => shared.published.notify_one(),
-            Ok(false) => {}
-            Err(e) => error = Some(e),
-        }
-    } else {
-        let _ = writer.finish(None);
-    }
+    // The segment being written when ffmpeg ended is incomplete (a kill, a
+    // crash): dropped, as ffmpeg's own muxer would lose it to a SIGKILL; a
+    // restart's resume then joins the list right after the last whole one.
+    writer.discard();
     if let Some(e) = error {
         let reason = write_failure(&opts.dir, &e);
         warn!(channel = %opts.channel, %reason, "segmenter stopped");

@@ -29,8 +29,6 @@ pub struct Splitter {
     pmt: Option<[u8; PACKET]>,
     /// A segment is open (the first key frame has come).
     open: bool,
-    /// The latest PES time seen (for the last segment's length).
-    last_time: Option<u64>,
     /// The first key frame was seen (for the ready log line).
     pub keyframe_seen: bool,
 }
@@ -45,13 +43,8 @@ impl Splitter {
             pat: None,
             pmt: None,
             open: false,
-            last_time: None,
             keyframe_seen: false,
         }
-    }
-
-    pub fn last_time(&self) -> Option<u64> {
-        self.last_time
     }
 
     /// One 188-byte packet.
@@ -66,7 +59,6 @@ impl Splitter {
         if h.start && self.streams.contains(&h.pid) {
             let time = h.payload.and_then(|o| ts::pes_time(&p[o..]));
             if let Some(time) = time {
-                self.last_time = Some(time);
                 let unit = if Some(h.pid) == self.video_pid {
                     Unit::Video {
                         key: h.random_access,
@@ -193,7 +185,6 @@ mod tests {
             ]
         );
         assert!(s.keyframe_seen);
-        assert_eq!(s.last_time(), Some(S + S / 4));
     }
 
     #[test]

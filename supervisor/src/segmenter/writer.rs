@@ -110,17 +110,10 @@ impl Writer {
         Ok(true)
     }
 
-    /// The run ended: the segment being written is dropped unless `end`
-    /// (the last time seen) gives it a length.
-    pub fn finish(&mut self, end: Option<u64>) -> std::io::Result<bool> {
-        match end {
-            Some(end) => self.close(end),
-            None => {
-                if let Some(open) = self.open.take() {
-                    let _ = std::fs::remove_file(&open.tmp);
-                }
-                Ok(false)
-            }
+    /// The run ended: the segment being written is not published.
+    pub fn discard(&mut self) {
+        if let Some(open) = self.open.take() {
+            let _ = std::fs::remove_file(&open.tmp);
         }
     }
 }
@@ -153,10 +146,11 @@ mod tests {
         // 0..=6 published, 5 and 6 listed, 2..=4 kept a while, 0 and 1 gone.
         assert!(!dir.join("stream_5_001.ts").exists());
         assert!(dir.join("stream_5_002.ts").exists());
-        assert!(w.finish(Some(7 * s + s / 2)).unwrap());
+        assert!(dir.join("stream_5_007.ts.tmp").exists());
+        w.discard();
         assert!(!dir.join("stream_5_007.ts.tmp").exists());
-        assert!(dir.join("stream_5_007.ts").exists());
-        assert_eq!(w.published, 8);
+        assert!(!dir.join("stream_5_007.ts").exists());
+        assert_eq!(w.published, 7);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
