@@ -434,9 +434,10 @@ times each stage of a copy-mode run) and curl:
 | request to answer | $cold_med | $gop_med |
 
 - **ffmpeg's start**: $exec_ms ms to exec ffmpeg and load its shared
-  libraries; then it connects and probes the source (\`-analyzeduration\`
-  1 s at most, usually done at the first key frame) before it writes a
-  byte of MPEG-TS to the supervisor's pipe.
+  libraries; then it connects and probes the source (0.2 s in copy
+  mode: \`-analyzeduration 200000 -fpsprobesize 0\`) before it writes a
+  byte of MPEG-TS to the supervisor's pipe, and it writes no video
+  before the first key frame.
 - **The first key frame**: a live origin sends from the moment ffmpeg
   connects, so a segment's first key frame comes 0 to 1 s later (0.5 s
   at the median). An origin with a GOP cache starts at its latest key
@@ -451,8 +452,9 @@ times each stage of a copy-mode run) and curl:
   fourth segment is published). ffmpeg writes each packet to the pipe at
   once (\`-flush_packets 1\`).
 
-So a live origin's median is about ffmpeg's start + 0.5 s + 0.25 s; with
-a GOP cache, ffmpeg's start + 0.25 s.
+So a live origin's median is about ffmpeg's start + 0.5 s + 0.25 s. A
+GOP cache sends its latest key frame and what followed at once, so the
+first segment is there as soon as ffmpeg's probe is done.
 
 ## How each number is taken
 
