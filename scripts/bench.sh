@@ -482,8 +482,8 @@ first segment is there as soon as ffmpeg's probe is done.
    to a 200 with a segment. The source (test-origin) sends 1 s keyframes;
    the supervisor's segmenter ends the first segment 0.25 s after the
    first key frame. The live origin sends from the moment a client
-   connects, so the first key frame comes 0 to 1 s after ffmpeg
-   connects. The GOP-cache origin (\`/gop/\`, as restreaming servers
+   connects, each packet as it is made, so the first key frame comes 0
+   to 1 s after ffmpeg connects. The GOP-cache origin (\`/gop/\`, as restreaming servers
    send) starts at its latest keyframe. "Outside ffmpeg" is each run's
    time minus the supervisor's ffmpeg-start-to-ready time; the stages
    come from the supervisor's \`ready\` log line of each run.
