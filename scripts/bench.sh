@@ -243,34 +243,9 @@ sg_ofc_ratio=$(ratio "$sg_mod_rps" "$sg_ofc_rps")
 scrape_ratio=$(ratio "$pl_scrape_rps" "$pl_mod_rps")
 scrape_bytes=$(curl -s "$base/metrics" | wc -c)
 
-echo "== 2. cold start ($COLD_RUNS runs per origin)" >&2
-# ffmpeg's own start-up (exec, ~200 shared libraries), for the breakdown.
-t0=$(date +%s%N)
-for _ in 1 2 3 4 5 6 7 8 9 10; do ffmpeg -hide_banner -version >/dev/null; done
-exec_ms=$(( ($(date +%s%N) - t0) / 10000000 ))
-cold_runs() { # channel -> lines "e2e_ms ffmpeg_ms"
-    for i in $(seq "$COLD_RUNS"); do
-        sup stop "$1" >/dev/null 2>&1 || true
-        # Viewers arrive at any moment, not in step with the source's
-        # keyframes (back-to-back runs would always just miss one).
-        sleep "0.$(printf %03d $((RANDOM % 1000)))"
-        t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$base/live/stream_$1.m3u8?token=$token")
-        [ "${t%% *}" = 200 ] || echo "bench: cold start $i of channel $1 answered ${t%% *}" >&2
-        e2e=$(echo "${t##* }" | ms)
-        ff=$(grep -o "ready channel=$1 pid=[0-9]* ms=[0-9]*" "$run/supervisor.log" | tail -n 1 | sed 's/.*ms=//')
-        echo "$e2e ${ff:-0}"
-    done
-}
-cold_runs 1 >"$run/cold.txt"
-cold_runs g1 >"$run/cold_gop.txt"
-sup stop g1 >/dev/null 2>&1 || true
-read -r cold_med cold_p95 cold_max < <(cut -d' ' -f1 "$run/cold.txt" | stats)
-read -r gop_med gop_p95 gop_max < <(cut -d' ' -f1 "$run/cold_gop.txt" | stats)
-# Time outside ffmpeg: request, token, supervisor, spawn, readiness
-# check and the held request's wake-up.
-outside=$(cat "$run/cold.txt" "$run/cold_gop.txt" | awk '{ print $1 - $2 }' | median)
-cut -d' ' -f1 "$run/cold.txt" | sort -n | awk '{ print NR, $1 }' >bench/cold.dat
-cut -d' ' -f1 "$run/cold_gop.txt" | sort -n | awk '{ print NR, $1 }' >bench/cold-gop.dat
+# shellcheck source=scripts/lib/bench-cold.sh
+. scripts/lib/bench-cold.sh
+cold_section
 
 # One herd on cold channel $1; sets herd_<name> variables with prefix $2.
 herd_run() {
@@ -388,14 +363,7 @@ cores=$(nproc)
 mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 nginx_v=$("$stage/sbin/nginx" -v 2>&1 | sed 's/.*\///')
 
-gnuplot <<EOF
-set terminal png size 800,450 noenhanced
-set output "bench/cold-start.png"
-set title "Cold start: first request to a playable playlist ($COLD_RUNS runs each, copy, 1 s keyframes)"
-set xlabel "run (sorted)"; set ylabel "ms"; set yrange [0:*]; set grid
-plot "bench/cold.dat" using 1:2 with linespoints title "live origin", \
-     "bench/cold-gop.dat" using 1:2 with linespoints title "origin with a GOP cache"
-EOF
+cold_plots
 cat >bench/warm.dat <<EOF
 playlist $pl_plain_rps $pl_ofc_rps $pl_mod_rps
 segment $sg_plain_rps $sg_ofc_rps $sg_mod_rps
@@ -424,7 +392,7 @@ table=$(cat <<EOF
 | warm segment, stream_autostart_segment | $sg_mod_rps req/s, p99 $sg_mod_p99 ms, **ratio $sg_ratio** to plain, $sg_ofc_ratio to open_file_cache | ≥ 0.95 |
 | warm playlist, $(nproc) workers: plain / open_file_cache / stream_autostart | $w2_pl_plain_rps / $w2_pl_ofc_rps / $w2_pl_mod_rps req/s (p99 $w2_pl_plain_p99 / $w2_pl_ofc_p99 / $w2_pl_mod_p99 ms), **ratio $w2_pl_ratio** to plain, **$w2_pl_ofc_ratio** to open_file_cache | ≥ 1.0 |
 | warm segment, $(nproc) workers: plain / open_file_cache / stream_autostart_segment | $w2_sg_plain_rps / $w2_sg_ofc_rps / $w2_sg_mod_rps req/s (p99 $w2_sg_plain_p99 / $w2_sg_ofc_p99 / $w2_sg_mod_p99 ms), **ratio $w2_sg_ratio** to plain, $w2_sg_ofc_ratio to open_file_cache | |
-| cold start, live origin (1 s keyframes), $COLD_RUNS runs | median $cold_med ms, p95 $cold_p95 ms, max $cold_max ms | median ≤ 1500 ms |
+| cold start, live origin (1 s keyframes), $COLD_RUNS runs | median $cold_med ms, p95 $cold_p95 ms, max $cold_max ms | median < 1000 ms, p95 < 1500 ms |
 | cold start, origin with a GOP cache, $COLD_RUNS runs | median $gop_med ms, p95 $gop_p95 ms, max $gop_max ms | |
 | of which outside ffmpeg (request, supervisor, spawn, readiness, wake-up) | median $outside ms; ffmpeg's own exec: $exec_ms ms | |
 | herd: $HERD concurrent first requests, one cold channel | $herd_200 × 200, ffmpeg started $herd_ffmpeg time(s), p50 $herd_p50 ms, p99 $herd_p99 ms | all 200, one ffmpeg |
@@ -458,31 +426,46 @@ to get numbers for your machine; they are not asserted anywhere.
 $table
 
 ![cold start](bench/cold-start.png)
+![cold start stages](bench/cold-stages.png)
 ![warm path](bench/warm-path.png)
 
 ## Where a cold start's time goes
 
-With a live origin and 1 s keyframes (median $cold_med ms here):
+Medians in ms, from the supervisor's \`ready\` log line (the segmenter
+times each stage of a copy-mode run) and curl:
 
-- **Module and supervisor**: the request, the token check, the
-  supervisor's \`ensure\`, its Redis read, the spawn, the readiness check
-  (every 20 ms while starting) and the held request's wake-up: median
-  $outside ms in all.
+| stage | live origin | origin with a GOP cache |
+|---|---|---|
+| request to ffmpeg spawned (module, token, supervisor's \`ensure\`, Redis, fork and exec) | $live_spawn | $gop_spawn |
+| spawn to ffmpeg's first output byte (ffmpeg's start, connect, probe) | $live_first_byte | $gop_first_byte |
+| spawn to the first key frame | $live_keyframe | $gop_keyframe |
+| spawn to the first segment published | $live_segment | $gop_segment |
+| spawn to ready (the run loop, woken by the segmenter) | $live_ready | $gop_ready |
+| ready to the answer (the held request's wake-up, curl) | $live_wake | $gop_wake |
+| request to answer | $cold_med | $gop_med |
+
 - **ffmpeg's start**: $exec_ms ms to exec ffmpeg and load its shared
-  libraries, before it connects.
-- **The first keyframe**: a live origin sends from the moment ffmpeg
-  connects; HLS segments start on keyframes, so ffmpeg waits 0 to 1 s
-  (0.5 s at the median) for one. An origin with a GOP cache removes this
-  wait (median $gop_med ms).
-- **The first segment**: the HLS muxer ends a segment on the keyframe
-  after \`-hls_init_time\` (1 s); a segment cannot be shorter than the
-  source's keyframe interval. In copy mode ffmpeg writes packets in the
-  source's own order (\`-max_interleave_delta\`), so the keyframe that
-  ends the segment is not held back for audio the source muxed late.
+  libraries; then it connects and probes the source (0.2 s in copy
+  mode: \`-analyzeduration 200000 -fpsprobesize 0\`) before it writes a
+  byte of MPEG-TS to the supervisor's pipe, and it writes no video
+  before the first key frame.
+- **The first key frame**: a live origin sends from the moment ffmpeg
+  connects, so a segment's first key frame comes 0 to 1 s later (0.5 s
+  at the median). An origin with a GOP cache starts at its latest key
+  frame: no wait.
+- **The first segment**: in copy mode the supervisor cuts the segments
+  itself (\`supervisor/src/segmenter/\`): the first one ends at the first
+  audio or video frame a quarter of a second after the first key frame
+  (\`--first-segment-duration\`), not at the next key frame a whole
+  keyframe interval later, as ffmpeg's hls muxer would. The second
+  segment runs to the next key frame; it does not begin with one, so the
+  playlist never lets a player start there (it leaves the list when the
+  fourth segment is published). ffmpeg writes each packet to the pipe at
+  once (\`-flush_packets 1\`).
 
-So a live origin's median floor is about 0.5 s + 1 s + ffmpeg's start,
-whatever the server; the 1.5 s target is that floor without ffmpeg's
-start.
+So a live origin's median is about ffmpeg's start + 0.5 s + 0.25 s. A
+GOP cache sends its latest key frame and what followed at once, so the
+first segment is there as soon as ffmpeg's probe is done.
 
 ## How each number is taken
 
@@ -513,13 +496,13 @@ start.
    0 to 1 s (viewers do not arrive in step with the source's keyframes),
    then \`curl -w %{time_total}\` of the playlist: from the first request
    to a 200 with a segment. The source (test-origin) sends 1 s keyframes;
-   the first HLS segments are 1 s (\`-hls_init_time\`). The live origin
-   sends from the moment a client connects, so ffmpeg waits 0 to 1 s for
-   the first keyframe and 1 s more for the keyframe that ends the first
-   segment: about 1.5 s at the median before any overhead. The GOP-cache
-   origin (\`/gop/\`, as restreaming servers send) starts at its latest
-   keyframe, leaving only the wait for the next one. "Outside ffmpeg" is
-   each run's time minus the supervisor's ffmpeg-start-to-ready time.
+   the supervisor's segmenter ends the first segment 0.25 s after the
+   first key frame. The live origin sends from the moment a client
+   connects, each packet as it is made, so the first key frame comes 0
+   to 1 s after ffmpeg connects. The GOP-cache origin (\`/gop/\`, as restreaming servers
+   send) starts at its latest keyframe. "Outside ffmpeg" is each run's
+   time minus the supervisor's ffmpeg-start-to-ready time; the stages
+   come from the supervisor's \`ready\` log line of each run.
 3. **Herd**: \`target/release/herd --concurrency $HERD\` opens that many
    connections at once for one cold channel while a probe (its own
    thread, another viewer) requests a static file every 5 ms; with 1

@@ -81,7 +81,10 @@ sub probe {
 }
 
 # Segments (name, duration) listed once the playlist has gone past its
-# short first segments and lists one of full length.
+# short first segments and lists one of full length. copy's second
+# segment (cut by the supervisor after a short first one) does not start
+# with a keyframe: it is never listed where a player could start, and
+# has left the list once four segments were published.
 sub segments {
 	my ($t, $id) = @_;
 	my @segs;
@@ -89,7 +92,8 @@ sub segments {
 		my $text = file_text($t, "hls/stream_$id.m3u8");
 		@segs = $text =~ /^#EXTINF:([\d.]+),\s*\n(stream_\S+\.ts)$/mg;
 		my @full = grep { $segs[$_ * 2] > 1.5 } 0 .. $#segs / 2;
-		@full >= 1;
+		@full >= 1 && ($id ne 'copy'
+			|| ($text !~ /^stream_copy_001\.ts$/m && @segs >= 6));
 	});
 	my @pairs;
 	while (my ($dur, $name) = splice(@segs, 0, 2)) {

@@ -192,8 +192,20 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
     // Probe 1 s of input, not the default 5 s: a live source's streams are
     // known after its first keyframe, and every probed second delays the
     // first segment (measured: 5.3 s -> 2.0 s to the first segment).
-    push("-analyzeduration");
-    push("1000000");
+    // ffmpeg writes nothing until the probe ends, so in copy mode, where
+    // the first segment ends 0.25 s past the first keyframe, the probe was
+    // the last wait. A remux needs no frame rate or picture size, only the
+    // streams (an MPEG-TS source's PMT, an FLV header): 0.2 s of probing
+    // and no frame-rate probe (measured from the live test origin, first
+    // segment 1.36 s -> 0.75 s after the spawn, median; 0.5 s: 0.92 s).
+    if quality == Quality::Copy {
+        for s in ["-analyzeduration", "200000", "-fpsprobesize", "0"] {
+            push(s);
+        }
+    } else {
+        push("-analyzeduration");
+        push("1000000");
+    }
     push("-i");
     push(&input.url);
     if quality == Quality::Abr {
@@ -215,6 +227,7 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
             // up: measured 0 to 0.3 s on every cold start.
             push("-max_interleave_delta");
             push("10000");
+            return mpegts_output(a);
         }
         Some((height, vk, ak)) => {
             let vf = format!("scale=-2:{height}");
@@ -258,6 +271,32 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
         }
     }
     hls_output(a, out, quality)
+}
+
+/// Whether a preset's segments are cut by the supervisor (`segmenter`)
+/// from ffmpeg's MPEG-TS on stdout rather than by ffmpeg's hls muxer: copy
+/// mode, where ffmpeg could end a segment only on the source's key frames.
+pub fn uses_segmenter(quality: Quality) -> bool {
+    quality == Quality::Copy
+}
+
+/// MPEG-TS on stdout for the segmenter. `-flush_packets 1`: each packet
+/// reaches the pipe at once (else 32 KiB are buffered, delaying every cut);
+/// `-pes_payload_size 0`: each audio frame is its own PES, so a cut can
+/// fall between any two frames.
+fn mpegts_output(mut a: Vec<OsString>) -> Vec<OsString> {
+    for s in [
+        "-f",
+        "mpegts",
+        "-flush_packets",
+        "1",
+        "-pes_payload_size",
+        "0",
+        "pipe:1",
+    ] {
+        a.push(s.into());
+    }
+    a
 }
 
 /// The HLS muxer's arguments, ending with the output playlist.
@@ -340,15 +379,26 @@ mod tests {
     }
 
     #[test]
-    fn copy_mode_hls_output() {
+    fn copy_mode_pipes_mpegts_to_the_segmenter() {
         let input = Input {
             url: "http://127.0.0.1:9/live.ts".into(),
             ..Input::default()
         };
         let v = strs(&build(&input, Quality::Copy, &out()));
+        assert!(uses_segmenter(Quality::Copy) && !uses_segmenter(Quality::Low));
         assert_eq!(after(&v, "-i"), "http://127.0.0.1:9/live.ts");
         assert_eq!(after(&v, "-c"), "copy");
         assert_eq!(after(&v, "-max_interleave_delta"), "10000");
+        assert_eq!(after(&v, "-analyzeduration"), "200000");
+        assert_eq!(after(&v, "-fpsprobesize"), "0");
+        assert_eq!(after(&v, "-f"), "mpegts");
+        assert_eq!(after(&v, "-flush_packets"), "1");
+        assert_eq!(after(&v, "-pes_payload_size"), "0");
+        assert!(!v.iter().any(|s| s.starts_with("-hls")));
+        assert_eq!(v.last().unwrap(), "pipe:1");
+        let v = strs(&build(&input, Quality::Medium, &out()));
+        assert_eq!(after(&v, "-analyzeduration"), "1000000");
+        assert!(!v.iter().any(|s| s == "-fpsprobesize"));
         assert_eq!(after(&v, "-hls_time"), "4");
         assert_eq!(after(&v, "-hls_init_time"), "1");
         assert!(after(&v, "-hls_flags").contains("temp_file"));
@@ -469,7 +519,7 @@ mod tests {
     fn no_init_time_when_not_shorter() {
         let mut o = out();
         o.init_secs = 4.0;
-        let v = strs(&build(&Input::default(), Quality::Copy, &o));
+        let v = strs(&build(&Input::default(), Quality::Low, &o));
         assert!(!v.iter().any(|s| s == "-hls_init_time"));
     }
 }

@@ -28,6 +28,7 @@ pub mod reconcile;
 pub mod redact;
 pub mod restart_policy;
 pub mod secret;
+pub mod segmenter;
 pub mod server;
 pub mod server_ops;
 pub mod store;

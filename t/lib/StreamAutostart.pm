@@ -203,13 +203,11 @@ sub supervisor_call {
 	return wantarray ? @replies : $replies[0];
 }
 
-# Pids of the ffmpeg processes writing into this test's HLS directory,
-# found through /proc (command lines), not by process name alone.
+# Pids of the ffmpeg processes of this test's HLS directory (and channel),
+# found through /proc by the marks the supervisor puts in each ffmpeg's
+# environment (copy-mode ffmpeg writes to a pipe: no path in its argv).
 sub ffmpeg_pids {
 	my ($hls, $channel) = @_;
-	# An abr channel's ffmpeg writes its variants, stream_<id>.%v.m3u8.
-	my $target = defined $channel
-		? qr/^\Q$hls\/stream_$channel\E(\.%v)?\.m3u8$/ : qr/^\Q$hls\/\E/;
 	my @pids;
 
 	opendir my $dh, '/proc' or return ();
@@ -220,7 +218,13 @@ sub ffmpeg_pids {
 		close $fh;
 		my @argv = split /\0/, $cmd;
 		next unless @argv && $argv[0] =~ m!(^|/)ffmpeg$!;
-		push @pids, $pid if grep { $_ =~ $target } @argv;
+		open $fh, '<', "/proc/$pid/environ" or next;
+		my %env = map { split /=/, $_, 2 } grep { /=/ } split /\0/, <$fh> // '';
+		close $fh;
+		next unless ($env{STREAM_SUPERVISOR_HLS_DIR} // '') eq $hls;
+		next if defined $channel
+			&& ($env{STREAM_SUPERVISOR_CHANNEL} // '') ne $channel;
+		push @pids, $pid;
 	}
 	closedir $dh;
 

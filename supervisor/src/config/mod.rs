@@ -88,6 +88,12 @@ pub struct Cli {
     #[arg(long, env = "SUPERVISOR_SEGMENT_DURATION", default_value = "4s", value_parser = parse_duration)]
     pub segment_duration: Duration,
 
+    /// Length of a copy-mode channel's first segment, cut by the
+    /// supervisor from the first key frame (0: a whole segment). A cold
+    /// start waits for this instead of the source's keyframe interval.
+    #[arg(long, env = "SUPERVISOR_FIRST_SEGMENT_DURATION", default_value = "250ms", value_parser = parse_duration)]
+    pub first_segment_duration: Duration,
+
     /// Give up on a channel that has no segment after this long.
     #[arg(long, env = "SUPERVISOR_START_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub start_timeout: Duration,

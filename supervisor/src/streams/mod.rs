@@ -11,6 +11,7 @@
 mod failover;
 mod lease;
 mod lifecycle;
+mod readiness;
 mod route;
 mod run;
 

@@ -12,6 +12,7 @@ use tokio::process::{Child, Command};
 use tracing::{debug, info, warn};
 
 use super::lifecycle::Plan;
+use super::readiness::{Seen, Watch};
 use super::{Channel, State, Streams};
 use crate::disk_space;
 use crate::ffmpeg_args::{self, HlsOutput, Input};
@@ -21,6 +22,7 @@ use crate::hls_files;
 use crate::process;
 use crate::proxy::Proxy;
 use crate::redact;
+use crate::segmenter::{self, Segmenter};
 use shared::overview::EventKind;
 
 /// stderr lines kept per channel for failure reasons.
@@ -101,10 +103,15 @@ impl Streams {
             resume,
         };
         let args = ffmpeg_args::build(&input, plan.quality, &out);
+        let segmented = ffmpeg_args::uses_segmenter(plan.quality);
         let mut cmd = Command::new(&self.cfg.ffmpeg);
         cmd.args(&args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if segmented {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         process::guard(&mut cmd, &self.cfg.hls_dir, id);
         let mut child = match cmd.spawn() {
@@ -116,7 +123,20 @@ impl Streams {
                 }
             }
         };
+        let begun = Instant::now();
         let pid = child.id().unwrap_or(0);
+        // Copy mode: the supervisor cuts the segments from ffmpeg's stdout.
+        let mut segmenter = child.stdout.take().filter(|_| segmented).map(|stdout| {
+            let opts = segmenter::Options {
+                dir: self.cfg.hls_dir.clone(),
+                channel: id.clone(),
+                first_secs: self.cfg.first_segment_duration.as_secs_f64(),
+                segment_secs: seg,
+                list_size: out.list_size as usize,
+                resume,
+            };
+            Segmenter::start(stdout, opts, begun)
+        });
         if let Some(g) = &gateway {
             g.serve_ffmpeg(pid);
         }
@@ -156,7 +176,6 @@ impl Streams {
                 }
             });
         }
-        let begun = Instant::now();
         // A resumed run is ready once it has added a segment of its own.
         let baseline = if resume {
             hls_files::progress(&self.cfg.hls_dir, id)
@@ -165,192 +184,129 @@ impl Streams {
         };
         let stall_after = self.cfg.stall_timeout();
         let mut watch = Watch::new(begun, baseline, self.cfg.start_timeout, stall_after);
-        loop {
-            tokio::select! {
-                status = child.wait() => {
-                    // Let the stderr reader drain the last lines.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
-                    let reason = match (status, gateway.as_ref().and_then(Gateway::last_error)) {
-                        // The gateway could not reach the upstream (policy,
-                        // TLS, proxy): ffmpeg only saw its 502.
-                        (Ok(s), Some(e)) if s.code().is_some() => e,
-                        (Ok(s), _) => exit_reason(s, &lines) + &via,
-                        (Err(e), _) => format!("ffmpeg could not be waited for ({e})"),
-                    };
+        // `return` in this block ends the run; the segmenter is then waited
+        // for, so that no file of this run appears after it.
+        let outcome = async {
+            loop {
+                tokio::select! {
+                    status = child.wait() => {
+                        // Let the stderr reader drain the last lines.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+                        // The segmenter could not write (a full disk): ffmpeg
+                        // then only saw its pipe close.
+                        let failed = segmenter.as_ref().and_then(Segmenter::failure);
+                        let reason = match (status, gateway.as_ref().and_then(Gateway::last_error)) {
+                            _ if failed.is_some() => failed.unwrap_or_default(),
+                            // The gateway could not reach the upstream (policy,
+                            // TLS, proxy): ffmpeg only saw its 502.
+                            (Ok(s), Some(e)) if s.code().is_some() => e,
+                            (Ok(s), _) => exit_reason(s, &lines) + &via,
+                            (Err(e), _) => format!("ffmpeg could not be waited for ({e})"),
+                        };
+                        let ready = watch.ready();
+                        warn!(channel = %id, pid, %reason, ready, "ffmpeg exited");
+                        return Outcome::Failed { reason, was_ready: ready };
+                    }
+                    _ = ch.stop.notified() => {
+                        kill(&mut child).await;
+                        let end = ch.stopped();
+                        info!(channel = %id, pid, reason = ?ch.stop_reason.lock().unwrap(), "stopped");
+                        return Outcome::Ended(end);
+                    }
+                    _ = tokio::time::sleep(watch.tick()) => {}
+                    // A new segment: look at once, not at the next tick.
+                    _ = published(segmenter.as_ref()) => {}
+                }
+                // Empty files where complete ones belong (a full disk): a
+                // failure of the run, never readiness.
+                let empty = hls_files::empty_output(&self.cfg.hls_dir, id);
+                if let Some(what) = empty {
+                    let free = disk_space::free_bytes(&self.cfg.hls_dir);
                     let ready = watch.ready();
-                    warn!(channel = %id, pid, %reason, ready, "ffmpeg exited");
-                    return Outcome::Failed { reason, was_ready: ready };
+                    if let Some(reason) =
+                        disk_space::empty_output_verdict(ready, &self.cfg.hls_dir, what, free)
+                    {
+                        kill(&mut child).await;
+                        warn!(channel = %id, pid, %reason, ready, "ffmpeg's output is empty");
+                        return Outcome::Failed {
+                            reason,
+                            was_ready: ready,
+                        };
+                    }
                 }
-                _ = ch.stop.notified() => {
+                let progress = hls_files::progress(&self.cfg.hls_dir, id);
+                let seen = watch.look(Instant::now(), progress, || {
+                    empty.is_none() && hls_files::ready(&self.cfg.hls_dir, id, plan.quality.variants())
+                });
+                match seen {
+                    Seen::Waiting => {}
+                    Seen::Ready => {
+                        ch.set_state(State::Ready);
+                        let cold_ms = ch.mark_ready();
+                        self.event(id, EventKind::Ready, cold_ms, None);
+                        ch.info.lock().unwrap().skipped.worked(source);
+                        let st = segmenter.as_ref().map(Segmenter::stages).unwrap_or_default();
+                        info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready",
+                            cold_ms, first_byte_ms = st.first_byte_ms, keyframe_ms = st.keyframe_ms,
+                            segment_ms = st.segment_ms, "ready");
+                    }
+                    Seen::StartTimedOut => {
+                        kill(&mut child).await;
+                        let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+                        let last = lines
+                            .last()
+                            .map(|l| format!(" (ffmpeg: {l})"))
+                            .unwrap_or_default();
+                        // A refused or failed upstream request (the policy,
+                        // TLS) says more than the timeout ffmpeg ran into.
+                        let reason = match gateway.as_ref().and_then(Gateway::last_error) {
+                            Some(e) => e,
+                            None => format!(
+                                "no segment within {} s{last}{via}",
+                                self.cfg.start_timeout.as_secs()
+                            ),
+                        };
+                        warn!(channel = %id, pid, %reason, "start timed out");
+                        return Outcome::Failed {
+                            reason,
+                            was_ready: false,
+                        };
+                    }
+                    Seen::Stalled => {
+                        kill(&mut child).await;
+                        let reason = format!(
+                            "stalled: no new segment for {} s (source sends no data?){via}",
+                            stall_after.as_secs()
+                        );
+                        warn!(channel = %id, pid, %reason, "ffmpeg stalled");
+                        return Outcome::Failed {
+                            reason,
+                            was_ready: true,
+                        };
+                    }
+                }
+                let idle = ch.idle_for();
+                if idle >= self.idle_limit() {
                     kill(&mut child).await;
-                    let end = ch.stopped();
-                    info!(channel = %id, pid, reason = ?ch.stop_reason.lock().unwrap(), "stopped");
-                    return Outcome::Ended(end);
+                    info!(channel = %id, pid, idle_secs = idle.as_secs(), "idle, stopped");
+                    return Outcome::Ended(ch.idle_end());
                 }
-                _ = tokio::time::sleep(watch.tick()) => {}
-            }
-            // Empty files where complete ones belong (a full disk): a
-            // failure of the run, never readiness.
-            let empty = hls_files::empty_output(&self.cfg.hls_dir, id);
-            if let Some(what) = empty {
-                let free = disk_space::free_bytes(&self.cfg.hls_dir);
-                let ready = watch.ready();
-                if let Some(reason) =
-                    disk_space::empty_output_verdict(ready, &self.cfg.hls_dir, what, free)
-                {
-                    kill(&mut child).await;
-                    warn!(channel = %id, pid, %reason, ready, "ffmpeg's output is empty");
-                    return Outcome::Failed {
-                        reason,
-                        was_ready: ready,
-                    };
-                }
-            }
-            let progress = hls_files::progress(&self.cfg.hls_dir, id);
-            let seen = watch.look(Instant::now(), progress, || {
-                empty.is_none() && hls_files::ready(&self.cfg.hls_dir, id, plan.quality.variants())
-            });
-            match seen {
-                Seen::Waiting => {}
-                Seen::Ready => {
-                    ch.set_state(State::Ready);
-                    let cold_ms = ch.mark_ready();
-                    self.event(id, EventKind::Ready, cold_ms, None);
-                    ch.info.lock().unwrap().skipped.worked(source);
-                    info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready", "ready");
-                }
-                Seen::StartTimedOut => {
-                    kill(&mut child).await;
-                    let lines: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
-                    let last = lines
-                        .last()
-                        .map(|l| format!(" (ffmpeg: {l})"))
-                        .unwrap_or_default();
-                    // A refused or failed upstream request (the policy,
-                    // TLS) says more than the timeout ffmpeg ran into.
-                    let reason = match gateway.as_ref().and_then(Gateway::last_error) {
-                        Some(e) => e,
-                        None => format!(
-                            "no segment within {} s{last}{via}",
-                            self.cfg.start_timeout.as_secs()
-                        ),
-                    };
-                    warn!(channel = %id, pid, %reason, "start timed out");
-                    return Outcome::Failed {
-                        reason,
-                        was_ready: false,
-                    };
-                }
-                Seen::Stalled => {
-                    kill(&mut child).await;
-                    let reason = format!(
-                        "stalled: no new segment for {} s (source sends no data?){via}",
-                        stall_after.as_secs()
-                    );
-                    warn!(channel = %id, pid, %reason, "ffmpeg stalled");
-                    return Outcome::Failed {
-                        reason,
-                        was_ready: true,
-                    };
-                }
-            }
-            let idle = ch.idle_for();
-            if idle >= self.idle_limit() {
-                kill(&mut child).await;
-                info!(channel = %id, pid, idle_secs = idle.as_secs(), "idle, stopped");
-                return Outcome::Ended(ch.idle_end());
             }
         }
+        .await;
+        if let Some(s) = segmenter.as_mut() {
+            s.finish().await;
+        }
+        outcome
     }
 }
 
-/// What a look at the playlist means for the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seen {
-    /// Nothing to act on: still starting, or advancing as it should.
-    Waiting,
-    /// The first segment of this run is there: viewers can be served.
-    Ready,
-    /// No segment of its own within the start timeout.
-    StartTimedOut,
-    /// Was ready, but the playlist has not advanced for the stall timeout.
-    Stalled,
-}
-
-/// Readiness and stall detection for one run, from the playlist's progress
-/// at each look. Pure: the caller reads the files and the clock.
-struct Watch {
-    begun: Instant,
-    /// A resumed run's progress at its start, left by the run before: the
-    /// run is ready only once past it.
-    baseline: Option<u64>,
-    start_timeout: Duration,
-    stall_after: Duration,
-    ready: bool,
-    /// The last progress seen once ready, and when it was first seen.
-    last: (Option<u64>, Instant),
-}
-
-impl Watch {
-    fn new(
-        begun: Instant,
-        baseline: Option<u64>,
-        start_timeout: Duration,
-        stall_after: Duration,
-    ) -> Watch {
-        Watch {
-            begun,
-            baseline,
-            start_timeout,
-            stall_after,
-            ready: false,
-            last: (None, begun),
-        }
-    }
-
-    fn ready(&self) -> bool {
-        self.ready
-    }
-
-    /// While starting, viewers are held until the first segment: look often
-    /// (a stat and a small read); once ready, twice a second.
-    fn tick(&self) -> Duration {
-        if self.ready {
-            Duration::from_millis(500)
-        } else {
-            Duration::from_millis(20)
-        }
-    }
-
-    /// A look at `now`: `progress` is the playlist's (see
-    /// `hls_files::progress`); `playlist_ready` reads the playlist, so it is
-    /// asked only once the run has advanced.
-    fn look(
-        &mut self,
-        now: Instant,
-        progress: Option<u64>,
-        playlist_ready: impl FnOnce() -> bool,
-    ) -> Seen {
-        if !self.ready {
-            let advanced = self.baseline.is_none() || progress > self.baseline;
-            if advanced && playlist_ready() {
-                self.ready = true;
-                self.last = (progress, now);
-                Seen::Ready
-            } else if now.duration_since(self.begun) > self.start_timeout {
-                Seen::StartTimedOut
-            } else {
-                Seen::Waiting
-            }
-        } else if progress != self.last.0 {
-            self.last = (progress, now);
-            Seen::Waiting
-        } else if now.duration_since(self.last.1) >= self.stall_after {
-            Seen::Stalled
-        } else {
-            Seen::Waiting
-        }
+/// A segment published by the run's segmenter (never, without one).
+async fn published(segmenter: Option<&Segmenter>) {
+    match segmenter {
+        Some(s) => s.published().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -387,87 +343,7 @@ async fn kill(child: &mut Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
     use std::os::unix::process::ExitStatusExt;
-
-    const START: Duration = Duration::from_secs(10);
-    const STALL: Duration = Duration::from_secs(6);
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn a_fresh_run_is_ready_at_its_first_complete_playlist() {
-        let t0 = Instant::now();
-        let mut w = Watch::new(t0, None, START, STALL);
-        assert_eq!(w.tick(), ms(20));
-        assert_eq!(w.look(t0 + ms(20), None, || false), Seen::Waiting);
-        // A segment is listed but not yet written: keep holding viewers.
-        assert_eq!(w.look(t0 + ms(40), Some(1), || false), Seen::Waiting);
-        assert!(!w.ready());
-        assert_eq!(w.look(t0 + ms(60), Some(1), || true), Seen::Ready);
-        assert!(w.ready());
-        assert_eq!(w.tick(), ms(500));
-    }
-
-    #[test]
-    fn a_resumed_run_is_ready_only_past_the_segments_it_inherited() {
-        let t0 = Instant::now();
-        let mut w = Watch::new(t0, Some(5), START, STALL);
-        let asked = Cell::new(0);
-        let ready = || {
-            asked.set(asked.get() + 1);
-            true
-        };
-        assert_eq!(w.look(t0 + ms(20), Some(5), ready), Seen::Waiting);
-        assert_eq!(w.look(t0 + ms(40), None, ready), Seen::Waiting);
-        // The playlist is not read before the run has added a segment.
-        assert_eq!(asked.get(), 0);
-        assert_eq!(w.look(t0 + ms(60), Some(6), ready), Seen::Ready);
-        assert_eq!(asked.get(), 1);
-    }
-
-    #[test]
-    fn a_start_times_out_only_after_the_whole_start_timeout() {
-        let t0 = Instant::now();
-        let mut w = Watch::new(t0, None, START, STALL);
-        assert_eq!(w.look(t0 + START, None, || false), Seen::Waiting);
-        assert_eq!(
-            w.look(t0 + START + ms(1), None, || false),
-            Seen::StartTimedOut
-        );
-        // An incomplete playlist does not count as a start either.
-        let mut w = Watch::new(t0, None, START, STALL);
-        assert_eq!(
-            w.look(t0 + START + ms(1), Some(1), || false),
-            Seen::StartTimedOut
-        );
-    }
-
-    #[test]
-    fn a_ready_run_stalls_when_its_playlist_stops_advancing() {
-        let t0 = Instant::now();
-        let mut w = Watch::new(t0, None, START, STALL);
-        let ready_at = t0 + ms(100);
-        assert_eq!(w.look(ready_at, Some(3), || true), Seen::Ready);
-        assert_eq!(
-            w.look(ready_at + STALL - ms(1), Some(3), || true),
-            Seen::Waiting
-        );
-        // A new segment restarts the stall clock.
-        let moved = ready_at + STALL - ms(1);
-        assert_eq!(w.look(moved, Some(4), || true), Seen::Waiting);
-        assert_eq!(
-            w.look(moved + STALL - ms(1), Some(4), || true),
-            Seen::Waiting
-        );
-        assert_eq!(w.look(moved + STALL, Some(4), || true), Seen::Stalled);
-        // A ready run never times out starting, however long it runs.
-        let mut w = Watch::new(t0, None, START, STALL);
-        w.look(t0, Some(1), || true);
-        assert_eq!(w.look(t0 + START * 10, Some(2), || true), Seen::Waiting);
-    }
 
     #[test]
     fn exit_reasons() {

@@ -87,7 +87,11 @@ async fn main() -> Result<(), String> {
             "-b:v",
             "400k",
         ])
-        .args(["-c:a", "aac", "-b:a", "64k", "-f", "mpegts", "pipe:1"])
+        // Every packet to the viewers as it is made, as a live origin sends
+        // it: without -flush_packets ffmpeg fills a 32 KiB buffer first
+        // (about half a second of this stream), so viewers got bursts.
+        .args(["-c:a", "aac", "-b:a", "64k", "-f", "mpegts"])
+        .args(["-flush_packets", "1", "pipe:1"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)

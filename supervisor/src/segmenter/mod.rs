@@ -1,0 +1,210 @@
+//! HLS segments of a copy-mode channel, cut by the supervisor from ffmpeg's
+//! MPEG-TS output (a pipe), so that the first segment can be shorter than
+//! the source's keyframe interval: ffmpeg's hls muxer ends a segment only
+//! on a key frame, which costs a cold start a whole interval.
+//!
+//! ffmpeg's stdout is read by a tokio task and handed to one plain thread
+//! per run that splits and writes the files (blocking writes belong off the
+//! runtime). The run loop is woken when a segment is published and learns
+//! when the first byte, the first key frame and the first segment came.
+
+pub mod cut;
+pub mod playlist;
+pub mod split;
+pub mod ts;
+pub mod writer;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tracing::warn;
+
+/// What a run's segmenter makes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dir: PathBuf,
+    pub channel: String,
+    /// seg0's length (0: none shorter than a segment).
+    pub first_secs: f64,
+    pub segment_secs: f64,
+    pub list_size: usize,
+    /// Carry on the playlist an earlier run left.
+    pub resume: bool,
+}
+
+const UNSET: u64 = u64::MAX;
+
+/// What the run loop reads of a segmenter.
+struct Shared {
+    published: Notify,
+    first_byte_ms: AtomicU64,
+    keyframe_ms: AtomicU64,
+    segment_ms: AtomicU64,
+    failure: Mutex<Option<String>>,
+}
+
+pub struct Segmenter {
+    shared: Arc<Shared>,
+    done: Option<oneshot::Receiver<()>>,
+}
+
+/// Milliseconds from the start of the run to the first byte from ffmpeg,
+/// the first key frame, and the first published segment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stages {
+    pub first_byte_ms: Option<u64>,
+    pub keyframe_ms: Option<u64>,
+    pub segment_ms: Option<u64>,
+}
+
+fn mark(slot: &AtomicU64, begun: Instant) {
+    if slot.load(Ordering::Relaxed) == UNSET {
+        let ms = u64::try_from(begun.elapsed().as_millis()).unwrap_or(UNSET - 1);
+        slot.store(ms, Ordering::Relaxed);
+    }
+}
+
+fn read(slot: &AtomicU64) -> Option<u64> {
+    Some(slot.load(Ordering::Relaxed)).filter(|&v| v != UNSET)
+}
+
+impl Segmenter {
+    /// Starts reading `output` (ffmpeg's stdout) into segments. `begun`: the
+    /// run's start, for the stage times.
+    pub fn start(
+        output: impl AsyncRead + Unpin + Send + 'static,
+        opts: Options,
+        begun: Instant,
+    ) -> Segmenter {
+        let shared = Arc::new(Shared {
+            published: Notify::new(),
+            first_byte_ms: AtomicU64::new(UNSET),
+            keyframe_ms: AtomicU64::new(UNSET),
+            segment_ms: AtomicU64::new(UNSET),
+            failure: Mutex::new(None),
+        });
+        // Bounded: if the thread falls behind, ffmpeg waits on its pipe.
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
+        tokio::spawn(async move {
+            let mut output = output;
+            loop {
+                let mut buf = vec![0u8; 64 * 1024];
+                match output.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.send(buf).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let (done_tx, done_rx) = oneshot::channel();
+        let thread_shared = shared.clone();
+        let name = format!("segmenter {}", opts.channel);
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            run(rx, &opts, &thread_shared, begun);
+            let _ = done_tx.send(());
+        });
+        if let Err(e) = spawned {
+            *shared.failure.lock().unwrap() = Some(format!("cannot start the segmenter ({e})"));
+        }
+        Segmenter {
+            shared,
+            done: Some(done_rx),
+        }
+    }
+
+    /// Resolves when a segment has been published since the last call.
+    pub async fn published(&self) {
+        self.shared.published.notified().await
+    }
+
+    pub fn stages(&self) -> Stages {
+        Stages {
+            first_byte_ms: read(&self.shared.first_byte_ms),
+            keyframe_ms: read(&self.shared.keyframe_ms),
+            segment_ms: read(&self.shared.segment_ms),
+        }
+    }
+
+    /// Why the segmenter gave up (it could not write), if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure.lock().unwrap().clone()
+    }
+
+    /// Waits (a little) for the thread to finish once ffmpeg is gone, so
+    /// no file of this run appears after the run has ended.
+    pub async fn finish(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+        }
+    }
+}
+
+/// The segmenter thread: until ffmpeg's output ends or a write fails.
+fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: Instant) {
+    let path = crate::ffmpeg_args::playlist_path(&opts.dir, &opts.channel);
+    let (list, first) = match opts.resume {
+        true => {
+            let old = std::fs::read_to_string(&path).unwrap_or_default();
+            let list = playlist::Playlist::resume(&opts.channel, opts.list_size, &old);
+            (list, 0.0)
+        }
+        false => {
+            let list = playlist::Playlist::new(&opts.channel, opts.list_size);
+            (list, opts.first_secs)
+        }
+    };
+    let mut splitter = split::Splitter::new(cut::Cutter::new(first, opts.segment_secs, true));
+    let mut framer = ts::Framer::default();
+    let mut writer = writer::Writer::new(&opts.dir, &opts.channel, list);
+    let mut error: Option<std::io::Error> = None;
+    while let Some(chunk) = rx.blocking_recv() {
+        mark(&shared.first_byte_ms, begun);
+        let mut published = false;
+        framer.feed(&chunk, |p| {
+            if error.is_some() {
+                return;
+            }
+            splitter.packet(p, &mut |o| match writer.out(o) {
+                Ok(p) => published |= p,
+                Err(e) => error = error.take().or(Some(e)),
+            });
+        });
+        if splitter.keyframe_seen {
+            mark(&shared.keyframe_ms, begun);
+        }
+        if published {
+            mark(&shared.segment_ms, begun);
+            shared.published.notify_one();
+        }
+        if error.is_some() {
+            break;
+        }
+    }
+    // The segment being written when ffmpeg ended is incomplete (a kill, a
+    // crash): dropped, as ffmpeg's own muxer would lose it to a SIGKILL; a
+    // restart's resume then joins the list right after the last whole one.
+    writer.discard();
+    if let Some(e) = error {
+        let reason = write_failure(&opts.dir, &e);
+        warn!(channel = %opts.channel, %reason, "segmenter stopped");
+        *shared.failure.lock().unwrap() = Some(reason);
+    }
+}
+
+/// Why writing failed, in the words the rest of the supervisor uses for a
+/// full disk.
+fn write_failure(dir: &std::path::Path, e: &std::io::Error) -> String {
+    let free = crate::disk_space::free_bytes(dir);
+    if e.raw_os_error() == Some(libc::ENOSPC) {
+        return crate::disk_space::full_reason(dir, free.unwrap_or(0));
+    }
+    format!("cannot write segments into {}: {e}", dir.display())
+}

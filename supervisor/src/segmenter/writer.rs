@@ -1,0 +1,156 @@
+//! The segmenter's files: each segment written under a temporary name and
+//! renamed into place when it ends, then the playlist (also by rename), as
+//! ffmpeg's `temp_file` flag does; segments that left the list are deleted
+//! a few entries later (ffmpeg's delete threshold), so a player that just
+//! read the list can still fetch them. Runs on the segmenter's own thread:
+//! blocking writes are fine there.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::playlist::{segment_name, Playlist};
+use super::split::Out;
+use super::ts;
+
+/// Segments kept on disk after they leave the list (ffmpeg's
+/// `-hls_delete_threshold 3`).
+const DELETE_THRESHOLD: usize = 3;
+
+struct Open {
+    file: BufWriter<File>,
+    tmp: PathBuf,
+    name: String,
+    start: u64,
+    key: bool,
+}
+
+pub struct Writer {
+    dir: PathBuf,
+    channel: String,
+    playlist: Playlist,
+    open: Option<Open>,
+    gone: VecDeque<u64>,
+    /// Segments published by this run.
+    pub published: u64,
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+impl Writer {
+    pub fn new(dir: &Path, channel: &str, playlist: Playlist) -> Writer {
+        Writer {
+            dir: dir.to_path_buf(),
+            channel: channel.to_string(),
+            playlist,
+            open: None,
+            gone: VecDeque::new(),
+            published: 0,
+        }
+    }
+
+    /// One event from the splitter; Ok(true) when a segment was published.
+    pub fn out(&mut self, o: Out) -> std::io::Result<bool> {
+        match o {
+            Out::Data(d) => {
+                if let Some(open) = &mut self.open {
+                    open.file.write_all(d)?;
+                }
+                Ok(false)
+            }
+            Out::Begin { time, key } => {
+                let published = self.close(time)?;
+                let name = segment_name(&self.channel, self.playlist.next_number());
+                let tmp = self.dir.join(format!("{name}.tmp"));
+                let file = BufWriter::with_capacity(64 * 1024, File::create(&tmp)?);
+                self.open = Some(Open {
+                    file,
+                    tmp,
+                    name,
+                    start: time,
+                    key,
+                });
+                Ok(published)
+            }
+        }
+    }
+
+    /// Ends the open segment at `end` (90 kHz) and publishes it; Ok(false)
+    /// if none was open or it has no length.
+    pub fn close(&mut self, end: u64) -> std::io::Result<bool> {
+        let Some(open) = self.open.take() else {
+            return Ok(false);
+        };
+        let ticks = ts::ticks_between(open.start, end);
+        let file = open.file.into_inner().map_err(|e| e.into_error())?;
+        drop(file);
+        if ticks <= 0 {
+            let _ = std::fs::remove_file(&open.tmp);
+            return Ok(false);
+        }
+        std::fs::rename(&open.tmp, self.dir.join(&open.name))?;
+        let gone = self
+            .playlist
+            .push(ticks as f64 / ts::CLOCK as f64, open.key);
+        let path = crate::ffmpeg_args::playlist_path(&self.dir, &self.channel);
+        write_atomically(&path, self.playlist.render().as_bytes())?;
+        self.published += 1;
+        self.gone.extend(gone);
+        while self.gone.len() > DELETE_THRESHOLD {
+            if let Some(n) = self.gone.pop_front() {
+                let _ = std::fs::remove_file(self.dir.join(segment_name(&self.channel, n)));
+            }
+        }
+        Ok(true)
+    }
+
+    /// The run ended: the segment being written is not published.
+    pub fn discard(&mut self) {
+        if let Some(open) = self.open.take() {
+            let _ = std::fs::remove_file(&open.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_and_playlist_appear_by_rename_and_old_ones_go() {
+        let dir = std::env::temp_dir().join(format!("seg-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut w = Writer::new(&dir, "5", Playlist::new("5", 2));
+        let s = ts::CLOCK;
+        assert!(!w.out(Out::Begin { time: 0, key: true }).unwrap());
+        w.out(Out::Data(b"abc")).unwrap();
+        assert!(dir.join("stream_5_000.ts.tmp").exists());
+        assert!(!dir.join("stream_5.m3u8").exists());
+        assert!(w.out(Out::Begin { time: s, key: true }).unwrap());
+        assert_eq!(std::fs::read(dir.join("stream_5_000.ts")).unwrap(), b"abc");
+        let text = std::fs::read_to_string(dir.join("stream_5.m3u8")).unwrap();
+        assert!(text.contains("#EXTINF:1.000000,\nstream_5_000.ts\n"));
+        for i in 2..8 {
+            w.out(Out::Begin {
+                time: i * s,
+                key: true,
+            })
+            .unwrap();
+        }
+        // 0..=6 published, 5 and 6 listed, 2..=4 kept a while, 0 and 1 gone.
+        assert!(!dir.join("stream_5_001.ts").exists());
+        assert!(dir.join("stream_5_002.ts").exists());
+        assert!(dir.join("stream_5_007.ts.tmp").exists());
+        w.discard();
+        assert!(!dir.join("stream_5_007.ts.tmp").exists());
+        assert!(!dir.join("stream_5_007.ts").exists());
+        assert_eq!(w.published, 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
