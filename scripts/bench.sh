@@ -455,7 +455,7 @@ times each stage of a copy-mode run) and curl:
   frame: no wait.
 - **The first segment**: in copy mode the supervisor cuts the segments
   itself (\`supervisor/src/segmenter/\`): the first one ends at the first
-  audio or video frame a quarter of a second after the first key frame
+  audio or video frame 0.2 s after the first key frame
   (\`--first-segment-duration\`), not at the next key frame a whole
   keyframe interval later, as ffmpeg's hls muxer would. The second
   segment runs to the next key frame; it does not begin with one, so the
@@ -463,7 +463,7 @@ times each stage of a copy-mode run) and curl:
   fourth segment is published). ffmpeg writes each packet to the pipe at
   once (\`-flush_packets 1\`).
 
-So a live origin's median is about ffmpeg's start + 0.5 s + 0.25 s. A
+So a live origin's median is about ffmpeg's start + 0.5 s + 0.2 s. A
 GOP cache sends its latest key frame and what followed at once, so the
 first segment is there as soon as ffmpeg's probe is done.
 
@@ -496,7 +496,7 @@ first segment is there as soon as ffmpeg's probe is done.
    0 to 1 s (viewers do not arrive in step with the source's keyframes),
    then \`curl -w %{time_total}\` of the playlist: from the first request
    to a 200 with a segment. The source (test-origin) sends 1 s keyframes;
-   the supervisor's segmenter ends the first segment 0.25 s after the
+   the supervisor's segmenter ends the first segment 0.2 s after the
    first key frame. The live origin sends from the moment a client
    connects, each packet as it is made, so the first key frame comes 0
    to 1 s after ffmpeg connects. The GOP-cache origin (\`/gop/\`, as restreaming servers

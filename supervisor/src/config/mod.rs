@@ -91,7 +91,7 @@ pub struct Cli {
     /// Length of a copy-mode channel's first segment, cut by the
     /// supervisor from the first key frame (0: a whole segment). A cold
     /// start waits for this instead of the source's keyframe interval.
-    #[arg(long, env = "SUPERVISOR_FIRST_SEGMENT_DURATION", default_value = "250ms", value_parser = parse_duration)]
+    #[arg(long, env = "SUPERVISOR_FIRST_SEGMENT_DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub first_segment_duration: Duration,
 
     /// Give up on a channel that has no segment after this long.

@@ -15,7 +15,7 @@ fn defaults() {
     let cli = Cli::parse_from(["stream-supervisor"]);
     assert_eq!(cli.idle_timeout, Duration::from_secs(300));
     assert_eq!(cli.segment_duration, Duration::from_secs(4));
-    assert_eq!(cli.first_segment_duration, Duration::from_millis(250));
+    assert_eq!(cli.first_segment_duration, Duration::from_millis(200));
     assert_eq!(cli.socket, PathBuf::from(DEFAULT_SOCKET));
     let cli = Cli::parse_from(["stream-supervisor", "--idle-timeout", "1m30s"]);
     assert_eq!(cli.idle_timeout, Duration::from_secs(90));
