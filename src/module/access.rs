@@ -1,8 +1,8 @@
 //! Access phase: the channel id, then the viewer's token (this worker's
 //! cache, else the supervisor). In segment locations a granted request also
 //! counts as watching, and in cluster mode one that is not here may be
-//! fetched from the node running its channel (`locate`). A refused request stays refused: re-entered, it
-//! answers the same status and asks nothing.
+//! fetched from the node running its channel (`locate`). A refused request
+//! stays refused: re-entered, it answers the same status and asks nothing.
 
 use core::cell::RefCell;
 
