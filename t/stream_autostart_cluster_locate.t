@@ -4,8 +4,8 @@
 # that lands on an nginx worker which never saw the channel's playlist
 # request (another worker of an edge node, or the new workers after a
 # reload) still finds the node running the channel: the worker asks its
-# supervisor (`locate`, from the lease) and proxies to the owner. A
-# segment of a channel running nowhere is a 404, logged, and starts
+# supervisor (`locate`, from the lease) and proxies to the owner (or,
+# where the location says `redirect`, answers 302 to it). A segment of a channel running nowhere is a 404, logged, and starts
 # nothing; a supervisor that cannot answer makes it a 503, logged.
 
 ###############################################################################
@@ -27,10 +27,10 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-# 12, and "no alerts" and "no sanitizer errors" of node 2's nginx
+# 14, and "no alerts" and "no sanitizer errors" of node 2's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(14);
+	->has_daemon('ffmpeg')->plan(16);
 my %nginx = (1 => $t, 2 => Test::Nginx->new());
 my $d = $t->testdir();
 
@@ -74,6 +74,13 @@ http {
             stream_autostart_segment \$ch;
         }
 
+        # Segments only, of a node that sends viewers to the owner.
+        location ~ ^/r/live/(?<rsegment>stream_(?<rch>[A-Za-z0-9_-]+)_\\d+\\.ts)\$ {
+            alias $d/hls$n/\$rsegment;
+            stream_autostart_segment \$rch;
+            stream_autostart_cluster_proxy redirect;
+        }
+
         location = /pid {
             return 200 \$pid;
         }
@@ -92,7 +99,7 @@ EOF
 my $s = start_stack($t, supervisor => 0,
 	users => { u1 => '{"active":true}' }, tokens => { tk => 'u1' });
 redis($t, 'SET', "channel:$_",
-	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 7, 9;
+	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 7, 8, 9;
 $t->write_file('cluster.key', "cluster-secret-0123456789abcdef\n");
 
 for my $n (1 .. 2) {
@@ -139,6 +146,18 @@ ok(wait_until(10, sub { my $p = pid_of(2); $p && $p ne $old }),
 $seg //= 'stream_7_0.ts';
 like(get(2, "/live/$seg?token=tk"), qr!^HTTP/1\.1 200 !,
 	'node 2 after the reload: segment through the owner');
+
+# Channel 8, on node 1 too: a node that redirects finds the owner the
+# same way, for a worker that saw no playlist request of it.
+
+($seg) = get(1, '/live/stream_8.m3u8?token=tk') =~ /^(stream_8_\d+\.ts)/m;
+$seg //= 'stream_8_0.ts';
+my $u1 = $node{1}{url};
+like(get(2, "/r/live/$seg?token=tk"),
+	qr!^HTTP/1\.1 302 .*^Location: \Q$u1\E/r/live/\Q$seg\E\?token=tk\r?$!msi,
+	'node 2: segment 302 to the owner, no playlist request seen');
+is(scalar(map { ffmpeg_pids($node{$_}{hls}, 8) } 1 .. 2), 1,
+	'one ffmpeg for channel 8');
 
 # A segment of a channel that runs nowhere: 404, logged, nothing started.
 
