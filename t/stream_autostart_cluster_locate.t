@@ -6,7 +6,8 @@
 # reload) still finds the node running the channel: the worker asks its
 # supervisor (`locate`, from the lease) and proxies to the owner (or,
 # where the location says `redirect`, answers 302 to it). A segment of a channel running nowhere is a 404, logged, and starts
-# nothing; a supervisor that cannot answer makes it a 503, logged.
+# nothing; a channel leased to a node that is gone, or a supervisor that
+# cannot answer, makes it a 503, logged.
 
 ###############################################################################
 
@@ -27,10 +28,10 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-# 14, and "no alerts" and "no sanitizer errors" of node 2's nginx
+# 16, and "no alerts" and "no sanitizer errors" of node 2's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(16);
+	->has_daemon('ffmpeg')->plan(18);
 my %nginx = (1 => $t, 2 => Test::Nginx->new());
 my $d = $t->testdir();
 
@@ -169,6 +170,17 @@ like($nginx{2}->read_file('error.log'),
 is(redis($t, 'EXISTS', 'lease:9') . ' '
 	. scalar(map { ffmpeg_pids($node{$_}{hls}, 9) } 1 .. 2), '0 0',
 	'channel 9 not started');
+
+# Leased to a node whose heartbeat is gone: nobody serves it until the
+# lease ends (503, as a playlist request gets then).
+
+redis($t, 'SET', 'lease:9', 'n5 1', 'EX', 30);
+like(get(2, '/live/stream_9_3.ts?token=tk'), qr!^HTTP/1\.1 503 !,
+	'segment of a channel leased to a gone node: 503');
+like($nginx{2}->read_file('error.log'),
+	qr/segment of channel "9" is not here and cannot be located \(unavailable: channel 9 is leased to node n5, which stopped its heartbeat\), answering 503/,
+	'error log says why');
+redis($t, 'DEL', 'lease:9');
 
 # Node 2's supervisor gone: where channel 9 runs cannot be told (503).
 # The token is in the worker's cache, so only `locate` needs it.
