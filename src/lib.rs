@@ -26,6 +26,7 @@ pub mod outcome;
 pub mod path_mask;
 pub mod playlist_cache;
 pub mod playlist_rewrite;
+pub mod segment_locate;
 pub mod session_key;
 pub mod session_limiter;
 pub mod supervisor_addr;

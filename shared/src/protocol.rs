@@ -41,6 +41,7 @@ const OP_NAMES: &[&str] = &[
     "xtream",
     "metrics",
     "overview",
+    "locate",
 ];
 
 /// One request line.
@@ -77,6 +78,11 @@ pub enum Op {
     },
     /// A viewer is watching this running channel (keeps it from idling out).
     Touch { channel: String },
+    /// Cluster mode: which node runs the channel, from its lease and the
+    /// node registry; starts nothing. Ok when it runs here (or, without
+    /// cluster mode, runs at all); `elsewhere` with `node` and `node_url`
+    /// as for `ensure`; `not_running` when no node runs it.
+    Locate { channel: String },
     /// Stop a channel now.
     Stop { channel: String },
     /// State of one channel, or of every running channel.
@@ -173,6 +179,7 @@ impl Op {
             Op::Authorize { .. }
             | Op::Ensure { .. }
             | Op::Touch { .. }
+            | Op::Locate { .. }
             | Op::Channels
             | Op::Login { .. }
             | Op::Session { .. }
@@ -194,6 +201,7 @@ impl Op {
             Op::Authorize { .. } => "authorize",
             Op::Ensure { .. } => "ensure",
             Op::Touch { .. } => "touch",
+            Op::Locate { .. } => "locate",
             Op::Stop { .. } => "stop",
             Op::Status { .. } => "status",
             Op::List => "list",
@@ -239,7 +247,7 @@ pub enum ErrorCode {
     Capacity,
     /// A dependency (Redis) is unreachable.
     Unavailable,
-    /// The channel is not running (stop, touch).
+    /// The channel is not running (stop, touch; locate: on no node).
     NotRunning,
     /// The supervisor is shutting down.
     ShuttingDown,
@@ -464,9 +472,10 @@ pub struct Reply {
     /// `metrics`: the supervisor's families, Prometheus text format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
-    /// `ensure` refused with `elsewhere` (cluster mode): the node that
-    /// owns the channel, or should start it, and the base URL its nginx
-    /// is reached at. `status`: never set (each stream names its node).
+    /// `ensure` or `locate` refused with `elsewhere` (cluster mode): the
+    /// node that owns the channel (or, for `ensure`, should start it), and
+    /// the base URL its nginx is reached at. `locate` answered ok: `node`
+    /// is this node (absent without cluster mode). `status`: never set (each stream names its node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

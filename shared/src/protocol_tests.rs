@@ -180,6 +180,7 @@ fn viewer_ops_and_operator_ops() {
             placed: false,
         },
         Op::Touch { channel: ch() },
+        Op::Locate { channel: ch() },
         Op::Channels,
         Op::Login {
             user: "u".into(),
@@ -326,4 +327,25 @@ fn placed_is_sent_only_when_set_and_old_lines_still_parse() {
     assert_eq!(decode_request(&line[..line.len() - 1]).unwrap(), op(true));
     let old = br#"{"v":1,"id":1,"op":"ensure","channel":"7","wait_ms":10}"#;
     assert_eq!(decode_request(old).unwrap(), op(false));
+}
+
+#[test]
+fn locate_is_a_viewer_op_that_decodes() {
+    let line = br#"{"v":1,"id":9,"op":"locate","channel":"7"}"#;
+    let req = decode_request(line).unwrap();
+    assert_eq!(
+        req.op,
+        Op::Locate {
+            channel: "7".into()
+        }
+    );
+    assert_eq!(req.op.privilege(), Privilege::Viewer);
+    let again = encode_line(&req);
+    assert_eq!(decode_request(&again[..again.len() - 1]).unwrap(), req);
+    // Nothing but the channel: a locate cannot carry an ensure's fields.
+    let extra = br#"{"v":1,"id":9,"op":"locate","channel":"7","wait_ms":1}"#;
+    assert_eq!(
+        decode_request(extra).unwrap_err().code(),
+        Some(ErrorCode::BadRequest)
+    );
 }

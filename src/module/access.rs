@@ -1,7 +1,8 @@
 //! Access phase: the channel id, then the viewer's token (this worker's
 //! cache, else the supervisor). In segment locations a granted request also
-//! counts as watching. A refused request stays refused: re-entered, it
-//! answers the same status and asks nothing.
+//! counts as watching, and in cluster mode one that is not here may be
+//! fetched from the node running its channel (`locate`). A refused request
+//! stays refused: re-entered, it answers the same status and asks nothing.
 
 use core::cell::RefCell;
 
@@ -19,6 +20,7 @@ use super::conf::{Cv, Mode};
 use super::cors;
 use super::credentials;
 use super::ctx::{Ctx, Resume, Stage};
+use super::locate;
 use super::mailbox::{CallResult, Outcome};
 use super::metrics_zone;
 use super::park::{call, park};
@@ -194,6 +196,18 @@ fn again(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
             }
             None => NGX_AGAIN as ngx_int_t,
         },
+        Stage::Locating => match ctx.mailbox.take() {
+            Some(Outcome::Locate(result)) => match locate::located(req, ctx, result) {
+                locate::Step::Local => served_here(req, ctx, segment),
+                locate::Step::Done(rc) => rc,
+            },
+            Some(_) => {
+                let rc = NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t;
+                ctx.finish(None, rc);
+                rc
+            }
+            None => NGX_AGAIN as ngx_int_t,
+        },
         Stage::Authorizing => match ctx.mailbox.take() {
             Some(Outcome::Authorize(result)) => authorized(req, ctx, result, segment),
             // Only a token check parks in this phase.
@@ -218,33 +232,20 @@ fn admit(req: &mut Req<'_>, ctx: &Ctx, segment: bool, max_connections: Option<u3
 
 fn granted(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
     if segment && !ctx.cluster.get() {
-        if let Some(rc) = segment_elsewhere(req, ctx) {
+        if let locate::Step::Done(rc) = locate::segment_elsewhere(req, ctx) {
             return rc;
         }
     }
+    served_here(req, ctx, segment)
+}
+
+/// The request goes on to this node's files.
+fn served_here(req: &mut Req<'_>, ctx: &Ctx, segment: bool) -> ngx_int_t {
     if segment {
         ctx.status.set(Some(Status::Segment));
         touch_if_due(req.conf(), &ctx.channel);
     }
     NGX_OK as ngx_int_t
-}
-
-/// Cluster mode: a segment that is not here, of a channel this worker was
-/// told runs on another node, is fetched from there too.
-fn segment_elsewhere(req: &mut Req<'_>, ctx: &Ctx) -> Option<ngx_int_t> {
-    req.conf().cluster_proxy.as_ref()?;
-    let owner = cluster::known_owner(&req.conf().supervisor().path, &ctx.channel)?;
-    if req.mapped_path()?.exists() {
-        return None;
-    }
-    let rc = cluster::divert(req, ctx, &owner, false)?;
-    if rc == NGX_DONE as ngx_int_t {
-        // The named location runs the request now; its context is gone.
-        req.release_done();
-        return Some(rc);
-    }
-    ctx.finish(None, rc);
-    Some(rc)
 }
 
 /// Refuses a request that has no context yet.

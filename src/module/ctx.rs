@@ -25,6 +25,9 @@ pub enum Stage {
     Admitting,
     /// The token was granted; the request goes on.
     Authorized,
+    /// Cluster mode: a segment that is not here waits for `locate` (the
+    /// access phase waits).
+    Locating,
     /// A content handler waits for the supervisor.
     Waiting,
     /// The request was answered (or refused) with `answer`.

@@ -20,6 +20,8 @@ pub enum Outcome {
     Xtream(CallResult),
     /// A limited user's `session` check.
     Session(CallResult),
+    /// Cluster mode: which node runs a segment's channel.
+    Locate(CallResult),
 }
 
 pub struct Mailbox {

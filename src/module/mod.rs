@@ -31,6 +31,7 @@ mod credentials;
 mod ctx;
 mod directives;
 mod edge;
+mod locate;
 mod mailbox;
 mod masking;
 mod metrics;

@@ -81,6 +81,7 @@ pub async fn handle(req: Request, streams: &Arc<Streams>) -> Reply {
             touch_ms: Some(streams.touch_interval_ms()),
             ..ok_if_running(id, &channel, streams.touch(&channel))
         },
+        Op::Locate { channel } => crate::cluster::locate::reply(id, streams, &channel).await,
         Op::Stop { channel } => {
             let stopped = streams.stop(&channel, "operator request").await;
             ok_if_running(id, &channel, stopped)
