@@ -3,9 +3,12 @@
 //! master the sentinels name after a call failed in a way that suggests a
 //! failover (sentinel::switch_suspected). Such a call is tried once more
 //! on the new master; its first error is counted in the metrics like any.
-//! Running a store call twice is harmless: sets, deletes, compare-and-set
-//! scripts; a lease acquire run twice takes the lease again under a new
-//! fencing number; the guide's version may go up by two.
+//! Running a store call twice is harmless for what it leaves in Redis:
+//! sets, deletes, compare-and-set scripts; a lease acquire run twice takes
+//! the lease again under a new fencing number; the guide's version may go
+//! up by two. What a call reports may differ: a DEL whose first try may
+//! have run finds nothing the second time, so callers of a count get
+//! `Ran::maybe_ran_before` to judge it (Store::del).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +30,14 @@ pub(super) struct Live {
     generation: u64,
     mgr: ConnectionManager,
     master: String,
+}
+
+/// A call's answer, with how it was got.
+pub(super) struct Ran<T> {
+    pub value: T,
+    /// A first try failed in a way that may have run it (a timeout, a
+    /// dropped connection) before this answer came from a second.
+    pub maybe_ran_before: bool,
 }
 
 /// One command or one pipeline.
@@ -166,8 +177,18 @@ impl Store {
         req: Req<'_>,
         what: &(dyn Fn() -> String + Sync),
     ) -> Result<T, StoreError> {
+        self.run(req, what).await.map(|r| r.value)
+    }
+
+    /// `query`, saying how the answer was got.
+    pub(super) async fn run<T: FromRedisValue>(
+        &self,
+        req: Req<'_>,
+        what: &(dyn Fn() -> String + Sync),
+    ) -> Result<Ran<T>, StoreError> {
         let sentinel = matches!(self.target, Target::Sentinel(_));
         let mut retried = false;
+        let mut maybe_ran_before = false;
         loop {
             let live = self.live().await?;
             let mut c = live.mgr.clone();
@@ -176,8 +197,14 @@ impl Store {
                 Req::Pipe(p) => timed(p.query_async::<T>(&mut c)).await,
             };
             match r {
-                Ok(v) => return Ok(v),
+                Ok(value) => {
+                    return Ok(Ran {
+                        value,
+                        maybe_ran_before,
+                    })
+                }
                 Err(e) if sentinel && sentinel::switch_suspected(&e) => {
+                    maybe_ran_before |= sentinel::may_have_run(&e);
                     warn!(master = %live.master, error = %e, retry = !retried,
                         "Redis master lost or read-only: asking the sentinels again");
                     self.forget(live.generation).await;

@@ -240,12 +240,13 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `key` was there and is gone now.
     pub async fn del(&self, key: &Key) -> Result<bool, StoreError> {
-        self.query::<i64>(Req::Cmd(redis::cmd("DEL").arg(self.key(key))), &|| {
+        self.run::<i64>(Req::Cmd(redis::cmd("DEL").arg(self.key(key))), &|| {
             format!("Redis DEL {}", self.shown(key))
         })
         .await
-        .map(|n| n > 0)
+        .map(|r| deleted(r.value, r.maybe_ran_before))
     }
 
     /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
@@ -282,6 +283,13 @@ async fn timed<T>(
     r
 }
 
+/// Whether a DEL removed its key: it counted one, or it found none on a
+/// second try after a first that may have run (and removed it); a token
+/// revoke must not answer "no such token" for a token it revoked.
+fn deleted(count: i64, maybe_ran_before: bool) -> bool {
+    count > 0 || maybe_ran_before
+}
+
 /// Unix seconds now.
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -316,6 +324,14 @@ mod tests {
         assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
         assert_eq!(scan_pattern("", Kind::Channel), "channel:*");
         assert_eq!(scan_pattern("tv*:", Kind::StreamPid), "tv\\*:stream:*:pid");
+    }
+
+    #[test]
+    fn a_retried_del_that_finds_nothing_counts_as_done() {
+        assert!(deleted(1, false));
+        assert!(deleted(1, true));
+        assert!(!deleted(0, false));
+        assert!(deleted(0, true));
     }
 
     /// Every key goes to Redis under the configured prefix (Store::new

@@ -174,6 +174,16 @@ pub fn switch_suspected(e: &RedisError) -> bool {
         || e.code() == Some("UNBLOCKED")
 }
 
+/// Whether a call that failed with `e` may still have run on the server:
+/// the answer was lost, not refused. READONLY, MASTERDOWN and LOADING
+/// refuse the command; a refused connection never sent it.
+pub fn may_have_run(e: &RedisError) -> bool {
+    !(matches!(
+        e.kind(),
+        ErrorKind::ReadOnly | ErrorKind::MasterDown | ErrorKind::BusyLoadingError
+    ) || e.is_connection_refusal())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +234,22 @@ mod tests {
             ErrorKind::AuthenticationFailed,
             "auth"
         )));
+    }
+
+    #[test]
+    fn which_failed_calls_may_have_run() {
+        let err = |k, what: &'static str| RedisError::from((k, what));
+        assert!(!may_have_run(&err(ErrorKind::ReadOnly, "READONLY")));
+        assert!(!may_have_run(&err(ErrorKind::MasterDown, "MASTERDOWN")));
+        assert!(!may_have_run(&err(ErrorKind::BusyLoadingError, "LOADING")));
+        assert!(!may_have_run(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused
+        ))));
+        assert!(may_have_run(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::BrokenPipe
+        ))));
+        assert!(may_have_run(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::TimedOut
+        ))));
     }
 }
