@@ -35,6 +35,8 @@ pub(super) struct Live {
 /// A call's answer, with how it was got.
 pub(super) struct Ran<T> {
     pub value: T,
+    /// The connection that answered (a SCAN cursor is only good on it).
+    pub generation: u64,
     /// A first try failed in a way that may have run it (a timeout, a
     /// dropped connection) before this answer came from a second.
     pub maybe_ran_before: bool,
@@ -200,6 +202,7 @@ impl Store {
                 Ok(value) => {
                     return Ok(Ran {
                         value,
+                        generation: live.generation,
                         maybe_ran_before,
                     })
                 }

@@ -176,11 +176,11 @@ impl Store {
     /// The ids in every key of a kind (SCAN, never KEYS).
     pub async fn ids(&self, kind: Kind) -> Result<Vec<String>, StoreError> {
         let full = scan_pattern(&self.prefix, kind);
-        let mut ids: Vec<String> = Vec::new();
+        let mut pages = ScanPages::default();
         let mut cursor: u64 = 0;
         loop {
-            let (next, batch): (u64, Vec<String>) = self
-                .query(
+            let ran = self
+                .run::<(u64, Vec<String>)>(
                     Req::Cmd(
                         redis::cmd("SCAN")
                             .arg(cursor)
@@ -192,16 +192,27 @@ impl Store {
                     &|| format!("Redis SCAN {full}"),
                 )
                 .await?;
-            ids.extend(batch.iter().filter_map(|k| {
+            let (next, batch) = ran.value;
+            let ids = batch.iter().filter_map(|k| {
                 let name = k.strip_prefix(&self.prefix)?;
                 kind.id_of(name).map(str::to_string)
-            }));
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+            });
+            cursor = match pages.page(ran.generation, ids, next) {
+                Page::Next(c) => c,
+                Page::Done => break,
+                Page::Restart if pages.restarts <= SCAN_RESTARTS => {
+                    warn!(pattern = %full, "Redis connection changed during a SCAN: starting it again");
+                    0
+                }
+                Page::Restart => {
+                    return Err(StoreError(format!(
+                        "Redis SCAN {full}: the connection changed {} times during it",
+                        pages.restarts
+                    )))
+                }
+            };
         }
-        Ok(ids)
+        Ok(pages.ids)
     }
 
     /// Values of many keys, in batches (a few round trips, not one per key).
@@ -273,6 +284,52 @@ impl Store {
     }
 }
 
+/// How many times a SCAN starts again before it gives up.
+const SCAN_RESTARTS: u32 = 3;
+
+/// What to do after a SCAN page.
+#[derive(Debug, PartialEq, Eq)]
+enum Page {
+    Next(u64),
+    Done,
+    /// The page came on another connection than the one before (a
+    /// failover in between): the cursor was the old master's, so the scan
+    /// starts again from 0 on the new one.
+    Restart,
+}
+
+/// The ids a SCAN has found so far, each once (a restarted scan, and SCAN
+/// itself, may return a key twice).
+#[derive(Default)]
+struct ScanPages {
+    generation: Option<u64>,
+    seen: std::collections::HashSet<String>,
+    ids: Vec<String>,
+    restarts: u32,
+}
+
+impl ScanPages {
+    fn page(&mut self, generation: u64, ids: impl Iterator<Item = String>, next: u64) -> Page {
+        // The page's keys are on the server that answered, whatever the
+        // cursor meant there: they count.
+        for id in ids {
+            if self.seen.insert(id.clone()) {
+                self.ids.push(id);
+            }
+        }
+        let moved = self.generation.is_some_and(|g| g != generation);
+        self.generation = Some(generation);
+        if moved {
+            self.restarts += 1;
+            Page::Restart
+        } else if next == 0 {
+            Page::Done
+        } else {
+            Page::Next(next)
+        }
+    }
+}
+
 /// One Redis round trip, timed into the metrics (an error counts too).
 async fn timed<T>(
     call: impl std::future::Future<Output = redis::RedisResult<T>>,
@@ -324,6 +381,24 @@ mod tests {
         assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
         assert_eq!(scan_pattern("", Kind::Channel), "channel:*");
         assert_eq!(scan_pattern("tv*:", Kind::StreamPid), "tv\\*:stream:*:pid");
+    }
+
+    #[test]
+    fn a_scan_restarts_after_a_reconnect_and_keeps_each_id_once() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut p = ScanPages::default();
+        assert_eq!(p.page(7, ids(&["a", "b"]).into_iter(), 12), Page::Next(12));
+        assert_eq!(p.page(7, ids(&["b", "c"]).into_iter(), 30), Page::Next(30));
+        // A failover: the next page came from connection 8.
+        assert_eq!(p.page(8, ids(&["d"]).into_iter(), 5), Page::Restart);
+        assert_eq!(p.restarts, 1);
+        assert_eq!(p.page(8, ids(&["a", "b"]).into_iter(), 9), Page::Next(9));
+        assert_eq!(p.page(8, ids(&["c", "d"]).into_iter(), 0), Page::Done);
+        assert_eq!(p.ids, ["a", "b", "c", "d"]);
+        // Even the last page (cursor 0) restarts when it came elsewhere.
+        let mut p = ScanPages::default();
+        assert_eq!(p.page(1, ids(&[]).into_iter(), 4), Page::Next(4));
+        assert_eq!(p.page(2, ids(&[]).into_iter(), 0), Page::Restart);
     }
 
     #[test]
