@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 use redis::FromRedisValue;
@@ -30,6 +30,25 @@ pub(super) struct Live {
     generation: u64,
     mgr: ConnectionManager,
     master: String,
+}
+
+/// The connection, or why the last try to make one failed and when.
+#[derive(Default)]
+pub(super) struct Slot {
+    live: Option<Live>,
+    failed: Option<(Instant, String)>,
+}
+
+/// How long a failed try to connect answers for the callers after it:
+/// they fail at once instead of each waiting through a try of its own
+/// (N queued calls would wait N tries).
+const FAIL_FAST: Duration = Duration::from_secs(1);
+
+/// The last failure to connect, if it is recent enough to answer with.
+fn recent_failure(failed: Option<&(Instant, String)>, now: Instant) -> Option<&str> {
+    failed
+        .filter(|(at, _)| now.saturating_duration_since(*at) < FAIL_FAST)
+        .map(|(_, why)| why.as_str())
 }
 
 /// A call's answer, with how it was got.
@@ -60,13 +79,24 @@ fn manager_config() -> redis::aio::ConnectionManagerConfig {
 impl Store {
     /// The connection, made now if there is none (Redis may come up after
     /// us). Callers queue on the lock while one is made; making one is
-    /// bounded by the sentinel and connection timeouts.
+    /// bounded by the sentinel and connection timeouts, and a failure
+    /// answers the callers of the next `FAIL_FAST` without a new try.
     pub(super) async fn live(&self) -> Result<Live, StoreError> {
-        let mut guard = self.conn.lock().await;
-        if let Some(l) = guard.as_ref() {
+        let mut slot = self.conn.lock().await;
+        if let Some(l) = slot.live.as_ref() {
             return Ok(l.clone());
         }
-        let made = match &self.target {
+        if let Some(why) = recent_failure(slot.failed.as_ref(), Instant::now()) {
+            crate::metrics::redis_call(None, false);
+            return Err(StoreError(format!("Redis unreachable: {why}")));
+        }
+        let made = self.make().await;
+        settle(&mut slot, made)
+    }
+
+    /// A new connection to the master.
+    async fn make(&self) -> Result<Live, String> {
+        match &self.target {
             Target::Url(info) => self.connect(info.clone(), String::new()).await,
             Target::Sentinel(conf) => match sentinel::ask_master(conf).await {
                 Ok((addr, info)) => self.connect(info, addr).await,
@@ -75,13 +105,7 @@ impl Store {
                     conf.master
                 )),
             },
-        };
-        let live = made.map_err(|e| {
-            crate::metrics::redis_call(None, false);
-            StoreError(format!("Redis unreachable: {e}"))
-        })?;
-        *guard = Some(live.clone());
-        Ok(live)
+        }
     }
 
     async fn connect(&self, info: redis::ConnectionInfo, master: String) -> Result<Live, String> {
@@ -151,12 +175,12 @@ impl Store {
     /// connection there is nothing to leave: the next call makes one.
     async fn switch_to(&self, to: &str) {
         {
-            let mut guard = self.conn.lock().await;
-            if guard.as_ref().is_none_or(|l| l.master == to) {
+            let mut slot = self.conn.lock().await;
+            if slot.live.as_ref().is_none_or(|l| l.master == to) {
                 return;
             }
             info!(to = %to, "the sentinels announced a new Redis master");
-            *guard = None;
+            slot.live = None;
         }
         if let Err(e) = self.live().await {
             warn!(error = %e, "cannot connect to the new Redis master yet");
@@ -165,9 +189,13 @@ impl Store {
 
     /// Drops the connection `generation` so the next call makes a new one.
     async fn forget(&self, generation: u64) {
-        let mut guard = self.conn.lock().await;
-        if guard.as_ref().is_some_and(|l| l.generation == generation) {
-            *guard = None;
+        let mut slot = self.conn.lock().await;
+        if slot
+            .live
+            .as_ref()
+            .is_some_and(|l| l.generation == generation)
+        {
+            slot.live = None;
         }
     }
 
@@ -219,5 +247,38 @@ impl Store {
                 Err(e) => return Err(StoreError(format!("{}: {e}", what()))),
             }
         }
+    }
+}
+
+/// Keeps a new connection, or the failure to make one (counted as a
+/// failed Redis call) for `recent_failure`.
+fn settle(slot: &mut Slot, made: Result<Live, String>) -> Result<Live, StoreError> {
+    match made {
+        Ok(live) => {
+            slot.live = Some(live.clone());
+            slot.failed = None;
+            Ok(live)
+        }
+        Err(e) => {
+            crate::metrics::redis_call(None, false);
+            slot.failed = Some((Instant::now(), e.clone()));
+            Err(StoreError(format!("Redis unreachable: {e}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_to_connect_answers_for_a_second() {
+        let t0 = Instant::now();
+        let failed = (t0, "refused".to_string());
+        assert_eq!(recent_failure(Some(&failed), t0), Some("refused"));
+        let soon = t0 + Duration::from_millis(900);
+        assert_eq!(recent_failure(Some(&failed), soon), Some("refused"));
+        assert_eq!(recent_failure(Some(&failed), t0 + FAIL_FAST), None);
+        assert_eq!(recent_failure(None, t0), None);
     }
 }

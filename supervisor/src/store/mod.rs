@@ -17,7 +17,7 @@ use super::accounts::login_cache::LoginCache;
 use super::accounts::record;
 use super::users;
 pub use cluster::Acquired;
-use conn::{Live, Req};
+use conn::{Req, Slot};
 pub use keys::{Key, Keys, Kind};
 pub use login::UserView;
 use shared::token::masked;
@@ -25,7 +25,7 @@ pub use target::{parse_sentinels, SentinelAddrs, Target};
 
 pub struct Store {
     target: Target,
-    conn: Mutex<Option<Live>>,
+    conn: Mutex<Slot>,
     /// The last master the sentinels named (to log a switch).
     master_seen: std::sync::Mutex<Option<String>>,
     prefix: String,
@@ -70,7 +70,7 @@ impl Store {
     pub fn with_target(target: Target, prefix: &str) -> Result<Store, String> {
         Ok(Store {
             target,
-            conn: Mutex::new(None),
+            conn: Mutex::new(Slot::default()),
             master_seen: std::sync::Mutex::new(None),
             prefix: prefix.to_string(),
             logins: LoginCache::new()?,
