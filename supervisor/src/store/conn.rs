@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 use redis::FromRedisValue;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::sentinel;
 use super::target::Target;
@@ -90,21 +90,40 @@ impl Store {
             crate::metrics::redis_call(None, false);
             return Err(StoreError(format!("Redis unreachable: {why}")));
         }
-        let made = self.make().await;
+        let made = self.make(None).await;
         settle(&mut slot, made)
     }
 
-    /// A new connection to the master.
-    async fn make(&self) -> Result<Live, String> {
-        match &self.target {
-            Target::Url(info) => self.connect(info.clone(), String::new()).await,
-            Target::Sentinel(conf) => match sentinel::ask_master(conf).await {
-                Ok((addr, info)) => self.connect(info, addr).await,
-                Err(e) => Err(format!(
-                    "no sentinel named the Redis master {:?}: {e}",
-                    conf.master
-                )),
-            },
+    /// A new connection to the master: with Sentinel, to `announced` (a
+    /// `+switch-master`'s new address) if it answers as a master, else to
+    /// the one the sentinels name when asked in order. Asking first could
+    /// reach the old master through a sentinel that has not heard yet.
+    async fn make(&self, announced: Option<&str>) -> Result<Live, String> {
+        let conf = match &self.target {
+            Target::Url(info) => return self.connect(info.clone(), String::new()).await,
+            Target::Sentinel(conf) => conf,
+        };
+        if let Some(to) = announced {
+            let tried = match sentinel::split_addr(to) {
+                Some((host, port)) => {
+                    self.connect(conf.master_info(&host, port), to.to_string())
+                        .await
+                }
+                None => Err("not HOST:PORT".to_string()),
+            };
+            match tried {
+                Ok(live) => return Ok(live),
+                Err(e) => {
+                    warn!(to = %to, error = %e, "cannot use the announced Redis master: asking the sentinels")
+                }
+            }
+        }
+        match sentinel::ask_master(conf).await {
+            Ok((addr, info)) => self.connect(info, addr).await,
+            Err(e) => Err(format!(
+                "no sentinel named the Redis master {:?}: {e}",
+                conf.master
+            )),
         }
     }
 
@@ -170,20 +189,27 @@ impl Store {
         }))
     }
 
-    /// Leaves a connection to any master but `to` and connects again now
-    /// (logging the switch), so the next call need not. Without a
-    /// connection there is nothing to leave: the next call makes one.
+    /// Leaves a connection to any master but `to` and connects to `to`
+    /// now (logging the switch), so the next call need not; with no
+    /// connection, makes one the same way (quietly: Redis may be down).
     async fn switch_to(&self, to: &str) {
-        {
-            let mut slot = self.conn.lock().await;
-            if slot.live.as_ref().is_none_or(|l| l.master == to) {
-                return;
+        let mut slot = self.conn.lock().await;
+        let had = match slot.live.as_ref() {
+            Some(l) if l.master == to => return,
+            Some(_) => {
+                info!(to = %to, "the sentinels announced a new Redis master");
+                true
             }
-            info!(to = %to, "the sentinels announced a new Redis master");
-            slot.live = None;
-        }
-        if let Err(e) = self.live().await {
-            warn!(error = %e, "cannot connect to the new Redis master yet");
+            None => false,
+        };
+        slot.live = None;
+        let made = self.make(Some(to)).await;
+        if let Err(e) = settle(&mut slot, made) {
+            if had {
+                warn!(error = %e, "cannot connect to the new Redis master yet");
+            } else {
+                debug!(error = %e, "cannot connect to the Redis master the sentinels name");
+            }
         }
     }
 

@@ -151,6 +151,14 @@ pub fn switched_to(payload: &str, master: &str) -> Option<String> {
     }
 }
 
+/// `host` and `port` of a `host:port` as `switched_to` and `ask_master`
+/// write it (an IPv6 host unbracketed: the port is after the last colon).
+pub fn split_addr(addr: &str) -> Option<(String, u16)> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let port = port.parse().ok().filter(|&p: &u16| p > 0)?;
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
 /// Whether the first element of a `ROLE` reply says "master".
 pub fn is_master_role(role: &[redis::Value]) -> bool {
     role.first()
@@ -196,6 +204,22 @@ mod tests {
         assert_eq!(switched_to(p, "other"), None);
         assert_eq!(switched_to("tv 127.0.0.1 6379", "tv"), None);
         assert_eq!(switched_to("tv a 1 b port", "tv"), None);
+    }
+
+    #[test]
+    fn announced_addresses() {
+        assert_eq!(
+            split_addr("127.0.0.1:6380"),
+            Some(("127.0.0.1".into(), 6380))
+        );
+        assert_eq!(split_addr("::1:6380"), Some(("::1".into(), 6380)));
+        assert_eq!(split_addr("127.0.0.1"), None);
+        assert_eq!(split_addr(":6380"), None);
+        assert_eq!(split_addr("h:0"), None);
+        assert_eq!(split_addr("h:port"), None);
+        // What switched_to writes, split_addr reads.
+        let to = switched_to("tv 10.0.0.1 6379 10.0.0.2 6380", "tv").unwrap();
+        assert_eq!(split_addr(&to), Some(("10.0.0.2".into(), 6380)));
     }
 
     #[test]
