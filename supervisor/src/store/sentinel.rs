@@ -37,6 +37,30 @@ pub async fn ask_master(conf: &SentinelConf) -> Result<(String, ConnectionInfo),
     Err(why.join("; "))
 }
 
+/// The master a majority of the configured sentinels name now, if they
+/// agree on one. For the recheck: a sentinel on the minority side of a
+/// partition still names the old master, which still answers as one; the
+/// first answer in list order could move us back to it.
+pub async fn ask_majority(conf: &SentinelConf) -> Option<String> {
+    let mut named = Vec::new();
+    for (host, port) in &conf.sentinels {
+        if let Ok(Some((mh, mp))) = ask_one(conf, host, *port).await {
+            named.push(format!("{mh}:{mp}"));
+        }
+    }
+    majority(&named, conf.sentinels.len())
+}
+
+/// The address more than half of `configured` sentinels named (`named`
+/// holds one answer per sentinel that gave one).
+pub fn majority(named: &[String], configured: usize) -> Option<String> {
+    let quorum = configured / 2 + 1;
+    named
+        .iter()
+        .find(|a| named.iter().filter(|b| b == a).count() >= quorum)
+        .cloned()
+}
+
 async fn ask_one(
     conf: &SentinelConf,
     host: &str,
@@ -75,8 +99,10 @@ async fn ask_one(
 /// Errors alone would find a new master late when the old one was not
 /// down (`SENTINEL FAILOVER`, a partition): it takes writes until the
 /// sentinels reconfigure it, seconds later, and those writes are lost.
-/// A sentinel that goes away is replaced by the next; every `RECHECK` of
-/// quiet the master is asked for as well.
+/// A sentinel that goes away is replaced by the next. After every
+/// `RECHECK` of quiet, the master a majority of the
+/// sentinels name is taken as well: one sentinel that disagrees never
+/// moves us off a master that was announced.
 pub async fn follow_switches<F, Fut>(conf: &SentinelConf, mut switched: F)
 where
     F: FnMut(String) -> Fut,
@@ -94,7 +120,7 @@ where
                         Ok(Some(m)) => m,
                         Ok(None) => break,
                         Err(_) => {
-                            if let Ok((to, _)) = ask_master(conf).await {
+                            if let Some(to) = ask_majority(conf).await {
                                 switched(to).await;
                             }
                             continue;
@@ -204,6 +230,23 @@ mod tests {
         assert_eq!(switched_to(p, "other"), None);
         assert_eq!(switched_to("tv 127.0.0.1 6379", "tv"), None);
         assert_eq!(switched_to("tv a 1 b port", "tv"), None);
+    }
+
+    #[test]
+    fn the_recheck_follows_a_majority_only() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (old, new) = ("10.0.0.1:6379", "10.0.0.2:6379");
+        assert_eq!(majority(&v(&[new, new, old]), 3).as_deref(), Some(new));
+        // The minority sentinel first in the list does not win.
+        assert_eq!(majority(&v(&[old, new, new]), 3).as_deref(), Some(new));
+        // One answer of three is no majority, nor one of each.
+        assert_eq!(majority(&v(&[old]), 3), None);
+        assert_eq!(majority(&v(&[old, new]), 3), None);
+        // Two of three agreeing is, the third unreachable.
+        assert_eq!(majority(&v(&[new, new]), 3).as_deref(), Some(new));
+        assert_eq!(majority(&v(&[old, new]), 2), None);
+        assert_eq!(majority(&v(&[new]), 1).as_deref(), Some(new));
+        assert_eq!(majority(&[], 3), None);
     }
 
     #[test]
