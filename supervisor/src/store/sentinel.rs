@@ -99,8 +99,9 @@ async fn ask_one(
 /// Errors alone would find a new master late when the old one was not
 /// down (`SENTINEL FAILOVER`, a partition): it takes writes until the
 /// sentinels reconfigure it, seconds later, and those writes are lost.
-/// A sentinel that goes away is replaced by the next. After every
-/// `RECHECK` of quiet, the master a majority of the
+/// A sentinel that goes away is replaced by the next. On subscribing
+/// (an announcement may have been missed while there was no subscription)
+/// and after every `RECHECK` of quiet, the master a majority of the
 /// sentinels name is taken as well: one sentinel that disagrees never
 /// moves us off a master that was announced.
 pub async fn follow_switches<F, Fut>(conf: &SentinelConf, mut switched: F)
@@ -115,6 +116,10 @@ where
                 info!(sentinel = %format!("{host}:{port}"), "following the sentinel's failover announcements");
                 quiet = false;
                 let mut msgs = pubsub.into_on_message();
+                // Announcements that come meanwhile wait in `msgs`.
+                if let Some(to) = ask_majority(conf).await {
+                    switched(to).await;
+                }
                 loop {
                     let m = match tokio::time::timeout(RECHECK, msgs.next()).await {
                         Ok(Some(m)) => m,
