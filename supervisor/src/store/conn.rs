@@ -94,16 +94,17 @@ impl Store {
         settle(&mut slot, made)
     }
 
-    /// A new connection to the master: with Sentinel, to `announced` (a
-    /// `+switch-master`'s new address) if it answers as a master, else to
-    /// the one the sentinels name when asked in order. Asking first could
-    /// reach the old master through a sentinel that has not heard yet.
-    async fn make(&self, announced: Option<&str>) -> Result<Live, String> {
+    /// A new connection to the master: with Sentinel, to `named` (a
+    /// `+switch-master`'s new address, or a majority's answer) if it
+    /// answers as a master, else to the one the sentinels name when asked
+    /// in order. Asking first could reach the old master through a
+    /// sentinel that has not heard of the switch yet.
+    async fn make(&self, named: Option<&str>) -> Result<Live, String> {
         let conf = match &self.target {
             Target::Url(info) => return self.connect(info.clone(), String::new()).await,
             Target::Sentinel(conf) => conf,
         };
-        if let Some(to) = announced {
+        if let Some(to) = named {
             let tried = match sentinel::split_addr(to) {
                 Some((host, port)) => {
                     self.connect(conf.master_info(&host, port), to.to_string())
@@ -114,7 +115,7 @@ impl Store {
             match tried {
                 Ok(live) => return Ok(live),
                 Err(e) => {
-                    warn!(to = %to, error = %e, "cannot use the announced Redis master: asking the sentinels")
+                    warn!(to = %to, error = %e, "cannot use the Redis master the sentinels named: asking them again")
                 }
             }
         }
@@ -177,11 +178,11 @@ impl Store {
         let conf = conf.clone();
         let store = Arc::downgrade(self);
         Some(tokio::spawn(async move {
-            sentinel::follow_switches(&conf, |to| {
+            sentinel::follow_switches(&conf, |to, announced| {
                 let store = store.clone();
                 async move {
                     if let Some(s) = store.upgrade() {
-                        s.switch_to(&to).await;
+                        s.switch_to(&to, announced).await;
                     }
                 }
             })
@@ -190,9 +191,12 @@ impl Store {
     }
 
     /// Leaves a connection to any master but `to` and connects to `to`
-    /// now (logging the switch), so the next call need not; with no
-    /// connection, makes one the same way (quietly: Redis may be down).
-    async fn switch_to(&self, to: &str) {
+    /// now (logging the switch), so the next call need not. With no
+    /// connection, an announced `to` is connected to the same way
+    /// (quietly: Redis may be down); one the sentinels were asked for is
+    /// left to the next call (it may be a dead master they have not yet
+    /// replaced, the reason there is no connection).
+    async fn switch_to(&self, to: &str, announced: bool) {
         let mut slot = self.conn.lock().await;
         let had = match slot.live.as_ref() {
             Some(l) if l.master == to => return,
@@ -200,7 +204,8 @@ impl Store {
                 info!(to = %to, "the sentinels announced a new Redis master");
                 true
             }
-            None => false,
+            None if announced => false,
+            None => return,
         };
         slot.live = None;
         let made = self.make(Some(to)).await;

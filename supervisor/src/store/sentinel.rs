@@ -95,7 +95,8 @@ async fn ask_one(
 }
 
 /// Follows the sentinels' `+switch-master` announcements of our master,
-/// calling `switched` with the new address on each; runs until dropped.
+/// calling `switched` with the new address on each (and `true`: it was
+/// announced, not asked for); runs until dropped.
 /// Errors alone would find a new master late when the old one was not
 /// down (`SENTINEL FAILOVER`, a partition): it takes writes until the
 /// sentinels reconfigure it, seconds later, and those writes are lost.
@@ -106,7 +107,7 @@ async fn ask_one(
 /// moves us off a master that was announced.
 pub async fn follow_switches<F, Fut>(conf: &SentinelConf, mut switched: F)
 where
-    F: FnMut(String) -> Fut,
+    F: FnMut(String, bool) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut quiet = false;
@@ -118,7 +119,7 @@ where
                 let mut msgs = pubsub.into_on_message();
                 // Announcements that come meanwhile wait in `msgs`.
                 if let Some(to) = ask_majority(conf).await {
-                    switched(to).await;
+                    switched(to, false).await;
                 }
                 loop {
                     let m = match tokio::time::timeout(RECHECK, msgs.next()).await {
@@ -126,7 +127,7 @@ where
                         Ok(None) => break,
                         Err(_) => {
                             if let Some(to) = ask_majority(conf).await {
-                                switched(to).await;
+                                switched(to, false).await;
                             }
                             continue;
                         }
@@ -135,7 +136,7 @@ where
                         continue;
                     };
                     if let Some(to) = switched_to(&payload, &conf.master) {
-                        switched(to).await;
+                        switched(to, true).await;
                     }
                 }
                 warn!(sentinel = %format!("{host}:{port}"), "lost the sentinel's failover announcements: trying the next");
