@@ -30,7 +30,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('redis-sentinel')->has_daemon('ffmpeg')->plan(32)
+	->has_daemon('redis-sentinel')->has_daemon('ffmpeg')->plan(33)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -209,6 +209,8 @@ is(scalar(ffmpeg_pids($node{2}{hls})), 0, 'nothing started on node 2');
 is(scalar(ffmpeg_pids($node{1}{hls}, 1)), 1, 'one ffmpeg for channel 1');
 like($logs, qr/the sentinels announced a new Redis master/,
 	'the announcement is logged');
+unlike($logs, qr/cannot use the Redis master the sentinels named/,
+	'the announced master is connected to directly');
 unlike($logs, qr/\Q$PW\E|\Q$SPW\E/, 'no password in the logs');
 
 ###############################################################################

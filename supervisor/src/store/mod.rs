@@ -17,7 +17,7 @@ use super::accounts::login_cache::LoginCache;
 use super::accounts::record;
 use super::users;
 pub use cluster::Acquired;
-use conn::{Live, Req};
+use conn::{Req, Slot};
 pub use keys::{Key, Keys, Kind};
 pub use login::UserView;
 use shared::token::masked;
@@ -25,7 +25,7 @@ pub use target::{parse_sentinels, SentinelAddrs, Target};
 
 pub struct Store {
     target: Target,
-    conn: Mutex<Option<Live>>,
+    conn: Mutex<Slot>,
     /// The last master the sentinels named (to log a switch).
     master_seen: std::sync::Mutex<Option<String>>,
     prefix: String,
@@ -70,7 +70,7 @@ impl Store {
     pub fn with_target(target: Target, prefix: &str) -> Result<Store, String> {
         Ok(Store {
             target,
-            conn: Mutex::new(None),
+            conn: Mutex::new(Slot::default()),
             master_seen: std::sync::Mutex::new(None),
             prefix: prefix.to_string(),
             logins: LoginCache::new()?,
@@ -176,11 +176,11 @@ impl Store {
     /// The ids in every key of a kind (SCAN, never KEYS).
     pub async fn ids(&self, kind: Kind) -> Result<Vec<String>, StoreError> {
         let full = scan_pattern(&self.prefix, kind);
-        let mut ids: Vec<String> = Vec::new();
+        let mut pages = ScanPages::default();
         let mut cursor: u64 = 0;
         loop {
-            let (next, batch): (u64, Vec<String>) = self
-                .query(
+            let ran = self
+                .run::<(u64, Vec<String>)>(
                     Req::Cmd(
                         redis::cmd("SCAN")
                             .arg(cursor)
@@ -192,16 +192,27 @@ impl Store {
                     &|| format!("Redis SCAN {full}"),
                 )
                 .await?;
-            ids.extend(batch.iter().filter_map(|k| {
+            let (next, batch) = ran.value;
+            let ids = batch.iter().filter_map(|k| {
                 let name = k.strip_prefix(&self.prefix)?;
                 kind.id_of(name).map(str::to_string)
-            }));
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+            });
+            cursor = match pages.page(ran.generation, ids, next) {
+                Page::Next(c) => c,
+                Page::Done => break,
+                Page::Restart if pages.restarts <= SCAN_RESTARTS => {
+                    warn!(pattern = %full, "Redis connection changed during a SCAN: starting it again");
+                    0
+                }
+                Page::Restart => {
+                    return Err(StoreError(format!(
+                        "Redis SCAN {full}: the connection changed {} times during it",
+                        pages.restarts
+                    )))
+                }
+            };
         }
-        Ok(ids)
+        Ok(pages.ids)
     }
 
     /// Values of many keys, in batches (a few round trips, not one per key).
@@ -240,12 +251,13 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `key` was there and is gone now.
     pub async fn del(&self, key: &Key) -> Result<bool, StoreError> {
-        self.query::<i64>(Req::Cmd(redis::cmd("DEL").arg(self.key(key))), &|| {
+        self.run::<i64>(Req::Cmd(redis::cmd("DEL").arg(self.key(key))), &|| {
             format!("Redis DEL {}", self.shown(key))
         })
         .await
-        .map(|n| n > 0)
+        .map(|r| deleted(r.value, r.maybe_ran_before))
     }
 
     /// Every `stream:<id>:pid` key: (channel, recorded pid if it parses).
@@ -272,6 +284,52 @@ impl Store {
     }
 }
 
+/// How many times a SCAN starts again before it gives up.
+const SCAN_RESTARTS: u32 = 3;
+
+/// What to do after a SCAN page.
+#[derive(Debug, PartialEq, Eq)]
+enum Page {
+    Next(u64),
+    Done,
+    /// The page came on another connection than the one before (a
+    /// failover in between): the cursor was the old master's, so the scan
+    /// starts again from 0 on the new one.
+    Restart,
+}
+
+/// The ids a SCAN has found so far, each once (a restarted scan, and SCAN
+/// itself, may return a key twice).
+#[derive(Default)]
+struct ScanPages {
+    generation: Option<u64>,
+    seen: std::collections::HashSet<String>,
+    ids: Vec<String>,
+    restarts: u32,
+}
+
+impl ScanPages {
+    fn page(&mut self, generation: u64, ids: impl Iterator<Item = String>, next: u64) -> Page {
+        // The page's keys are on the server that answered, whatever the
+        // cursor meant there: they count.
+        for id in ids {
+            if self.seen.insert(id.clone()) {
+                self.ids.push(id);
+            }
+        }
+        let moved = self.generation.is_some_and(|g| g != generation);
+        self.generation = Some(generation);
+        if moved {
+            self.restarts += 1;
+            Page::Restart
+        } else if next == 0 {
+            Page::Done
+        } else {
+            Page::Next(next)
+        }
+    }
+}
+
 /// One Redis round trip, timed into the metrics (an error counts too).
 async fn timed<T>(
     call: impl std::future::Future<Output = redis::RedisResult<T>>,
@@ -280,6 +338,13 @@ async fn timed<T>(
     let r = call.await;
     crate::metrics::redis_call(Some(begun.elapsed()), r.is_ok());
     r
+}
+
+/// Whether a DEL removed its key: it counted one, or it found none on a
+/// second try after a first that may have run (and removed it); a token
+/// revoke must not answer "no such token" for a token it revoked.
+fn deleted(count: i64, maybe_ran_before: bool) -> bool {
+    count > 0 || maybe_ran_before
 }
 
 /// Unix seconds now.
@@ -316,6 +381,32 @@ mod tests {
         assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\");
         assert_eq!(scan_pattern("", Kind::Channel), "channel:*");
         assert_eq!(scan_pattern("tv*:", Kind::StreamPid), "tv\\*:stream:*:pid");
+    }
+
+    #[test]
+    fn a_scan_restarts_after_a_reconnect_and_keeps_each_id_once() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut p = ScanPages::default();
+        assert_eq!(p.page(7, ids(&["a", "b"]).into_iter(), 12), Page::Next(12));
+        assert_eq!(p.page(7, ids(&["b", "c"]).into_iter(), 30), Page::Next(30));
+        // A failover: the next page came from connection 8.
+        assert_eq!(p.page(8, ids(&["d"]).into_iter(), 5), Page::Restart);
+        assert_eq!(p.restarts, 1);
+        assert_eq!(p.page(8, ids(&["a", "b"]).into_iter(), 9), Page::Next(9));
+        assert_eq!(p.page(8, ids(&["c", "d"]).into_iter(), 0), Page::Done);
+        assert_eq!(p.ids, ["a", "b", "c", "d"]);
+        // Even the last page (cursor 0) restarts when it came elsewhere.
+        let mut p = ScanPages::default();
+        assert_eq!(p.page(1, ids(&[]).into_iter(), 4), Page::Next(4));
+        assert_eq!(p.page(2, ids(&[]).into_iter(), 0), Page::Restart);
+    }
+
+    #[test]
+    fn a_retried_del_that_finds_nothing_counts_as_done() {
+        assert!(deleted(1, false));
+        assert!(deleted(1, true));
+        assert!(!deleted(0, false));
+        assert!(deleted(0, true));
     }
 
     /// Every key goes to Redis under the configured prefix (Store::new

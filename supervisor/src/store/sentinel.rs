@@ -37,6 +37,30 @@ pub async fn ask_master(conf: &SentinelConf) -> Result<(String, ConnectionInfo),
     Err(why.join("; "))
 }
 
+/// The master a majority of the configured sentinels name now, if they
+/// agree on one. For the recheck: a sentinel on the minority side of a
+/// partition still names the old master, which still answers as one; the
+/// first answer in list order could move us back to it.
+pub async fn ask_majority(conf: &SentinelConf) -> Option<String> {
+    let mut named = Vec::new();
+    for (host, port) in &conf.sentinels {
+        if let Ok(Some((mh, mp))) = ask_one(conf, host, *port).await {
+            named.push(format!("{mh}:{mp}"));
+        }
+    }
+    majority(&named, conf.sentinels.len())
+}
+
+/// The address more than half of `configured` sentinels named (`named`
+/// holds one answer per sentinel that gave one).
+pub fn majority(named: &[String], configured: usize) -> Option<String> {
+    let quorum = configured / 2 + 1;
+    named
+        .iter()
+        .find(|a| named.iter().filter(|b| b == a).count() >= quorum)
+        .cloned()
+}
+
 async fn ask_one(
     conf: &SentinelConf,
     host: &str,
@@ -71,15 +95,19 @@ async fn ask_one(
 }
 
 /// Follows the sentinels' `+switch-master` announcements of our master,
-/// calling `switched` with the new address on each; runs until dropped.
+/// calling `switched` with the new address on each (and `true`: it was
+/// announced, not asked for); runs until dropped.
 /// Errors alone would find a new master late when the old one was not
 /// down (`SENTINEL FAILOVER`, a partition): it takes writes until the
 /// sentinels reconfigure it, seconds later, and those writes are lost.
-/// A sentinel that goes away is replaced by the next; every `RECHECK` of
-/// quiet the master is asked for as well.
+/// A sentinel that goes away is replaced by the next. On subscribing
+/// (an announcement may have been missed while there was no subscription)
+/// and after every `RECHECK` of quiet, the master a majority of the
+/// sentinels name is taken as well: one sentinel that disagrees never
+/// moves us off a master that was announced.
 pub async fn follow_switches<F, Fut>(conf: &SentinelConf, mut switched: F)
 where
-    F: FnMut(String) -> Fut,
+    F: FnMut(String, bool) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut quiet = false;
@@ -89,13 +117,17 @@ where
                 info!(sentinel = %format!("{host}:{port}"), "following the sentinel's failover announcements");
                 quiet = false;
                 let mut msgs = pubsub.into_on_message();
+                // Announcements that come meanwhile wait in `msgs`.
+                if let Some(to) = ask_majority(conf).await {
+                    switched(to, false).await;
+                }
                 loop {
                     let m = match tokio::time::timeout(RECHECK, msgs.next()).await {
                         Ok(Some(m)) => m,
                         Ok(None) => break,
                         Err(_) => {
-                            if let Ok((to, _)) = ask_master(conf).await {
-                                switched(to).await;
+                            if let Some(to) = ask_majority(conf).await {
+                                switched(to, false).await;
                             }
                             continue;
                         }
@@ -104,7 +136,7 @@ where
                         continue;
                     };
                     if let Some(to) = switched_to(&payload, &conf.master) {
-                        switched(to).await;
+                        switched(to, true).await;
                     }
                 }
                 warn!(sentinel = %format!("{host}:{port}"), "lost the sentinel's failover announcements: trying the next");
@@ -151,6 +183,14 @@ pub fn switched_to(payload: &str, master: &str) -> Option<String> {
     }
 }
 
+/// `host` and `port` of a `host:port` as `switched_to` and `ask_master`
+/// write it (an IPv6 host unbracketed: the port is after the last colon).
+pub fn split_addr(addr: &str) -> Option<(String, u16)> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let port = port.parse().ok().filter(|&p: &u16| p > 0)?;
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
 /// Whether the first element of a `ROLE` reply says "master".
 pub fn is_master_role(role: &[redis::Value]) -> bool {
     role.first()
@@ -174,6 +214,16 @@ pub fn switch_suspected(e: &RedisError) -> bool {
         || e.code() == Some("UNBLOCKED")
 }
 
+/// Whether a call that failed with `e` may still have run on the server:
+/// the answer was lost, not refused. READONLY, MASTERDOWN and LOADING
+/// refuse the command; a refused connection never sent it.
+pub fn may_have_run(e: &RedisError) -> bool {
+    !(matches!(
+        e.kind(),
+        ErrorKind::ReadOnly | ErrorKind::MasterDown | ErrorKind::BusyLoadingError
+    ) || e.is_connection_refusal())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +236,39 @@ mod tests {
         assert_eq!(switched_to(p, "other"), None);
         assert_eq!(switched_to("tv 127.0.0.1 6379", "tv"), None);
         assert_eq!(switched_to("tv a 1 b port", "tv"), None);
+    }
+
+    #[test]
+    fn the_recheck_follows_a_majority_only() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (old, new) = ("10.0.0.1:6379", "10.0.0.2:6379");
+        assert_eq!(majority(&v(&[new, new, old]), 3).as_deref(), Some(new));
+        // The minority sentinel first in the list does not win.
+        assert_eq!(majority(&v(&[old, new, new]), 3).as_deref(), Some(new));
+        // One answer of three is no majority, nor one of each.
+        assert_eq!(majority(&v(&[old]), 3), None);
+        assert_eq!(majority(&v(&[old, new]), 3), None);
+        // Two of three agreeing is, the third unreachable.
+        assert_eq!(majority(&v(&[new, new]), 3).as_deref(), Some(new));
+        assert_eq!(majority(&v(&[old, new]), 2), None);
+        assert_eq!(majority(&v(&[new]), 1).as_deref(), Some(new));
+        assert_eq!(majority(&[], 3), None);
+    }
+
+    #[test]
+    fn announced_addresses() {
+        assert_eq!(
+            split_addr("127.0.0.1:6380"),
+            Some(("127.0.0.1".into(), 6380))
+        );
+        assert_eq!(split_addr("::1:6380"), Some(("::1".into(), 6380)));
+        assert_eq!(split_addr("127.0.0.1"), None);
+        assert_eq!(split_addr(":6380"), None);
+        assert_eq!(split_addr("h:0"), None);
+        assert_eq!(split_addr("h:port"), None);
+        // What switched_to writes, split_addr reads.
+        let to = switched_to("tv 10.0.0.1 6379 10.0.0.2 6380", "tv").unwrap();
+        assert_eq!(split_addr(&to), Some(("10.0.0.2".into(), 6380)));
     }
 
     #[test]
@@ -224,5 +307,22 @@ mod tests {
             ErrorKind::AuthenticationFailed,
             "auth"
         )));
+    }
+
+    #[test]
+    fn which_failed_calls_may_have_run() {
+        let err = |k, what: &'static str| RedisError::from((k, what));
+        assert!(!may_have_run(&err(ErrorKind::ReadOnly, "READONLY")));
+        assert!(!may_have_run(&err(ErrorKind::MasterDown, "MASTERDOWN")));
+        assert!(!may_have_run(&err(ErrorKind::BusyLoadingError, "LOADING")));
+        assert!(!may_have_run(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused
+        ))));
+        assert!(may_have_run(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::BrokenPipe
+        ))));
+        assert!(may_have_run(&RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::TimedOut
+        ))));
     }
 }

@@ -15,14 +15,15 @@ use crate::config::Cli;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentinelAddrs(pub Vec<(String, u16)>);
 
-/// What the store connects to.
-#[derive(Debug, Clone)]
+/// What the store connects to. Debug is written out below: it must not
+/// show the passwords.
+#[derive(Clone)]
 pub enum Target {
     Url(ConnectionInfo),
     Sentinel(SentinelConf),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SentinelConf {
     pub sentinels: Vec<(String, u16)>,
     /// The master's name (`sentinel monitor NAME ...`).
@@ -89,6 +90,52 @@ impl Target {
                 .map(|p| read_secret(p, "--redis-sentinel-password-file"))
                 .transpose()?,
         }))
+    }
+}
+
+/// Shown in place of a password.
+const REDACTED: &str = "<redacted>";
+
+/// A password as Debug shows it: only whether there is one.
+fn redacted(pw: &Option<String>) -> Option<&'static str> {
+    pw.as_ref().map(|_| REDACTED)
+}
+
+/// Database, user and (redacted) password.
+struct RedisShown<'a>(&'a RedisConnectionInfo);
+
+impl std::fmt::Debug for RedisShown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConnectionInfo")
+            .field("db", &self.0.db)
+            .field("username", &self.0.username)
+            .field("password", &redacted(&self.0.password))
+            .field("protocol", &self.0.protocol)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Url(info) => f
+                .debug_struct("Url")
+                .field("addr", &info.addr)
+                .field("redis", &RedisShown(&info.redis))
+                .finish(),
+            Target::Sentinel(conf) => f.debug_tuple("Sentinel").field(conf).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SentinelConf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentinelConf")
+            .field("sentinels", &self.sentinels)
+            .field("master", &self.master)
+            .field("redis", &RedisShown(&self.redis))
+            .field("sentinel_password", &redacted(&self.sentinel_password))
+            .finish()
     }
 }
 
@@ -211,5 +258,34 @@ mod tests {
         // A bad URL's error does not repeat the URL (it may hold a password).
         let e = Target::url("redis://:secret@h:notaport/0").unwrap_err();
         assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn debug_hides_passwords() {
+        let t = Target::url("redis://bob:urlsecret@127.0.0.1:6380/2").unwrap();
+        let shown = format!("{t:?}");
+        assert!(!shown.contains("urlsecret"), "{shown}");
+        assert!(
+            shown.contains(REDACTED) && shown.contains("6380"),
+            "{shown}"
+        );
+        let conf = SentinelConf {
+            sentinels: vec![("127.0.0.1".into(), 26379)],
+            master: "tv".into(),
+            redis: RedisConnectionInfo {
+                password: Some("masterpw".into()),
+                ..RedisConnectionInfo::default()
+            },
+            sentinel_password: Some("sentinelpw".into()),
+        };
+        let shown = format!("{:?}", Target::Sentinel(conf));
+        assert!(
+            !shown.contains("masterpw") && !shown.contains("sentinelpw"),
+            "{shown}"
+        );
+        assert!(shown.contains("tv") && shown.contains("26379"), "{shown}");
+        // No password: nothing to redact, and Debug says so.
+        let shown = format!("{:?}", Target::url("redis://127.0.0.1/").unwrap());
+        assert!(shown.contains("password: None"), "{shown}");
     }
 }
