@@ -43,6 +43,12 @@ pub struct Cutter {
     segment: u64,
     /// Whether the stream has video (else cut on any PES).
     video: bool,
+    /// Whether it also has other streams (audio): seg0 must carry one of
+    /// their frames, or a player sets itself up for video alone (hls.js
+    /// then fails to append the audio of seg1: bufferAppendError).
+    others: bool,
+    /// An other stream's PES is in seg0.
+    other_in_head: bool,
     /// The open segment's start time and index in this run (0, 1, ...).
     open: Option<(u64, u64)>,
 }
@@ -61,14 +67,17 @@ impl Cutter {
             first,
             segment,
             video,
+            others: false,
+            other_in_head: false,
             open: None,
         }
     }
 
-    /// Whether the stream has video: learnt from the PMT, which may come
-    /// after the cutter was made.
-    pub fn set_video(&mut self, video: bool) {
+    /// Whether the stream has video, and other streams besides: learnt
+    /// from the PMT, which may come after the cutter was made.
+    pub fn set_streams(&mut self, video: bool, others: bool) {
         self.video = video;
+        self.others = video && others;
     }
 
     pub fn unit(&mut self, unit: Unit, time: u64) -> Cut {
@@ -86,13 +95,22 @@ impl Cutter {
         let elapsed = ticks_between(start, time);
         let jumped = elapsed < 0 || elapsed as u64 > JUMP_SECS * CLOCK;
         let due = match (index, self.first) {
-            // The short head: seg0 ends on any PES after `first`, seg1 on
-            // the next key frame, whenever it comes.
-            (0, Some(first)) => elapsed >= 0 && elapsed as u64 >= first,
+            // The short head: seg0 ends on any PES after `first` once it
+            // holds a frame of every kind of stream (or after a whole
+            // segment's time without one), seg1 on the next key frame,
+            // whenever it comes.
+            (0, Some(first)) => {
+                let long = elapsed >= 0 && elapsed as u64 >= first;
+                let complete = !self.others || self.other_in_head;
+                long && (complete || elapsed as u64 >= self.segment)
+            }
             (1, Some(_)) => random_access,
             _ => random_access && (jumped || elapsed as u64 >= self.segment),
         };
         if !due {
+            if index == 0 && unit == Unit::Other {
+                self.other_in_head = true;
+            }
             return Cut::Keep;
         }
         self.open = Some((time, index + 1));
@@ -103,6 +121,27 @@ impl Cutter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_short_head_waits_for_a_frame_of_every_stream() {
+        // Audio muxed late: no audio PES in the first 0.3 s after K0.
+        let mut c = Cutter::new(0.2, 2.0, true);
+        c.set_streams(true, true);
+        assert_eq!(c.unit(KEY, 0), Cut::Begin { key: true });
+        assert_eq!(c.unit(FRAME, S / 10), Cut::Keep);
+        // Past `first`, but seg0 has no audio yet: kept.
+        assert_eq!(c.unit(FRAME, 3 * S / 10), Cut::Keep);
+        // The first audio frame joins seg0 (even if its time is earlier).
+        assert_eq!(c.unit(AUDIO, S / 20), Cut::Keep);
+        // Now complete: the next PES past `first` begins seg1.
+        assert_eq!(c.unit(FRAME, 4 * S / 10), Cut::Begin { key: false });
+        // A stream listed but never sent holds seg0 back a segment at most.
+        let mut c = Cutter::new(0.2, 2.0, true);
+        c.set_streams(true, true);
+        assert_eq!(c.unit(KEY, 0), Cut::Begin { key: true });
+        assert_eq!(c.unit(FRAME, S), Cut::Keep);
+        assert_eq!(c.unit(FRAME, 2 * S), Cut::Begin { key: false });
+    }
 
     const S: u64 = CLOCK;
     const KEY: Unit = Unit::Video { key: true };

@@ -108,7 +108,8 @@ impl Splitter {
                 .find(|(t, _)| ts::is_video(*t))
                 .map(|(_, pid)| *pid);
             self.streams = streams.iter().map(|(_, pid)| *pid).collect();
-            self.cutter.set_video(self.video_pid.is_some());
+            let others = streams.iter().any(|(t, _)| !ts::is_video(*t));
+            self.cutter.set_streams(self.video_pid.is_some(), others);
             self.pmt = Some(copy);
         }
         true
