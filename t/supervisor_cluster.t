@@ -29,7 +29,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has_daemon('redis-server')->has_daemon('ffmpeg')
-	->plan(22);
+	->plan(26);
 
 my $s = start_stack($t, supervisor => 0);
 my $d = $t->testdir();
@@ -123,6 +123,14 @@ supervisor_ctl($s, '--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",
 # The owner's supervisor killed: its ffmpeg dies with it, and once the
 # lease ends another node starts the channel.
 
+# The owner keeps the channel's HLS position in Redis; the node that takes
+# the channel over numbers on past it (its own HLS directory is empty), so
+# a player retrying the same URL never sees the media sequence go back.
+
+like(redis($t, 'GET', 'hlspos:7'), qr/^\d+ \d+$/, 'owner records its HLS position');
+my $old = playlist($owner);
+my $old_last = $old->{sequence} + @{$old->{segments}} - 1;
+
 kill 'KILL', $node{$owner}{pid};
 ok(wait_until(5, sub { !ffmpeg_pids($node{$owner}{hls}, 7) }),
 	'owner ffmpeg died with its supervisor');
@@ -130,8 +138,20 @@ my $next = $other[0] == 3 ? $other[1] : $other[0];
 ok(wait_until($TTL + 25, sub {
 	call($next, 'ensure', '"channel":"7","wait_ms":2000') =~ /"ok":true/ }),
 	'another node starts it after the lease');
+my $new = playlist($next);
 is(ffmpegs(7), 1, 'one ffmpeg again');
 unlike(redis($t, 'GET', 'lease:7'), qr/^$oid /, 'lease moved');
+cmp_ok($new->{sequence}, '>', $old_last,
+	'the new owner numbers on past the old one') or diag($new->{text});
+cmp_ok($new->{discontinuity}, '>=', 1, 'discontinuity sequence counted')
+	or diag($new->{text});
+# The run's first segment follows #EXT-X-DISCONTINUITY (or has left the
+# list already, counted in the sequence).
+my ($first) = $t->read_file("supervisor$next.log")
+	=~ /numbering on past the recorded HLS position .*first=(\d+)/;
+ok(defined $first && ($new->{text} =~ /^#EXT-X-DISCONTINUITY\n#EXTINF:[\d.]+,\nstream_7_0*$first\.ts$/m
+	|| $new->{sequence} > $first && $new->{discontinuity} >= 2),
+	'the join is marked a discontinuity') or diag($new->{text});
 
 # The killed node back (same id): it takes new channels.
 start_cluster_node($t, $node{$owner}, $TTL);
@@ -178,6 +198,16 @@ sub stop_channels {
 	for my $ch (7, 8) {
 		call($n, 'stop', qq("channel":"$ch"));
 	}
+}
+
+# Channel 7's playlist on node $n's disk.
+sub playlist {
+	my ($n) = @_;
+	my $text = $t->read_file("hls$n/stream_7.m3u8");
+	my ($seq) = $text =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)$/m;
+	my ($dis) = $text =~ /^#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)$/m;
+	return { text => $text, sequence => $seq // 0, discontinuity => $dis // 0,
+		segments => [ $text =~ /^(stream_7_\d+\.ts)$/mg ] };
 }
 
 # ffmpeg processes of a channel on the whole machine (every node's dir).
