@@ -217,10 +217,10 @@ impl Streams {
     }
 }
 
-/// The lease keeper: renews every third of the TTL (and records the HLS
-/// position with each renewal); stops the channel when
-/// the lease is another's, or when it could not be renewed in time (the
-/// stop comes a safety margin before the lease can end; cluster/rules.rs).
+/// The lease keeper: renews every third of the TTL, recording the HLS
+/// position with each renewal (takeover.rs); stops the channel when the
+/// lease is another's, or when it could not be renewed in time (the stop
+/// comes a safety margin before the lease can end; cluster/rules.rs).
 async fn keep(
     streams: Arc<Streams>,
     c: Arc<Cluster>,
