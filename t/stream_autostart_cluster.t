@@ -11,7 +11,9 @@
 # playlist: a player (ffmpeg) plays through it; $stream_autostart_status
 # and the metrics say proxied / redirected. A compressed playlist from the
 # owner cannot be rewritten: 502 (proxy_failed), and the error log says why;
-# HEAD through an edge without a cache has no zero length.
+# HEAD through an edge without a cache has no zero length. The owner
+# killed, the same URL on the edge goes on with the node that takes the
+# channel over: the media sequence never goes back.
 
 ###############################################################################
 
@@ -36,7 +38,7 @@ select STDOUT; $| = 1;
 # 31, and "no alerts" and "no sanitizer errors" of nodes 2 and 3's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(38);
+	->has_daemon('ffmpeg')->plan(42);
 # Node 1's nginx is $t's, which also runs Redis, the origin and the
 # supervisors; their sockets, HLS directories and the key live in its
 # directory.
@@ -284,6 +286,33 @@ my @fwd = grep { /^edge=n\d / } split /\n/, $owner_log;
 ok(@fwd >= 1, 'the owner got forwarded requests') or diag($owner_log);
 is(scalar(grep { /token/ } @fwd), 0, 'none of them carries the token')
 	or diag(join "\n", @fwd);
+
+# The owner of channel 7 dies: the viewer retrying the same URL on the
+# edge gets the channel from the node that takes it over, numbered on past
+# what it played, the join marked; a player carries on there.
+
+my ($edge_seq) = $pl =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)\r?$/m;
+my $played = get($edge, '/live/stream_7.m3u8?token=tk');
+my ($seq_now) = $played =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)\r?$/m;
+my @now = $played =~ /^(stream_7_\d+\.ts)/mg;
+my $last_played = ($seq_now // 0) + @now - 1;
+kill 'KILL', $node{$oid}{pid};
+my $after = '';
+wait_until(60, sub {
+	$after = get($edge, '/live/stream_7.m3u8?token=tk');
+	$after =~ m!^HTTP/1\.1 200 .*^stream_7_\d+\.ts!ms
+		&& redis($t, 'GET', 'lease:7') =~ /^n(?!$oid )\d /;
+});
+my ($seq_after) = $after =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)\r?$/m;
+my ($dis_after) = $after =~ /^#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)\r?$/m;
+like(redis($t, 'GET', 'lease:7'), qr/^n(?!$oid )\d /, 'another node took channel 7');
+cmp_ok($seq_after // -1, '>', $last_played,
+	'the same URL after the takeover: the media sequence went on')
+	or diag("before $edge_seq/$last_played after $after");
+cmp_ok($dis_after // 0, '>=', 1, 'the discontinuity is counted') or diag($after);
+$rc = system("timeout 60 ffmpeg -nostdin -v error -i '$play' -t 3 -f null - >$flog 2>&1");
+is($rc, 0, 'ffmpeg decodes the stream through the same URL after the takeover')
+	or diag($t->read_file('ffplay.log'));
 
 ###############################################################################
 

@@ -5,7 +5,10 @@
 # others answer "elsewhere" with its node; a killed owner's channel starts
 # on another node once its lease ends; a drained node starts nothing; a
 # node cut off from Redis (its connection runs through a proxy the test
-# stops) stops its ffmpeg before another node starts one.
+# stops) stops its ffmpeg before another node starts one. A node taking a
+# channel over numbers on past the old owner's playlist (hlspos:<id>), the
+# join marked a discontinuity: copy mode (the segmenter) and transcoded
+# (ffmpeg's hls muxer).
 
 ###############################################################################
 
@@ -29,12 +32,16 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has_daemon('redis-server')->has_daemon('ffmpeg')
-	->plan(22);
+	->plan(28);
 
 my $s = start_stack($t, supervisor => 0);
 my $d = $t->testdir();
 redis($t, 'SET', "channel:$_",
-	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 7, 8, 9;
+	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 7, 8;
+# Transcoded (ffmpeg's hls muxer): its takeover numbers on with ffmpeg's
+# -start_number and marks the join with discont_start.
+redis($t, 'SET', 'channel:9',
+	qq({"source_url":"$s->{origin_url}","quality":"low"}));
 
 # No nginx here, but Test::Nginx reads its error log for alerts at the end.
 $t->write_file('error.log', '');
@@ -123,6 +130,14 @@ supervisor_ctl($s, '--redis-url', "redis://127.0.0.1:$s->{redis_port}/0",
 # The owner's supervisor killed: its ffmpeg dies with it, and once the
 # lease ends another node starts the channel.
 
+# The owner keeps the channel's HLS position in Redis; the node that takes
+# the channel over numbers on past it (its own HLS directory is empty), so
+# a player retrying the same URL never sees the media sequence go back.
+
+like(redis($t, 'GET', 'hlspos:7'), qr/^\d+ \d+$/, 'owner records its HLS position');
+my $old = playlist($owner);
+my $old_last = $old->{sequence} + @{$old->{segments}} - 1;
+
 kill 'KILL', $node{$owner}{pid};
 ok(wait_until(5, sub { !ffmpeg_pids($node{$owner}{hls}, 7) }),
 	'owner ffmpeg died with its supervisor');
@@ -130,8 +145,20 @@ my $next = $other[0] == 3 ? $other[1] : $other[0];
 ok(wait_until($TTL + 25, sub {
 	call($next, 'ensure', '"channel":"7","wait_ms":2000') =~ /"ok":true/ }),
 	'another node starts it after the lease');
+my $new = playlist($next);
 is(ffmpegs(7), 1, 'one ffmpeg again');
 unlike(redis($t, 'GET', 'lease:7'), qr/^$oid /, 'lease moved');
+cmp_ok($new->{sequence}, '>', $old_last,
+	'the new owner numbers on past the old one') or diag($new->{text});
+cmp_ok($new->{discontinuity}, '>=', 1, 'discontinuity sequence counted')
+	or diag($new->{text});
+# The run's first segment follows #EXT-X-DISCONTINUITY (or has left the
+# list already, counted in the sequence).
+my ($first) = $t->read_file("supervisor$next.log")
+	=~ /numbering on past the recorded HLS position .*first=(\d+)/;
+ok(defined $first && ($new->{text} =~ /^#EXT-X-DISCONTINUITY\n#EXTINF:[\d.]+,\nstream_7_0*$first\.ts$/m
+	|| $new->{sequence} > $first && $new->{discontinuity} >= 2),
+	'the join is marked a discontinuity') or diag($new->{text});
 
 # The killed node back (same id): it takes new channels.
 start_cluster_node($t, $node{$owner}, $TTL);
@@ -142,6 +169,8 @@ start_cluster_node($t, $node{$owner}, $TTL);
 stop_channels(3);
 like(call(3, 'ensure', '"channel":"9","wait_ms":20000'), qr/"ok":true/,
 	'node 3 runs channel 9');
+my $last9 = playlist(3, 9);
+$last9 = $last9->{sequence} + @{$last9->{segments}} - 1;
 kill 'TERM', $proxy_pid;
 my ($most, $started) = (0, 0);
 for (1 .. 300) {
@@ -162,6 +191,11 @@ my ($start1) = $log1 =~ /^(\S+).*ffmpeg started.*channel=9 /m;
 ok(defined $stop3 && defined $start1 && $stop3 lt $start1,
 	'node 3 stopped before node 1 started')
 	or diag("stop $stop3 start $start1");
+my $taken9 = playlist(1, 9);
+cmp_ok($taken9->{sequence}, '>', $last9,
+	'transcoded: node 1 numbers on past node 3') or diag($taken9->{text});
+like($taken9->{text}, qr/^#EXT-X-DISCONTINUITY$/m,
+	'transcoded: the join is marked a discontinuity') or diag($taken9->{text});
 
 ###############################################################################
 
@@ -178,6 +212,23 @@ sub stop_channels {
 	for my $ch (7, 8) {
 		call($n, 'stop', qq("channel":"$ch"));
 	}
+}
+
+# A channel's (7 unless said) playlist on node $n's disk.
+sub playlist {
+	my ($n, $ch) = @_;
+	$ch //= 7;
+	# Not $t->read_file: a sub holding $t would keep it past the END
+	# block that counts its closing tests.
+	my $text = '';
+	if (open my $fh, '<', "$node{$n}{hls}/stream_$ch.m3u8") {
+		local $/;
+		$text = <$fh> // '';
+	}
+	my ($seq) = $text =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)$/m;
+	my ($dis) = $text =~ /^#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)$/m;
+	return { text => $text, sequence => $seq // 0, discontinuity => $dis // 0,
+		segments => [ $text =~ /^(stream_${ch}_\d+\.ts)$/mg ] };
 }
 
 # ffmpeg processes of a channel on the whole machine (every node's dir).

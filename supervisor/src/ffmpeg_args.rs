@@ -92,6 +92,9 @@ pub struct HlsOutput {
     /// Continue the playlist an earlier run of this channel left (a
     /// restart), so its media sequence and segment numbers move on.
     pub resume: bool,
+    /// A fresh run that takes over another node's channel: its first
+    /// segment's number (cluster/hls_position.rs); marked a discontinuity.
+    pub start_number: Option<u64>,
 }
 
 impl HlsOutput {
@@ -332,11 +335,19 @@ fn hls_output(mut a: Vec<OsString>, out: &HlsOutput, quality: Quality) -> Vec<Os
     // like a finished recording.
     // append_list (restarts): carry on the old list and its numbering; ffmpeg
     // marks the join with #EXT-X-DISCONTINUITY.
-    push(if out.resume {
-        "delete_segments+temp_file+omit_endlist+independent_segments+append_list"
-    } else {
-        "delete_segments+temp_file+omit_endlist+independent_segments"
+    // discont_start (a takeover): #EXT-X-DISCONTINUITY before the first
+    // segment; ffmpeg writes no EXT-X-DISCONTINUITY-SEQUENCE itself.
+    push(match (out.resume, out.start_number) {
+        (true, _) => "delete_segments+temp_file+omit_endlist+independent_segments+append_list",
+        (false, Some(_)) => {
+            "delete_segments+temp_file+omit_endlist+independent_segments+discont_start"
+        }
+        (false, None) => "delete_segments+temp_file+omit_endlist+independent_segments",
     });
+    if let (false, Some(n)) = (out.resume, out.start_number) {
+        push("-start_number");
+        push(&n.to_string());
+    }
     let (segments, playlist) = if quality == Quality::Abr {
         for s in ffmpeg_ladder::master_args(&LADDER, &out.channel) {
             push(&s);
@@ -363,6 +374,7 @@ mod tests {
             init_secs: 1.0,
             list_size: 6,
             resume: false,
+            start_number: None,
         }
     }
 
@@ -482,6 +494,16 @@ mod tests {
         let v = strs(&build(&input, Quality::Low, &resumed));
         assert_eq!(after(&v, "-force_key_frames"), "expr:gte(t,n_forced*4)");
         assert!(!v.iter().any(|s| s == "-hls_init_time"));
+        assert!(!v.iter().any(|s| s == "-start_number"));
+        // A takeover: numbering past the old owner's, the join marked.
+        let taken = HlsOutput {
+            start_number: Some(1234),
+            ..out()
+        };
+        let v = strs(&build(&input, Quality::Low, &taken));
+        assert_eq!(after(&v, "-start_number"), "1234");
+        assert!(after(&v, "-hls_flags").ends_with("+discont_start"));
+        assert!(v.iter().any(|s| s == "-hls_init_time"));
     }
 
     #[test]

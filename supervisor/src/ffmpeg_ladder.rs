@@ -165,6 +165,7 @@ mod tests {
             init_secs: 1.0,
             list_size: 6,
             resume: false,
+            start_number: None,
         }
     }
 

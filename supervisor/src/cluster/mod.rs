@@ -5,6 +5,7 @@
 //! keeping and giving up a lease) is streams/lease.rs; the decisions are
 //! pure functions in `rules`. Without --node-id none of this runs.
 
+pub mod hls_position;
 pub mod locate;
 pub mod nodes_cmd;
 pub mod rules;

@@ -34,6 +34,10 @@ pub struct Options {
     pub list_size: usize,
     /// Carry on the playlist an earlier run left.
     pub resume: bool,
+    /// A fresh run taking over another node's channel: number on from
+    /// here (cluster/hls_position.rs). Its first segment is still short:
+    /// it is a cold start for this node.
+    pub start: Option<crate::cluster::hls_position::Start>,
 }
 
 const UNSET: u64 = u64::MAX;
@@ -157,7 +161,10 @@ fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: 
             (list, 0.0)
         }
         false => {
-            let list = playlist::Playlist::new(&opts.channel, opts.list_size);
+            let mut list = playlist::Playlist::new(&opts.channel, opts.list_size);
+            if let Some(s) = opts.start {
+                list.start_after_break(s.number, s.discontinuity_sequence);
+            }
             (list, opts.first_secs)
         }
     };

@@ -97,6 +97,15 @@ impl Playlist {
         p
     }
 
+    /// A new list that carries on another's numbering (a takeover by
+    /// another node, whose list this one cannot read): its first segment
+    /// is `number`, after a break counted from `discontinuity_sequence`.
+    pub fn start_after_break(&mut self, number: u64, discontinuity_sequence: u64) {
+        self.next = number;
+        self.discontinuity_sequence = discontinuity_sequence;
+        self.pending_discontinuity = true;
+    }
+
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter()
     }
@@ -268,6 +277,26 @@ mod tests {
         let again = Playlist::resume("9", 3, &text);
         assert!(again.render().contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"));
         assert_eq!(again.next_number(), 46);
+    }
+
+    #[test]
+    fn a_taken_over_list_numbers_on_after_a_break() {
+        let mut p = Playlist::new("9", 3);
+        p.start_after_break(104, 1);
+        // Shown before the first segment too: the sequence goes on.
+        assert!(p.render().contains("#EXT-X-MEDIA-SEQUENCE:104\n"));
+        p.push(0.25, true);
+        p.push(0.75, false);
+        let text = p.render();
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:104\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n"));
+        assert!(text.contains("#EXT-X-DISCONTINUITY\n#EXTINF:0.250000,\nstream_9_104.ts\n"));
+        assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 1);
+        p.push(4.0, true);
+        // The short head leaves (the head rule), the break with it.
+        assert_eq!(p.push(4.0, true), vec![104, 105]);
+        let text = p.render();
+        assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:2\n"));
+        assert!(!text.contains("#EXT-X-DISCONTINUITY\n"));
     }
 
     #[test]

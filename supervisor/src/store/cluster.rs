@@ -52,6 +52,14 @@ redis.call('DEL', KEYS[2], KEYS[3])
 return 1
 ";
 
+/// The channel's HLS position, written only under its lease (fencing), so
+/// an owner that lost it cannot move the position a new owner goes by.
+const SET_POSITION: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+";
+
 /// What an acquire found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquired {
@@ -168,6 +176,29 @@ impl Store {
             .eval("fenced DEL", CLEAR_STREAM, &keys, &[lease.to_string()])
             .await?;
         Ok(n == 1)
+    }
+
+    /// Records where the channel's HLS numbering stands (value made by
+    /// cluster/hls_position.rs), if `lease` is still the channel's lease.
+    pub async fn set_hls_position_fenced(
+        &self,
+        channel: &str,
+        lease: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let keys = [
+            self.key(&Keys::lease(channel)),
+            self.key(&Keys::hls_position(channel)),
+        ];
+        let args = [lease.to_string(), value.to_string(), ms(ttl).to_string()];
+        let n: i64 = self.eval("fenced SET", SET_POSITION, &keys, &args).await?;
+        Ok(n == 1)
+    }
+
+    /// The recorded HLS position's value, if any.
+    pub async fn hls_position(&self, channel: &str) -> Result<Option<String>, StoreError> {
+        self.get(&Keys::hls_position(channel)).await
     }
 
     /// This node's heartbeat: its record, gone unless renewed within `ttl`.

@@ -96,6 +96,13 @@ impl Keys {
         Key::plain(format!("fence:{channel}"))
     }
 
+    /// Cluster mode: where the channel's HLS numbering stands,
+    /// `<next media sequence> <discontinuity sequence>`, written by its
+    /// owner under the lease, with a TTL longer than the lease's.
+    pub fn hls_position(channel: &str) -> Key {
+        Key::plain(format!("hlspos:{channel}"))
+    }
+
     /// Cluster mode: a node's heartbeat (JSON), with a TTL.
     pub fn node(id: &str) -> Key {
         Key::plain(format!("node:{id}"))
@@ -161,6 +168,7 @@ mod tests {
         assert_eq!(Keys::epg_version().as_str(), "epg:version");
         assert_eq!(Keys::lease("7").as_str(), "lease:7");
         assert_eq!(Keys::fence("7").as_str(), "fence:7");
+        assert_eq!(Keys::hls_position("7").as_str(), "hlspos:7");
         assert_eq!(Keys::node("n1").as_str(), "node:n1");
         assert_eq!(Keys::draining().as_str(), "cluster:draining");
         assert_eq!(Kind::Node.id_of("node:n1"), Some("n1"));

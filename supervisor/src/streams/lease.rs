@@ -217,9 +217,10 @@ impl Streams {
     }
 }
 
-/// The lease keeper: renews every third of the TTL; stops the channel when
-/// the lease is another's, or when it could not be renewed in time (the
-/// stop comes a safety margin before the lease can end; cluster/rules.rs).
+/// The lease keeper: renews every third of the TTL, recording the HLS
+/// position with each renewal (takeover.rs); stops the channel when the
+/// lease is another's, or when it could not be renewed in time (the stop
+/// comes a safety margin before the lease can end; cluster/rules.rs).
 async fn keep(
     streams: Arc<Streams>,
     c: Arc<Cluster>,
@@ -239,10 +240,18 @@ async fn keep(
             }
             Step::Renew { after, timeout } => {
                 tokio::time::sleep(after).await;
+                // Read before the renewal is sent: what this run publishes
+                // after it is bounded by the lease (takeover.rs).
+                let position = streams.hls_position_now(&ch.id);
                 tried = Instant::now();
                 let call = streams.store.renew_lease(&ch.id, &value, c.ttl);
                 match tokio::time::timeout(timeout.max(Duration::from_millis(1)), call).await {
-                    Ok(Ok(true)) => renewed = tried,
+                    Ok(Ok(true)) => {
+                        renewed = tried;
+                        if position.is_some() {
+                            streams.record_hls_position(&ch, position).await;
+                        }
+                    }
                     Ok(Ok(false)) => {
                         warn!(channel = %ch.id, lease = %value, "lease lost to another node: stopping the channel");
                         ch.request_stop("lease lost to another node");

@@ -150,12 +150,16 @@ impl Streams {
         let mut failures = Failures::default();
         let mut jitter = Jitter::seeded();
         let mut resume = false;
+        // Cluster mode: numbering goes on past a previous owner's (until
+        // this node has a playlist of its own to resume).
+        let mut start = self.takeover_start(ch).await;
         let mut rotation = Rotation::new(plan.sources.len());
         loop {
             let source = &plan.sources[rotation.current()];
             ch.info.lock().unwrap().source = Some(source.clone());
             let begun = Instant::now();
-            let (reason, was_ready) = match self.run_ffmpeg(ch, &plan, source, resume).await {
+            let (reason, was_ready) = match self.run_ffmpeg(ch, &plan, source, resume, start).await
+            {
                 Outcome::Ended(end) => return end,
                 Outcome::Failed { reason, was_ready } => (reason, was_ready),
             };
@@ -169,6 +173,7 @@ impl Streams {
                 ch.info.lock().unwrap().skipped.failed(source, &reason);
             }
             resume = hls_files::progress(&self.cfg.hls_dir, id).is_some();
+            start = start.filter(|_| !resume);
             if let Next::Failover(next) = rotation.failed(was_ready) {
                 // The next source at once; a whole round of failed sources
                 // counts as one failure below.

@@ -14,6 +14,7 @@ mod lifecycle;
 mod readiness;
 mod route;
 mod run;
+mod takeover;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use super::lifecycle::Plan;
 use super::readiness::{Seen, Watch};
 use super::{Channel, State, Streams};
+use crate::cluster::hls_position::Start;
 use crate::disk_space;
 use crate::ffmpeg_args::{self, HlsOutput, Input};
 use crate::ffmpeg_reason::{self, StderrLines};
@@ -54,6 +55,7 @@ impl Streams {
         plan: &Plan,
         source: &str,
         resume: bool,
+        start: Option<Start>,
     ) -> Outcome {
         let id = &ch.id;
         let via = plan
@@ -101,6 +103,7 @@ impl Streams {
             init_secs: 1.0_f64.min(seg),
             list_size: 6,
             resume,
+            start_number: start.filter(|_| !resume).map(|s| s.number),
         };
         let args = ffmpeg_args::build(&input, plan.quality, &out);
         let segmented = ffmpeg_args::uses_segmenter(plan.quality);
@@ -134,6 +137,7 @@ impl Streams {
                 segment_secs: seg,
                 list_size: out.list_size as usize,
                 resume,
+                start: start.filter(|_| !resume),
             };
             Segmenter::start(stdout, opts, begun)
         });
@@ -250,6 +254,7 @@ impl Streams {
                         info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready",
                             cold_ms, first_byte_ms = st.first_byte_ms, keyframe_ms = st.keyframe_ms,
                             segment_ms = st.segment_ms, "ready");
+                        self.record_hls_position(ch, None).await;
                     }
                     Seen::StartTimedOut => {
                         kill(&mut child).await;
