@@ -169,7 +169,9 @@ stats() { # reads numbers, prints "median p95 max"
         printf "%s %s %s\n", m, p, a[NR] }'
 }
 wrk_run() { # url [wrk options] -> "req/s p99_ms"
-    wrk -t1 -c32 -d"${WRK_SECS}s" --latency "${@:2}" "$1" 2>/dev/null | awk '
+    # A run that got errors measured something else: said on stderr.
+    wrk -t1 -c32 -d"${WRK_SECS}s" --latency "${@:2}" "$1" 2>/dev/null | awk -v url="${1%%\?*}" '
+        /Non-2xx|Socket errors/ { print "bench: " url ": " $0 > "/dev/stderr" }
         /Requests\/sec/ { rps = $2 }
         /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v = v / 1000 }
                    else if (v ~ /ms$/) { sub(/ms/, "", v) }
@@ -213,13 +215,16 @@ set_workers() {
 # One warm-path round; $1 prefixes the names ("" or "w2_"), $2 "full"
 # also measures the scraped playlist and the regex location.
 warm_round() {
-    # One segment for the whole round, so every side sends the same file.
-    seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
     {
         echo "${1}pl_plain $(wrk_run "$base/plain/stream_1.m3u8")"
         echo "${1}pl_ofc $(wrk_run "$base/ofc/stream_1.m3u8")"
         echo "${1}pl_mod $(wrk_run "$base/live/stream_1.m3u8?token=$token")"
         [ "$2" != full ] || echo "${1}pl_scrape $(wrk_scraped "$base/live/stream_1.m3u8?token=$token")"
+        # One segment for the segment runs, so every side sends the same
+        # file: the newest, taken now (it stays on disk about nine
+        # segments, 36 s; the four runs take 4 x WRK_SECS).
+        seg=$(grep -o 'stream_1_[0-9]*\.ts' "$run/hls/stream_1.m3u8" | tail -n 1)
+        seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
         echo "${1}sg_plain $(wrk_run "$base/plain/$seg")"
         echo "${1}sg_ofc $(wrk_run "$base/ofc/$seg")"
         [ "$2" != full ] || echo "${1}sg_re $(wrk_run "$base/plainre/$seg")"
@@ -232,7 +237,6 @@ curl -s -o /dev/null "$base/live/stream_1.m3u8?token=$token"
 sleep 9   # a few segments
 : >"$run/warm.txt"
 for _ in $(seq "$ROUNDS"); do warm_round "" full; done
-seg_bytes=$(stat -c %s "$run/hls/$seg" 2>/dev/null || echo 0)
 for k in pl_plain pl_ofc pl_mod pl_scrape sg_plain sg_ofc sg_re sg_mod; do
     eval "${k}_rps=\$(warm $k 2); ${k}_p99=\$(warm $k 3)"
 done

@@ -25,14 +25,16 @@ pub fn render(streams: &Streams) -> String {
     let sessions = streams.sessions.list(None);
     let cfg = streams.config();
     let usage = |pid: u32| procfs::usage(pid);
-    super::text::render(&snapshot(
+    let mut snap = snapshot(
         registry(),
         &running,
         &sessions,
         cfg.max_streams as u64,
         cfg.metrics_per_channel,
         &usage,
-    ))
+    );
+    snap.node.clone_from(&cfg.node_id);
+    super::text::render(&snap)
 }
 
 /// Pure but for `usage` (how a pid's /proc usage is read).
@@ -87,6 +89,7 @@ pub fn snapshot(
         redis_seconds: reg.redis_seconds.snapshot(),
         socket_connections: reg.socket_connections.load(Relaxed),
         sessions: sessions.len() as u64,
+        node: None,
     }
 }
 

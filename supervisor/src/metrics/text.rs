@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub redis_seconds: HistogramSnapshot,
     pub socket_connections: u64,
     pub sessions: u64,
+    /// Cluster mode: this node's id (`--node-id`).
+    pub node: Option<String>,
 }
 
 const P: &str = "stream_supervisor_";
@@ -67,6 +69,16 @@ pub fn render(s: &Snapshot) -> String {
         "Most channels running at once (--max-streams; 0: no limit).",
     );
     o.sample("capacity_streams", &[], s.capacity as f64);
+    if let Some(node) = &s.node {
+        // Every series of this supervisor is this node's: the info series
+        // names it, for joins across a cluster's nodes.
+        o.family(
+            "node_info",
+            "gauge",
+            "Cluster mode: the node this supervisor is (--node-id); always 1.",
+        );
+        o.sample("node_info", &[("node", node)], 1.0);
+    }
     o.family(
         "starts_total",
         "counter",
@@ -237,6 +249,7 @@ mod tests {
             redis_seconds: empty_histogram(&[0.0005, 0.001]),
             socket_connections: 4,
             sessions: 3,
+            node: Some("n2".into()),
         }
     }
 
@@ -265,6 +278,12 @@ mod tests {
         assert!(t.contains("stream_supervisor_channel_sessions{channel=\"7\"} 3\n"));
         assert!(t.contains("stream_supervisor_socket_connections 4\n"));
         assert!(t.contains("stream_supervisor_sessions 3\n"));
+        assert!(t.contains("stream_supervisor_node_info{node=\"n2\"} 1\n"));
+        let single = render(&Snapshot {
+            node: None,
+            ..snapshot()
+        });
+        assert!(!single.contains("node_info"));
         // Each family is declared once, before its samples.
         for line in t.lines().filter(|l| l.starts_with("# TYPE")) {
             assert_eq!(t.matches(&format!("{line}\n")).count(), 1, "{line}");

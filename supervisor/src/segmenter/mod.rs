@@ -95,13 +95,15 @@ impl Segmenter {
         let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
         tokio::spawn(async move {
             let mut output = output;
+            // One read buffer; each chunk sent is only as big as the read
+            // (ffmpeg flushes every packet: reads are small, and a queued
+            // chunk must not hold 64 KiB for a few hundred bytes).
+            let mut buf = vec![0u8; 64 * 1024];
             loop {
-                let mut buf = vec![0u8; 64 * 1024];
                 match output.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        buf.truncate(n);
-                        if tx.send(buf).await.is_err() {
+                        if tx.send(buf[..n].to_vec()).await.is_err() {
                             break;
                         }
                     }
