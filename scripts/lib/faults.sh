@@ -113,13 +113,17 @@ records() {
     echo "${out#/}"
 }
 
-# ffmpeg processes of a channel of the supervisor writing into DIR.
+# ffmpeg processes of a channel of the supervisor writing into DIR, by the
+# marks the supervisor puts in each ffmpeg's environment (a copy channel's
+# command line names no file: it writes to the supervisor's pipe).
 ffmpeg_of() { # channel [dir]
     local p dir=${2:-$run/hls}
     for p in $(pgrep -x ffmpeg || true); do
         # (grep reads all its input: with pipefail, an early exit (-q)
         # would fail the pipe on tr's SIGPIPE.)
-        { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | grep -xF "$dir/stream_$1.m3u8" >/dev/null && echo "$p"
+        { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
+            grep -xF -e "STREAM_SUPERVISOR_HLS_DIR=$dir" -e "STREAM_SUPERVISOR_CHANNEL=$1" |
+            wc -l | grep -qx 2 && echo "$p"
     done
     return 0
 }

@@ -19,11 +19,12 @@ cargo build --release --locked --bin viewers >&2
 
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 rss_kib() { awk '/VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# ffmpegs writing into this run's HLS directory (by command line).
+# ffmpegs writing into this run's HLS directory (by the supervisor's mark
+# in their environment: a copy channel's command line names no file).
 soak_ffmpegs() {
     local p
     for p in $(pgrep -x ffmpeg || true); do
-        { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | grep -F "$run/hls/" >/dev/null && echo "$p"
+        { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -xF "STREAM_SUPERVISOR_HLS_DIR=$run/hls" >/dev/null && echo "$p"
     done
     return 0
 }
