@@ -201,7 +201,10 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
     // streams (an MPEG-TS source's PMT, an FLV header): 0.2 s of probing
     // and no frame-rate probe (measured from the live test origin, first
     // segment 1.36 s -> 0.75 s after the spawn, median; 0.5 s: 0.92 s).
-    if quality == Quality::Copy {
+    // Not an HLS source: its segments come in bursts, so a 0.2 s window can
+    // close before the first audio frame (ffmpeg then cannot set up the
+    // audio output and exits), while a longer probe costs it little time.
+    if quality == Quality::Copy && !is_hls_url(&input.url) {
         for s in ["-analyzeduration", "200000", "-fpsprobesize", "0"] {
             push(s);
         }
@@ -302,6 +305,14 @@ fn mpegts_output(mut a: Vec<OsString>) -> Vec<OsString> {
     a
 }
 
+/// Whether a source URL names an HLS playlist (`.m3u8`/`.m3u`, before
+/// any query or fragment).
+fn is_hls_url(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let path = path.to_ascii_lowercase();
+    path.ends_with(".m3u8") || path.ends_with(".m3u")
+}
+
 /// The HLS muxer's arguments, ending with the output playlist.
 fn hls_output(mut a: Vec<OsString>, out: &HlsOutput, quality: Quality) -> Vec<OsString> {
     let mut push = |s: &str| a.push(s.into());
@@ -365,6 +376,15 @@ fn hls_output(mut a: Vec<OsString>, out: &HlsOutput, quality: Quality) -> Vec<Os
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hls_sources_keep_the_longer_probe() {
+        assert!(is_hls_url("http://h/u/0/s.m3u8"));
+        assert!(is_hls_url("http://h/live/index.M3U8?token=x"));
+        assert!(is_hls_url("http://h/a.m3u#f"));
+        assert!(!is_hls_url("http://h/live.ts"));
+        assert!(!is_hls_url("http://h/x?f=a.m3u8"));
+    }
 
     fn out() -> HlsOutput {
         HlsOutput {
