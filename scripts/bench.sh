@@ -15,6 +15,8 @@
 #   7. cluster: three nodes on one Redis: placement balance, an edge-served
 #      segment against a local one, cold start through a non-owner node
 #      (scripts/lib/bench-cluster.sh)
+#   8. adaptive ladder: cold start, renditions, alignment, real time and a
+#      player of an `abr` channel (scripts/lib/bench-abr.sh)
 # Prints a table and writes BENCHMARKS.md and bench/*.png (gnuplot).
 # Numbers only: nothing here passes or fails on a time.
 #
@@ -141,9 +143,15 @@ http {
         }
         location /api/ { stream_autostart_api; }
         location = /metrics { stream_autostart_metrics; }
-        location ~ ^/live/stream_(?<channel>.*)\.m3u8\$ {
+        location ~ ^/live/stream_(?<channel>[A-Za-z0-9_-]+)\.m3u8\$ {
             alias $run/hls/stream_\$channel.m3u8;
             stream_autostart \$channel;
+        }
+        # An adaptive ladder's rendition playlists (section 8); after the
+        # channel playlists, so their warm path is not matched here first.
+        location ~ ^/live/stream_(?<vch>[A-Za-z0-9_-]+)\.(?<v>[0-9]+)\.m3u8\$ {
+            alias $run/hls/stream_\$vch.\$v.m3u8;
+            stream_autostart \$vch;
         }
         location ~ ^/live/(?<segment>stream_(?<ch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
             alias $run/hls/\$segment;
@@ -361,6 +369,8 @@ touch_s=$(awk -v i="${IDLE%s}" 'BEGIN { t = i / 3; if (t > 10) t = 10; if (t < 1
 
 # shellcheck source=scripts/lib/bench-cluster.sh
 . scripts/lib/bench-cluster.sh
+# shellcheck source=scripts/lib/bench-abr.sh
+. scripts/lib/bench-abr.sh
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 cores=$(nproc)
@@ -407,6 +417,7 @@ table=$(cat <<EOF
 | channel M3U, stream_autostart_m3u (viewer's token) | $m3u_mod_rps req/s, p99 $m3u_mod_p99 ms, **ratio $m3u_ratio** | ≥ 0.5 |
 | channel M3U gzip, static (gzip_static, the same $m3u_gz_bytes bytes) | $m3u_gz_static_rps req/s, p99 $m3u_gz_static_p99 ms | |
 | channel M3U gzip, stream_autostart_m3u (precompressed, viewer's token) | $m3u_gz_mod_rps req/s, p99 $m3u_gz_mod_p99 ms, **ratio $m3u_gz_ratio** | ≥ 0.5 |
+$abr_row
 | idle reclaim, idle timeout $IDLE | stopped $reclaim s after the last request (viewers reported every $touch_s s) | |
 | cluster placement: $CL_CHANNELS cold channels through 3 nodes in turn | $cl_placed_ok × 200; channels per node $cl_spread (max $cl_max, min $cl_min); $cl_ffmpegs ffmpeg | one ffmpeg per channel |
 | cluster: warm segment ($cl_seg_bytes bytes) from its owner | $cl_local_rps req/s, p99 $cl_local_p99 ms | |
@@ -563,5 +574,6 @@ the ratios say more than the rates.
   viewer's token to its URIs); against a cold request through n1, which
   starts the channel itself. $CL_COLD runs each, random pauses, medians.
 EOF
+printf '\n%s\n' "$abr_doc" >>BENCHMARKS.md
 [ -z "$soak_section" ] || printf '\n%s\n' "$soak_section" >>BENCHMARKS.md
 echo "bench: wrote BENCHMARKS.md and bench/*.png" >&2
