@@ -48,6 +48,46 @@ fn mask_pairs<N: AsRef<[u8]>>(query: &mut [u8], names: &[N], full: bool) -> bool
     changed
 }
 
+/// `mask_query` with `partial` and `mask_query_full` with `full` in one
+/// pass (a name in both is masked whole): what every logged string of a
+/// request needs, once per string.
+fn mask_pairs_both<N: AsRef<[u8]>>(query: &mut [u8], partial: &[N], full: &[N]) -> bool {
+    let named =
+        |key: &[u8], names: &[N]| names.iter().any(|n| key.eq_ignore_ascii_case(n.as_ref()));
+    let mut changed = false;
+    for pair in query.split_mut(|&b| b == b'&') {
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (key, value) = pair.split_at_mut(eq);
+        let shown = if named(key, full) {
+            0
+        } else if named(key, partial) {
+            shown_len(value.len() - 1)
+        } else {
+            continue;
+        };
+        for b in value[1..].iter_mut().skip(shown) {
+            if *b != MASK {
+                *b = MASK;
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// The query of a request line: after the first `?`, up to the first
+/// space (or the end of a line cut short).
+fn line_query(line: &[u8]) -> Option<core::ops::Range<usize>> {
+    let q = line.iter().position(|&b| b == b'?')? + 1;
+    let end = line[q..]
+        .iter()
+        .position(|&b| b == b' ')
+        .map_or(line.len(), |e| q + e);
+    Some(q..end)
+}
+
 /// Masks the query of a URI (`/path?query`, what `$request_uri` holds).
 pub fn mask_uri<N: AsRef<[u8]>>(uri: &mut [u8], names: &[N]) -> bool {
     match uri.iter().position(|&b| b == b'?') {
@@ -86,9 +126,7 @@ impl<N: AsRef<[u8]>> Secrets<'_, N> {
 
     /// Masks a query (`$args`).
     pub fn query(&self, query: &mut [u8]) -> bool {
-        let a = mask_query(query, self.partial);
-        let b = mask_query_full(query, self.full);
-        a | b
+        mask_pairs_both(query, self.partial, self.full)
     }
 
     /// Masks a URI (`$request_uri`): its query, and its path.
@@ -103,16 +141,9 @@ impl<N: AsRef<[u8]>> Secrets<'_, N> {
 
     /// Masks a request line (`$request`), cut short or not.
     pub fn request_line(&self, line: &mut [u8]) -> bool {
-        let a = mask_request_line(line, self.partial);
-        let b = if let Some(q) = line.iter().position(|&b| b == b'?') {
-            let query = &mut line[q + 1..];
-            let end = query.iter().position(|&b| b == b' ').unwrap_or(query.len());
-            mask_query_full(&mut query[..end], self.full)
-        } else {
-            false
-        };
-        let c = self.paths && crate::path_mask::mask_request_line(line);
-        a | b | c
+        let a = line_query(line).is_some_and(|r| self.query(&mut line[r]));
+        let b = self.paths && crate::path_mask::mask_request_line(line);
+        a | b
     }
 }
 
@@ -132,6 +163,27 @@ pub fn arg_variable(value: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_masks_as_the_partial_then_the_full_pass() {
+        let partial: &[&str] = &["token", "both"];
+        let full: &[&str] = &["password", "both"];
+        for q in [
+            "token=0123456789abcdef",
+            "x=1&TOKEN=0123456789abcdef&password=pw&y",
+            "password=longpassword123&token=ab&both=0123456789",
+            "mytoken=0123456789abcdef&token=&password=",
+            "token=0123************",
+            "",
+        ] {
+            let (mut one, mut two) = (q.as_bytes().to_vec(), q.as_bytes().to_vec());
+            let changed_one = mask_pairs_both(&mut one, partial, full);
+            let a = mask_query(&mut two, partial);
+            let b = mask_query_full(&mut two, full);
+            assert_eq!(one, two, "{q:?}");
+            assert_eq!(changed_one, a | b, "{q:?}");
+        }
+    }
 
     fn line(s: &str, names: &[&str]) -> String {
         let mut v = s.as_bytes().to_vec();

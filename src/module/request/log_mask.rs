@@ -34,8 +34,31 @@ impl Req<'_> {
     /// Masks everything logged: for the log phase, when nothing reads the
     /// arguments for anything else any more.
     pub fn mask_for_access_log(&mut self, secrets: &Secrets<'_, Box<[u8]>>) {
-        for field in [Field::RequestLine, Field::Args, Field::UnparsedUri] {
-            self.mask(field, secrets);
+        if secrets.is_empty() {
+            return;
+        }
+        // The first phase masked the request line already (it then points
+        // at our copy, no longer at the header buffer's request_start),
+        // unless nginx ended the request before any phase.
+        let r = self.get();
+        if r.request_line.data == r.request_start {
+            self.mask(Field::RequestLine, secrets);
+        }
+        // `$args` is usually the query part of the unparsed URI, in the
+        // same bytes: then its masked copy is that part of the URI's, and
+        // one scan masks both.
+        let (uri, args) = (self.get().unparsed_uri, self.get().args);
+        self.mask(Field::UnparsedUri, secrets);
+        let (start, end) = (uri.data as usize, uri.data as usize + uri.len);
+        let at = args.data as usize;
+        if args.len > 0 && at >= start && at + args.len <= end {
+            let masked = self.get().unparsed_uri.data;
+            if masked != uri.data {
+                // In bounds: the masked copy has the URI's length.
+                self.get_mut().args.data = masked.wrapping_add(at - start);
+            }
+        } else {
+            self.mask(Field::Args, secrets);
         }
     }
 
