@@ -23,6 +23,7 @@ pub mod m3u_render;
 pub mod metrics_counters;
 pub mod metrics_text;
 pub mod outcome;
+pub mod owner_cache;
 pub mod path_mask;
 pub mod playlist_cache;
 pub mod playlist_rewrite;

@@ -12,8 +12,11 @@ use crate::call_error::CallError;
 pub enum Located {
     /// Another node runs the channel: send the request there (its base URL).
     Owner(String),
+    /// The channel runs on this node: the file's absence stands (404),
+    /// and the worker may remember it briefly (src/owner_cache.rs).
+    Local,
     /// Nothing to fetch elsewhere: the file's absence stands (404). Why,
-    /// for the log.
+    /// for the log. Not remembered: the channel may start any moment.
     Here(String),
     /// Where it runs cannot be told now: 503 (fail closed), and why.
     Unknown(String),
@@ -26,7 +29,7 @@ pub fn segment(result: &Result<Reply, CallError>) -> Located {
         Err(e) => return Located::Unknown(format!("supervisor {e}")),
     };
     if reply.ok {
-        return Located::Here("the channel runs on this node".into());
+        return Located::Local;
     }
     match reply.code() {
         Some(ErrorCode::Elsewhere) => match reply.node_url.as_deref() {
@@ -74,7 +77,7 @@ mod tests {
 
     #[test]
     fn here_and_nowhere_leave_the_404() {
-        assert!(matches!(segment(&Ok(Reply::ok(1))), Located::Here(_)));
+        assert_eq!(segment(&Ok(Reply::ok(1))), Located::Local);
         assert_eq!(
             segment(&err(ErrorCode::NotRunning, "channel 9 runs on no node")),
             Located::Here("the channel runs on no node".into())

@@ -7,7 +7,9 @@
 # supervisor (`locate`, from the lease) and proxies to the owner (or,
 # where the location says `redirect`, answers 302 to it). A segment of a channel running nowhere is a 404, logged, and starts
 # nothing; a channel leased to a node that is gone, or a supervisor that
-# cannot answer, makes it a 503, logged.
+# cannot answer, makes it a 503, logged. An owner that died fails the
+# request diverted there (502) and is forgotten at once: the next request
+# locates the channel again and gets it from its new owner.
 
 ###############################################################################
 
@@ -28,10 +30,10 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-# 16, and "no alerts" and "no sanitizer errors" of node 2's nginx
+# 19, and "no alerts" and "no sanitizer errors" of node 2's nginx
 # (each Test::Nginx checks its own error.log when it goes).
 my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(18);
+	->has_daemon('ffmpeg')->plan(21);
 my %nginx = (1 => $t, 2 => Test::Nginx->new());
 my $d = $t->testdir();
 
@@ -100,7 +102,7 @@ EOF
 my $s = start_stack($t, supervisor => 0,
 	users => { u1 => '{"active":true}' }, tokens => { tk => 'u1' });
 redis($t, 'SET', "channel:$_",
-	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 7, 8, 9;
+	qq({"source_url":"$s->{origin_url}","quality":"copy"})) for 6 .. 9;
 $t->write_file('cluster.key', "cluster-secret-0123456789abcdef\n");
 
 for my $n (1 .. 2) {
@@ -159,6 +161,28 @@ like(get(2, "/r/live/$seg?token=tk"),
 	'node 2: segment 302 to the owner, no playlist request seen');
 is(scalar(map { ffmpeg_pids($node{$_}{hls}, 8) } 1 .. 2), 1,
 	'one ffmpeg for channel 8');
+
+# Channel 6's owner (n3, a record whose URL nobody listens on) is dead:
+# node 2 locates it there, and the request diverted there fails (502).
+# The worker forgets that owner at once: once the lease has moved (here
+# channel 6 starts on node 1), the next request locates the channel again
+# and plays, rather than going to the dead node until the remembered owner
+# expires (30 s).
+
+my $dead = 'http://127.0.0.1:' . port(8289);
+redis($t, 'SET', 'node:n3', qq({"url":"$dead","capacity":4,"load":1}), 'EX', 60);
+redis($t, 'SET', 'lease:6', 'n3 1', 'EX', 60);
+like(get(2, '/live/stream_6_1.ts?token=tk'), qr!^HTTP/1\.1 502 !,
+	'segment of a channel whose owner is dead: 502');
+like($nginx{2}->read_file('error.log'),
+	qr/channel "6" proxied to \Q$dead\E failed \(502\): forgetting that owner/,
+	'error log: the dead owner is forgotten');
+redis($t, 'DEL', 'lease:6');
+redis($t, 'DEL', 'node:n3');
+my ($seg6) = get(1, '/live/stream_6.m3u8?token=tk') =~ /^(stream_6_\d+\.ts)/m;
+$seg6 //= 'stream_6_0.ts';
+like(get(2, "/live/$seg6?token=tk"), qr!^HTTP/1\.1 200 !,
+	'the next request locates the channel again: its new owner serves it');
 
 # A segment of a channel that runs nowhere: 404, logged, nothing started.
 

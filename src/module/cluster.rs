@@ -6,13 +6,12 @@
 
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use std::collections::HashMap;
 
 use ngx::ffi::{
     ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index, ngx_http_request_t,
     ngx_http_variable_value_t, ngx_int_t, ngx_str_t, ngx_uint_t, NGX_DONE, NGX_ERROR,
     NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_MOVED_TEMPORARILY, NGX_HTTP_VAR_NOHASH, NGX_LOG_ERR,
-    NGX_LOG_INFO, NGX_OK,
+    NGX_LOG_INFO, NGX_LOG_WARN, NGX_OK,
 };
 use ngx::ngx_log_error;
 
@@ -22,13 +21,11 @@ use super::request::{now_ms, Req};
 use crate::api_guard::same_key;
 use crate::cluster_route::{base_url, redirect_to, strip_arg, usable_url};
 use crate::outcome::Status;
+use crate::owner_cache::{Known, OwnerCache};
 use crate::playlist_rewrite;
 
 /// The header node-to-node requests carry the cluster key in.
 pub const HEADER: &str = "X-Stream-Autostart-Cluster";
-
-/// How long a worker remembers a channel's owner for its segment requests.
-const OWNER_TTL_MS: u64 = 30_000;
 
 static OWNER_URL: AtomicUsize = AtomicUsize::new(usize::MAX);
 static CLUSTER_URI: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -38,10 +35,10 @@ static EDGE_CTX: AtomicUsize = AtomicUsize::new(usize::MAX);
 const EDGE_CTX_NAME: &str = "stream_autostart.edge_ctx";
 
 thread_local! {
-    /// (supervisor socket, channel) -> (owner base URL, until): learnt from
-    /// `elsewhere` replies to playlist requests, for the segment requests
-    /// that follow. Keyed by supervisor: each one is a node of its own.
-    static OWNERS: RefCell<HashMap<(String, String), (String, u64)>> = RefCell::new(HashMap::new());
+    /// Where channels run, as this worker last heard (src/owner_cache.rs):
+    /// from `elsewhere` replies to playlist requests and from `locate`, for
+    /// the segment requests that follow.
+    static OWNERS: RefCell<OwnerCache> = RefCell::new(OwnerCache::default());
 }
 
 /// Registers the two variables as indexed ones: their values are preset on
@@ -110,26 +107,40 @@ pub fn presented(req: &mut Req<'_>, channel: &str) -> Option<bool> {
     Some(false)
 }
 
-/// Remembers the owner a playlist request was told of.
-pub fn learn_owner(scope: &str, channel: &str, url: &str) {
-    OWNERS.with(|o| {
-        let mut o = o.borrow_mut();
-        let now = now_ms();
-        o.retain(|_, (_, until)| *until > now);
-        let key = (scope.to_string(), channel.to_string());
-        o.insert(key, (url.to_string(), now + OWNER_TTL_MS));
-    });
+/// Remembers where `channel` runs (the owner a playlist request or a
+/// `locate` named, or this node).
+pub fn learn(scope: &str, channel: &str, known: Known) {
+    OWNERS.with(|o| o.borrow_mut().learn(scope, channel, known, now_ms()));
 }
 
-/// The owner this worker last heard of for `channel`, if still fresh.
-pub fn known_owner(scope: &str, channel: &str) -> Option<String> {
-    let key = (scope.to_string(), channel.to_string());
-    OWNERS.with(|o| {
-        o.borrow()
-            .get(&key)
-            .filter(|(_, until)| *until > now_ms())
-            .map(|(url, _)| url.clone())
-    })
+/// What this worker last heard of `channel`, if still fresh.
+pub fn known(scope: &str, channel: &str) -> Option<Known> {
+    OWNERS.with(|o| o.borrow().get(scope, channel, now_ms()))
+}
+
+/// At the owner's answer (header filter) or the end of a proxied request
+/// (log phase): a request diverted to a node that failed it (502/504: the
+/// proxy could not connect, or got no answer in time; or the answer broke
+/// off) makes this worker forget that node as the channel's owner, so the
+/// next request locates the channel again rather than failing there until
+/// the entry expires. Once per request.
+pub fn owner_failed(req: &Req<'_>, ctx: &Ctx, status: usize) {
+    if !crate::owner_cache::owner_failed(status) {
+        return;
+    }
+    let Some((scope, owner)) = ctx.diverted_to.borrow_mut().take() else {
+        return;
+    };
+    if OWNERS.with(|o| o.borrow_mut().forget_owner(&scope, &ctx.channel, &owner)) {
+        ngx_log_error!(
+            NGX_LOG_WARN,
+            req.log(),
+            "stream_autostart: channel \"{}\" proxied to {} failed ({}): forgetting that owner, the next request locates the channel again",
+            ctx.channel,
+            base_url(&owner),
+            status
+        );
+    }
 }
 
 /// The context of a request this worker diverted to a named location,
@@ -208,6 +219,7 @@ pub fn divert(req: &mut Req<'_>, ctx: &Ctx, owner: &str, playlist: bool) -> Opti
                 name.escape_ascii()
             );
             ctx.status.set(Some(Status::Proxied));
+            *ctx.diverted_to.borrow_mut() = Some((lc.supervisor().path.to_string(), owner.into()));
             if playlist && req.is_main() {
                 *ctx.edge_pair.borrow_mut() = Some(token_pair(lc, &ctx.token));
             }

@@ -77,6 +77,10 @@ pub struct Ctx {
     pub edge_pair: RefCell<Option<Vec<u8>>>,
     /// Cluster edge: the owner's playlist, gathered until its end.
     pub edge_body: RefCell<Option<Gather>>,
+    /// Cluster edge: (supervisor socket, owner URL) of a request diverted
+    /// through a proxying location, until its answer says whether the
+    /// owner is alive (`cluster::owner_failed`).
+    pub diverted_to: RefCell<Option<(String, String)>>,
 }
 
 // SAFETY: Ctx is the only type this module keeps in a request's slot.
@@ -105,6 +109,7 @@ impl Ctx {
             cluster: Cell::new(false),
             edge_pair: RefCell::new(None),
             edge_body: RefCell::new(None),
+            diverted_to: RefCell::new(None),
         }
     }
 

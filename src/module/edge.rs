@@ -31,6 +31,7 @@ pub fn unfinished(req: &mut Req<'_>, ctx: &Ctx) {
     }
     drop(ctx.edge_pair.borrow_mut().take());
     ctx.status.set(Some(Status::ProxyFailed));
+    cluster::owner_failed(req, ctx, NGX_HTTP_BAD_GATEWAY as usize);
     ngx_log_error!(
         NGX_LOG_ERR,
         req.log(),
@@ -91,10 +92,11 @@ unsafe extern "C" fn header_filter(r: *mut ngx_http_request_t) -> ngx_int_t {
     let Some(ctx) = cluster::restore_ctx(&mut req) else {
         return next_header(r);
     };
+    let status = req.response_status();
+    cluster::owner_failed(&req, ctx, status);
     let Some(pair) = ctx.edge_pair.borrow_mut().take() else {
         return next_header(r);
     };
-    let status = req.response_status();
     match plan(&Head {
         status,
         content_type: req.response_type(),

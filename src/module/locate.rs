@@ -4,6 +4,7 @@
 //! the local supervisor is asked (`locate`, answered from the lease; it
 //! starts nothing) while the request is parked: a worker that never saw
 //! the playlist request (another worker, or after a reload) finds it too.
+//! What the worker remembers, and for how long: src/owner_cache.rs.
 
 use ngx::ffi::{ngx_int_t, NGX_AGAIN, NGX_DONE, NGX_LOG_ERR, NGX_LOG_INFO};
 use ngx::ngx_log_error;
@@ -16,6 +17,7 @@ use super::park::{call, park};
 use super::request::Req;
 use crate::log_text::esc;
 use crate::outcome::Status;
+use crate::owner_cache::Known;
 use crate::segment_locate::{segment, Located};
 
 /// Deadline for a `locate` round trip, as for the other viewer calls.
@@ -41,8 +43,17 @@ pub fn segment_elsewhere(req: &mut Req<'_>, ctx: &Ctx) -> Step {
         _ => return Step::Local,
     }
     let lc = req.conf();
-    if let Some(owner) = cluster::known_owner(&lc.supervisor().path, &ctx.channel) {
-        return send(req, ctx, &owner);
+    match cluster::known(&lc.supervisor().path, &ctx.channel) {
+        Some(Known::Owner(owner)) => return send(req, ctx, &owner),
+        Some(Known::Local) => {
+            not_here(
+                req,
+                ctx,
+                "the channel runs on this node (as located just before)",
+            );
+            return Step::Local;
+        }
+        None => {}
     }
     ctx.stage.set(Stage::Locating);
     park(req, ctx, Resume::Phases);
@@ -67,17 +78,21 @@ pub fn located(req: &mut Req<'_>, ctx: &Ctx, result: CallResult) -> Step {
     let lc = req.conf();
     match segment(&result) {
         Located::Owner(url) => {
-            cluster::learn_owner(&lc.supervisor().path, &ctx.channel, &url);
+            cluster::learn(
+                &lc.supervisor().path,
+                &ctx.channel,
+                Known::Owner(url.clone()),
+            );
             send(req, ctx, &url)
         }
+        Located::Local => {
+            // A burst of misses of a local channel costs one `locate`.
+            cluster::learn(&lc.supervisor().path, &ctx.channel, Known::Local);
+            not_here(req, ctx, "the channel runs on this node");
+            Step::Local
+        }
         Located::Here(why) => {
-            ngx_log_error!(
-                NGX_LOG_INFO,
-                req.log(),
-                "stream_autostart: segment of channel \"{}\" is not here and {} (404)",
-                ctx.channel,
-                esc(&why)
-            );
+            not_here(req, ctx, &why);
             Step::Local
         }
         Located::Unknown(why) => {
@@ -93,6 +108,17 @@ pub fn located(req: &mut Req<'_>, ctx: &Ctx, result: CallResult) -> Step {
             Step::Done(rc)
         }
     }
+}
+
+/// The file's absence stands (404), and why.
+fn not_here(req: &Req<'_>, ctx: &Ctx, why: &str) {
+    ngx_log_error!(
+        NGX_LOG_INFO,
+        req.log(),
+        "stream_autostart: segment of channel \"{}\" is not here and {} (404)",
+        ctx.channel,
+        esc(why)
+    );
 }
 
 fn send(req: &mut Req<'_>, ctx: &Ctx, owner: &str) -> Step {

@@ -26,6 +26,7 @@ use super::shared_ensure;
 use super::touch::{learn_interval, touch_if_due, touched};
 use crate::log_text::{esc, Esc};
 use crate::outcome::{self, Status, READY_BUT_MISSING};
+use crate::owner_cache::Known;
 use crate::playlist_cache::{Entry, PlaylistCache};
 use crate::playlist_rewrite;
 
@@ -201,7 +202,11 @@ fn elsewhere(req: &mut Req<'_>, ctx: &Ctx, reply: &shared::protocol::Reply) -> O
         return None;
     }
     let owner = reply.node_url.as_deref()?;
-    cluster::learn_owner(&req.conf().supervisor().path, &ctx.channel, owner);
+    cluster::learn(
+        &req.conf().supervisor().path,
+        &ctx.channel,
+        Known::Owner(owner.to_string()),
+    );
     cluster::divert(req, ctx, owner, true)
 }
 

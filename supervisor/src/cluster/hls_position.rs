@@ -79,16 +79,28 @@ pub fn parse(value: &str) -> Option<Position> {
 /// can end; a dead owner publishes nothing). A segment lasts at least
 /// `segment` past a run's first, so at most ceil(ttl / segment) whole ones
 /// fit: starting past those and the one being written, no number an old
-/// player fetched comes again. The discontinuity sequence goes one past
-/// the record, so it also stays past a restart of the old run after its
-/// record (which would have marked one more discontinuity).
+/// player fetched comes again.
+///
+/// The discontinuity sequence jumps by the same margin. The old owner may
+/// also have restarted after its record (each restart marks one more
+/// discontinuity, and a run records when it becomes ready, but that record
+/// may not have landed): a discontinuity is only ever published on a
+/// segment (the first of a restarted run), so no more of them can follow
+/// the record than segments can, and +1 could repeat a number a player
+/// already saw with other media.
 pub fn takeover_start(recorded: Position, lease_ttl: Duration, segment: Duration) -> Start {
-    let seg = segment.as_secs_f64().max(0.1);
-    let margin = (lease_ttl.as_secs_f64() / seg).ceil() as u64 + 1;
+    let margin = unrecorded_segments(lease_ttl, segment);
     Start {
         number: recorded.next.saturating_add(margin),
-        discontinuity_sequence: recorded.discontinuity.saturating_add(1),
+        discontinuity_sequence: recorded.discontinuity.saturating_add(margin),
     }
+}
+
+/// How many segments an owner can publish after its last record: the one
+/// being written and the whole ones a lease TTL holds.
+fn unrecorded_segments(lease_ttl: Duration, segment: Duration) -> u64 {
+    let seg = segment.as_secs_f64().max(0.1);
+    (lease_ttl.as_secs_f64() / seg).ceil() as u64 + 1
 }
 
 #[cfg(test)]
@@ -149,13 +161,35 @@ mod tests {
             s,
             Start {
                 number: 104,
-                discontinuity_sequence: 1
+                discontinuity_sequence: 4
             }
         );
         // 6 s lease, 2 s segments: exactly 3 fit, plus the one being written.
         let s = takeover_start(rec, Duration::from_secs(6), Duration::from_secs(2));
         assert_eq!(s.number, 104);
+        assert_eq!(s.discontinuity_sequence, 4);
         assert!(record_ttl(Duration::from_secs(10)) > Duration::from_secs(10));
         assert!(record_ttl(Duration::from_secs(600)) > Duration::from_secs(600));
+    }
+
+    #[test]
+    fn a_takeover_marks_a_discontinuity_past_any_the_old_owner_published() {
+        // The old owner published every segment it could after its record,
+        // each the first of a restarted run (so each after one more
+        // #EXT-X-DISCONTINUITY): the newest of them is in domain rec + n.
+        let rec = Position {
+            next: 100,
+            discontinuity: 7,
+        };
+        for (ttl, seg) in [(10, 4), (6, 2), (6, 1), (30, 1), (1, 4)] {
+            let (ttl, seg) = (Duration::from_secs(ttl), Duration::from_secs(seg));
+            let s = takeover_start(rec, ttl, seg);
+            let published = s.number - rec.next;
+            let newest_old = rec.discontinuity + published;
+            // The takeover's first segment carries #EXT-X-DISCONTINUITY:
+            // it is in domain discontinuity_sequence + 1.
+            assert!(s.discontinuity_sequence + 1 > newest_old, "{ttl:?} {seg:?}");
+            assert!(s.discontinuity_sequence > rec.discontinuity);
+        }
     }
 }

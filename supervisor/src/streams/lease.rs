@@ -218,7 +218,7 @@ impl Streams {
 }
 
 /// The lease keeper: renews every third of the TTL, recording the HLS
-/// position with each renewal (takeover.rs); stops the channel when the
+/// position with each renewal and when a run becomes ready (takeover.rs); stops the channel when the
 /// lease is another's, or when it could not be renewed in time (the stop
 /// comes a safety margin before the lease can end; cluster/rules.rs).
 async fn keep(
@@ -239,7 +239,16 @@ async fn keep(
                 return;
             }
             Step::Renew { after, timeout } => {
-                tokio::time::sleep(after).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(after) => {}
+                    // A run became ready (run.rs): its first position now,
+                    // within the time this step may take; then on with the
+                    // renewals. One writer, so records land in order.
+                    _ = ch.record_position.notified() => {
+                        streams.record_hls_position(&ch, None, timeout).await;
+                        continue;
+                    }
+                }
                 // Read before the renewal is sent: what this run publishes
                 // after it is bounded by the lease (takeover.rs).
                 let position = streams.hls_position_now(&ch.id);
@@ -249,7 +258,7 @@ async fn keep(
                     Ok(Ok(true)) => {
                         renewed = tried;
                         if position.is_some() {
-                            streams.record_hls_position(&ch, position).await;
+                            streams.record_hls_position(&ch, position, timeout).await;
                         }
                     }
                     Ok(Ok(false)) => {

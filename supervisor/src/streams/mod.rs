@@ -96,6 +96,9 @@ pub struct Channel {
     /// Cluster mode: this run's lease (`<node> <fence>`) and its keeper.
     lease: Mutex<Option<String>>,
     keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Cluster mode: a run became ready; its keeper records the HLS
+    /// position at once (takeover.rs), off the run loop.
+    record_position: Notify,
     /// Cluster mode: the node (id, URL) that won the lease instead.
     moved: Mutex<Option<(String, String)>>,
 }
@@ -425,6 +428,7 @@ impl Streams {
             was_ready: AtomicBool::new(false),
             lease: Mutex::new(None),
             keeper: Mutex::new(None),
+            record_position: Notify::new(),
             moved: Mutex::new(None),
         });
         map.insert(id.to_string(), ch.clone());

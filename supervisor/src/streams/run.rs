@@ -254,7 +254,9 @@ impl Streams {
                         info!(channel = %id, pid, ms = begun.elapsed().as_millis() as u64, state = "ready",
                             cold_ms, first_byte_ms = st.first_byte_ms, keyframe_ms = st.keyframe_ms,
                             segment_ms = st.segment_ms, "ready");
-                        self.record_hls_position(ch, None).await;
+                        // The lease keeper writes it: a slow Redis must not
+                        // hold up this loop (lease.rs).
+                        ch.record_position.notify_one();
                     }
                     Seen::StartTimedOut => {
                         kill(&mut child).await;

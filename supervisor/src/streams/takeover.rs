@@ -1,9 +1,12 @@
 //! Cluster mode: a channel's HLS numbering carries on across nodes. The
 //! owner records where it stands (`hlspos:<channel>`, under its lease) when
-//! it becomes ready and with each lease renewal; a node that starts the
+//! a run becomes ready and with each lease renewal (both written by the
+//! lease keeper, never by the run loop); a node that starts the
 //! channel afresh numbers on past the record (cluster/hls_position.rs), so
 //! a player that retries the same URL after a takeover never sees the
 //! media sequence go back.
+
+use std::time::Duration;
 
 use tracing::{info, warn};
 
@@ -19,9 +22,16 @@ impl Streams {
         hls_position::of_playlist(&text)
     }
 
-    /// Records `pos` (default: the playlist's now) under the run's lease;
-    /// nothing outside cluster mode.
-    pub(super) async fn record_hls_position(&self, ch: &Channel, pos: Option<Position>) {
+    /// Records `pos` (default: the playlist's now) under the run's lease,
+    /// giving Redis at most `timeout`; nothing outside cluster mode. Only
+    /// the lease keeper calls it (lease.rs): the run loop never waits on
+    /// Redis, and the records land in the order they were taken.
+    pub(super) async fn record_hls_position(
+        &self,
+        ch: &Channel,
+        pos: Option<Position>,
+        timeout: Duration,
+    ) {
         let Some(c) = self.cluster.as_ref() else {
             return;
         };
@@ -33,14 +43,16 @@ impl Streams {
         };
         let value = hls_position::render(pos);
         let ttl = hls_position::record_ttl(c.ttl);
-        match self
+        let call = self
             .store
-            .set_hls_position_fenced(&ch.id, &lease, &value, ttl)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => warn!(channel = %ch.id, "lease lost: HLS position not recorded"),
-            Err(e) => warn!(channel = %ch.id, error = %e, "cannot record the HLS position"),
+            .set_hls_position_fenced(&ch.id, &lease, &value, ttl);
+        match tokio::time::timeout(timeout.max(Duration::from_millis(1)), call).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => warn!(channel = %ch.id, "lease lost: HLS position not recorded"),
+            Ok(Err(e)) => warn!(channel = %ch.id, error = %e, "cannot record the HLS position"),
+            Err(_) => {
+                warn!(channel = %ch.id, "HLS position not recorded: Redis gave no answer in time")
+            }
         }
     }
 
