@@ -39,9 +39,13 @@ impl Known {
 /// Whether a request diverted to the owner failed to reach it, by the
 /// status the edge answers: nginx's proxy answers 502 when it cannot
 /// connect (or the owner's answer is broken) and 504 when the owner does
-/// not answer in time. Anything else came from the owner, who is alive.
+/// not answer in time. A 404 came from a node that is up but may no
+/// longer run the channel (its supervisor died or lost Redis while its
+/// nginx serves on): asking again costs one `locate` and finds the owner
+/// now, the same one if the segment had only expired. Anything else came
+/// from the owner, who is alive and has it.
 pub fn owner_failed(status: usize) -> bool {
-    matches!(status, 502 | 504)
+    matches!(status, 404 | 502 | 504)
 }
 
 #[derive(Default)]
@@ -126,10 +130,11 @@ mod tests {
     }
 
     #[test]
-    fn only_a_gateway_failure_means_the_owner_is_gone() {
+    fn a_gateway_failure_or_a_missing_file_means_ask_again() {
         assert!(owner_failed(502));
         assert!(owner_failed(504));
-        for alive in [200, 206, 302, 304, 403, 404, 500, 503] {
+        assert!(owner_failed(404));
+        for alive in [200, 206, 302, 304, 403, 500, 503] {
             assert!(!owner_failed(alive), "{alive}");
         }
     }

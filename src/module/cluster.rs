@@ -132,8 +132,14 @@ pub fn owner_failed(req: &Req<'_>, ctx: &Ctx, status: usize) {
         return;
     };
     if OWNERS.with(|o| o.borrow_mut().forget_owner(&scope, &ctx.channel, &owner)) {
+        // A 404 is often just an expired segment: not worth a warning.
+        let level = if status == 404 {
+            NGX_LOG_INFO
+        } else {
+            NGX_LOG_WARN
+        };
         ngx_log_error!(
-            NGX_LOG_WARN,
+            level,
             req.log(),
             "stream_autostart: channel \"{}\" proxied to {} failed ({}): forgetting that owner, the next request locates the channel again",
             ctx.channel,
