@@ -64,6 +64,11 @@ impl Writer {
                 }
                 Ok(false)
             }
+            Out::End { time } => {
+                let published = self.close(time)?;
+                self.playlist.break_here();
+                Ok(published)
+            }
             Out::Begin { time, key } => {
                 let published = self.close(time)?;
                 let name = segment_name(&self.channel, self.playlist.next_number());
@@ -151,6 +156,35 @@ mod tests {
         assert!(!dir.join("stream_5_007.ts.tmp").exists());
         assert!(!dir.join("stream_5_007.ts").exists());
         assert_eq!(w.published, 7);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_jump_closes_the_segment_and_marks_the_next_a_discontinuity() {
+        let dir = std::env::temp_dir().join(format!("seg-jump-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut w = Writer::new(&dir, "6", Playlist::new("6", 5));
+        let s = ts::CLOCK;
+        w.out(Out::Begin {
+            time: 100 * s,
+            key: true,
+        })
+        .unwrap();
+        w.out(Out::Data(b"old")).unwrap();
+        // Backwards: the open segment is kept, with its own length.
+        assert!(w.out(Out::End { time: 101 * s }).unwrap());
+        w.out(Out::Begin { time: 5, key: true }).unwrap();
+        w.out(Out::Begin {
+            time: 5 + 2 * s,
+            key: true,
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(dir.join("stream_6.m3u8")).unwrap();
+        assert!(text.ends_with(
+            "#EXTINF:1.000000,\nstream_6_000.ts\n#EXT-X-DISCONTINUITY\n\
+             #EXTINF:2.000000,\nstream_6_001.ts\n"
+        ));
+        assert_eq!(std::fs::read(dir.join("stream_6_000.ts")).unwrap(), b"old");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
