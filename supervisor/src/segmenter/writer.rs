@@ -10,6 +10,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use tracing::warn;
+
 use super::playlist::{segment_name, Playlist};
 use super::split::Out;
 use super::ts;
@@ -39,8 +41,25 @@ pub struct Writer {
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    let tmp = PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        remove_tmp(&tmp);
+    }
+    written
+}
+
+/// A temporary file whose write or rename failed goes (the failure itself
+/// is logged once, by the thread that then stops); only a failure to
+/// remove it is worth a line of its own.
+fn remove_tmp(tmp: &Path) {
+    match std::fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            warn!(file = %tmp.display(), error = %e, "cannot remove a temporary segmenter file")
+        }
+    }
 }
 
 impl Writer {
@@ -93,13 +112,25 @@ impl Writer {
             return Ok(false);
         };
         let ticks = ts::ticks_between(open.start, end);
-        let file = open.file.into_inner().map_err(|e| e.into_error())?;
-        drop(file);
-        if ticks <= 0 {
-            let _ = std::fs::remove_file(&open.tmp);
-            return Ok(false);
+        let flushed = open.file.into_inner().map_err(|e| e.into_error());
+        let placed = flushed.and_then(|file| {
+            drop(file);
+            if ticks <= 0 {
+                return Ok(false);
+            }
+            std::fs::rename(&open.tmp, self.dir.join(&open.name)).map(|()| true)
+        });
+        match placed {
+            Ok(true) => {}
+            Ok(false) => {
+                remove_tmp(&open.tmp);
+                return Ok(false);
+            }
+            Err(e) => {
+                remove_tmp(&open.tmp);
+                return Err(e);
+            }
         }
-        std::fs::rename(&open.tmp, self.dir.join(&open.name))?;
         let gone = self
             .playlist
             .push(ticks as f64 / ts::CLOCK as f64, open.key);
@@ -118,7 +149,8 @@ impl Writer {
     /// The run ended: the segment being written is not published.
     pub fn discard(&mut self) {
         if let Some(open) = self.open.take() {
-            let _ = std::fs::remove_file(&open.tmp);
+            drop(open.file);
+            remove_tmp(&open.tmp);
         }
     }
 }
@@ -185,6 +217,30 @@ mod tests {
              #EXTINF:2.000000,\nstream_6_001.ts\n"
         ));
         assert_eq!(std::fs::read(dir.join("stream_6_000.ts")).unwrap(), b"old");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("seg-fail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = ts::CLOCK;
+        // A directory where the segment belongs: its rename fails.
+        std::fs::create_dir_all(dir.join("stream_7_000.ts/x")).unwrap();
+        let mut w = Writer::new(&dir, "7", Playlist::new("7", 5));
+        w.out(Out::Begin { time: 0, key: true }).unwrap();
+        w.out(Out::Data(b"abc")).unwrap();
+        assert!(w.out(Out::Begin { time: s, key: true }).is_err());
+        assert!(!dir.join("stream_7_000.ts.tmp").exists());
+        // Likewise the playlist's.
+        std::fs::create_dir_all(dir.join("stream_8.m3u8/x")).unwrap();
+        let mut w = Writer::new(&dir, "8", Playlist::new("8", 5));
+        w.out(Out::Begin { time: 0, key: true }).unwrap();
+        assert!(w.out(Out::Begin { time: s, key: true }).is_err());
+        assert!(dir.join("stream_8_000.ts").exists());
+        assert!(!dir.join("stream_8.m3u8.tmp").exists());
+        w.discard();
+        assert!(!dir.join("stream_8_001.ts.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
