@@ -9,6 +9,7 @@
 //! when the first byte, the first key frame and the first segment came.
 
 pub mod cut;
+pub mod leftovers;
 pub mod playlist;
 pub mod split;
 pub mod ts;
@@ -173,6 +174,9 @@ fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: 
     let mut splitter = split::Splitter::new(cut::Cutter::new(first, opts.segment_secs, true));
     let mut framer = ts::Framer::default();
     let mut writer = writer::Writer::new(&opts.dir, &opts.channel, list);
+    if opts.resume {
+        writer.sweep_leftovers();
+    }
     let mut error: Option<std::io::Error> = None;
     while let Some(chunk) = rx.blocking_recv() {
         mark(&shared.first_byte_ms, begun);

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::warn;
 
+use super::leftovers;
 use super::playlist::{segment_name, Playlist};
 use super::split::Out;
 use super::ts;
@@ -146,6 +147,31 @@ impl Writer {
         Ok(true)
     }
 
+    /// A resumed run: deletes the segments the previous run left that had
+    /// already left its list (by name, this channel's only, in its own
+    /// directory), those within the keep margin as the list moves on.
+    pub fn sweep_leftovers(&mut self) {
+        let Some(first) = self.playlist.entries().next().map(|e| e.number) else {
+            return;
+        };
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let names: Vec<String> = dir
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        let sweep = leftovers::sweep(
+            names.iter().map(String::as_str),
+            &self.channel,
+            first,
+            DELETE_THRESHOLD as u64,
+        );
+        for name in sweep.delete {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        self.gone = sweep.later.into();
+    }
+
     /// The run ended: the segment being written is not published.
     pub fn discard(&mut self) {
         if let Some(open) = self.open.take() {
@@ -241,6 +267,37 @@ mod tests {
         assert!(!dir.join("stream_8.m3u8.tmp").exists());
         w.discard();
         assert!(!dir.join("stream_8_001.ts.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_resumed_run_deletes_what_the_last_one_left() {
+        let dir = std::env::temp_dir().join(format!("seg-sweep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for n in 30..=41 {
+            std::fs::write(dir.join(segment_name("4", n)), b"x").unwrap();
+        }
+        std::fs::write(dir.join("stream_41_001.ts"), b"x").unwrap();
+        let old = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:40\n#EXTINF:4,\nstream_4_040.ts\n\
+                   #EXTINF:4,\nstream_4_041.ts\n";
+        let mut w = Writer::new(&dir, "4", Playlist::resume("4", 2, old));
+        w.sweep_leftovers();
+        let left = |n| dir.join(segment_name("4", n)).exists();
+        assert!((30..=36).all(|n| !left(n)));
+        assert!((37..=41).all(left));
+        assert!(dir.join("stream_41_001.ts").exists());
+        // 42, 43, 44: 40, 41 and 42 leave the list; the three kept are
+        // then 40..=42, so 37..=39 went.
+        for i in 0..4 {
+            w.out(Out::Begin {
+                time: i * ts::CLOCK,
+                key: true,
+            })
+            .unwrap();
+        }
+        assert!((37..=39).all(|n| !left(n)));
+        assert!((40..=44).all(left));
+        w.discard();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
