@@ -9,6 +9,7 @@
 //! when the first byte, the first key frame and the first segment came.
 
 pub mod cut;
+pub mod freshness;
 pub mod leftovers;
 pub mod playlist;
 pub mod split;
@@ -205,6 +206,8 @@ fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: 
         writer.sweep_leftovers();
     }
     let mut error: Option<std::io::Error> = None;
+    // When this run last wrote the playlist.
+    let mut written: Option<Instant> = None;
     while let Some(chunk) = rx.blocking_recv() {
         let stopped = lock(&shared.stopped);
         if *stopped {
@@ -229,6 +232,12 @@ fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: 
         if published {
             mark(&shared.segment_ms, begun);
             shared.published.notify_one();
+            written = Some(Instant::now());
+        } else if error.is_none() && freshness::republish_due(written.map(|t| t.elapsed()), true) {
+            match writer.republish() {
+                Ok(()) => written = Some(Instant::now()),
+                Err(e) => error = Some(e),
+            }
         }
         if error.is_some() {
             break;

@@ -147,6 +147,12 @@ impl Writer {
         Ok(true)
     }
 
+    /// Writes the playlist again, unchanged (freshness.rs: a new mtime).
+    pub fn republish(&mut self) -> std::io::Result<()> {
+        let path = crate::ffmpeg_args::playlist_path(&self.dir, &self.channel);
+        write_atomically(&path, self.playlist.render().as_bytes())
+    }
+
     /// A resumed run: deletes the segments the previous run left that had
     /// already left its list (by name, this channel's only, in its own
     /// directory), those within the keep margin as the list moves on.
