@@ -7,7 +7,8 @@
 # list once four segments are listed, and while it is listed the list does
 # not claim independent segments; every other segment begins with a
 # keyframe (ffprobe). ffmpeg and hls.js (in chromium) play cold channels
-# from their first request.
+# from their first request. An audio-only live source (ffmpeg's own HTTP
+# server) gets a short first segment and then whole ones.
 
 ###############################################################################
 
@@ -30,7 +31,7 @@ select STDOUT; $| = 1;
 require_browser();
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->has_daemon('ffprobe')->plan(14);
+	->has_daemon('ffmpeg')->has_daemon('ffprobe')->plan(17);
 
 my $browser = $StreamAutostart::BROWSER_DIR;
 (my $conf = <<'EOF') =~ s/\@BROWSER\@/$browser/g;
@@ -99,10 +100,47 @@ foreach my $id (qw/head ff web/) {
 		qq({"source_url":"$s->{origin_url}","quality":"copy"}));
 }
 
+# A live audio-only source: ffmpeg serving one client over HTTP.
+my $d = $t->testdir();
+my $aport = port(8092);
+$t->run_daemon(sub {
+	open STDERR, '>>', "$d/audio-origin.log";
+	exec('ffmpeg', '-nostdin', '-hide_banner', '-re', '-f', 'lavfi',
+		'-i', 'sine=frequency=440:sample_rate=48000', '-c:a', 'aac',
+		'-f', 'mpegts', '-listen', '1', "http://127.0.0.1:$aport/audio.ts")
+		or die "cannot exec ffmpeg: $!\n";
+});
+# Connecting would take its one client: look for the listener instead.
+wait_until(10, sub { `ss -ltnH 'sport = :$aport' 2>/dev/null` =~ /LISTEN/ })
+	or die "the audio origin did not start\n";
+redis($t, 'SET', 'channel:aud',
+	qq({"source_url":"http://127.0.0.1:$aport/audio.ts","quality":"copy"}));
+
 $t->run();
 
 my $base = 'http://127.0.0.1:' . port(8080);
 my $page = 'http://127.0.0.1:' . port(8081) . '/player.html';
+
+###############################################################################
+
+# Audio only: every frame is a start, so the second segment is a whole one
+# (not a single frame, as if it waited for a keyframe).
+my $ar = http_get('/live/stream_aud.m3u8?token=tk');
+like($ar, qr!^HTTP/1\.1 200 !, 'audio-only cold start 200');
+my $atext = '';
+wait_until(30, sub {
+	$atext = file_text($t, 'hls/stream_aud.m3u8');
+	return $atext =~ /^stream_aud_002\.ts$/m;
+});
+my %dur;
+while ($atext =~ /^#EXTINF:([\d.]+),\s*\n(stream_aud_\d+)\.ts$/mg) {
+	$dur{$2} = $1;
+}
+ok(defined $dur{stream_aud_000} && $dur{stream_aud_000} < 1.0,
+	'audio only: a short first segment') or diag($atext);
+ok(defined $dur{stream_aud_001} && $dur{stream_aud_001} > 1.9
+	&& $dur{stream_aud_001} < 2.1,
+	'audio only: then whole segments') or diag($atext);
 
 ###############################################################################
 

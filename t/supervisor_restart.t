@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 
 # Tests for the stream supervisor: a killed ffmpeg is restarted and the
-# playlist carries on; an upstream that answers 403 fails the channel fast
+# playlist carries on, and the segments the killed run had not deleted yet
+# go as the new run's list moves on; an upstream that answers 403 fails the channel fast
 # (502, not a timeout) with the reason in nginx's error log and in the
 # operator commands, which also stop, start and restart channels.
 
@@ -25,7 +26,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(28)
+	->has_daemon('ffmpeg')->plan(29)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -80,7 +81,9 @@ like(http_get('/live/stream_7.m3u8?token=tk'), qr!^HTTP/1\.1 200 !,
 	'channel started');
 my ($pid) = ffmpeg_pids($s->{hls}, 7);
 ok($pid, 'ffmpeg runs');
-wait_until(10, sub { last_segment(file_text($t, 'hls/stream_7.m3u8')) >= 1 });
+# Long enough for segments to have left the list (6) and be waiting for
+# deletion (3 are kept a while) when ffmpeg is killed.
+wait_until(30, sub { last_segment(file_text($t, 'hls/stream_7.m3u8')) >= 10 });
 my $before = $t->read_file('hls/stream_7.m3u8');
 
 kill 'KILL', $pid;
@@ -99,6 +102,24 @@ cmp_ok(last_segment($after), '>', last_segment($before),
 cmp_ok(media_sequence($after), '>=', media_sequence($before),
 	'media sequence does not go back');
 like($after, qr/^#EXT-X-DISCONTINUITY\r?$/m, 'the join is a discontinuity');
+
+# Segments older than the list's first entry less the three kept: none
+# once the new run's list has moved on by more than three.
+sub stale_segments {
+	my ($first) = @_;
+	opendir my $dh, $s->{hls} or return ('(no directory)');
+	return grep { /^stream_7_(\d+)\.ts$/ && $1 + 3 < $first } readdir $dh;
+}
+my $resumed = media_sequence($after) // 0;
+my ($moved, @stale);
+wait_until(30, sub {
+	$moved = media_sequence(file_text($t, 'hls/stream_7.m3u8')) // 0;
+	@stale = stale_segments($moved);
+	return $moved >= $resumed + 4 && !@stale;
+});
+ok($moved >= $resumed + 4 && !@stale,
+	'no segment the killed run left behind stays on disk')
+	or diag("sequence $resumed -> $moved, stale: @stale");
 
 # The supervisor polls the playlist; give it a moment to see the segment.
 my ($rc, $out);

@@ -9,6 +9,8 @@
 //! when the first byte, the first key frame and the first segment came.
 
 pub mod cut;
+pub mod freshness;
+pub mod leftovers;
 pub mod playlist;
 pub mod split;
 pub mod ts;
@@ -49,6 +51,18 @@ struct Shared {
     keyframe_ms: AtomicU64,
     segment_ms: AtomicU64,
     failure: Mutex<Option<String>>,
+    /// The run is over: the thread touches no file any more. Held by the
+    /// thread while it handles a chunk (all its file work happens then),
+    /// so once `finish` has set it no rename or write of this run can
+    /// follow, and the next run is the only writer of these names.
+    stopped: Mutex<bool>,
+}
+
+/// How long `finish` lets the thread drain what ffmpeg wrote last.
+const DRAIN: Duration = Duration::from_secs(5);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct Segmenter {
@@ -90,6 +104,7 @@ impl Segmenter {
             keyframe_ms: AtomicU64::new(UNSET),
             segment_ms: AtomicU64::new(UNSET),
             failure: Mutex::new(None),
+            stopped: Mutex::new(false),
         });
         // Bounded: if the thread falls behind, ffmpeg waits on its pipe.
         let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
@@ -118,7 +133,7 @@ impl Segmenter {
             let _ = done_tx.send(());
         });
         if let Err(e) = spawned {
-            *shared.failure.lock().unwrap() = Some(format!("cannot start the segmenter ({e})"));
+            *lock(&shared.failure) = Some(format!("cannot start the segmenter ({e})"));
         }
         Segmenter {
             shared,
@@ -141,15 +156,29 @@ impl Segmenter {
 
     /// Why the segmenter gave up (it could not write), if it did.
     pub fn failure(&self) -> Option<String> {
-        self.shared.failure.lock().unwrap().clone()
+        lock(&self.shared.failure).clone()
     }
 
-    /// Waits (a little) for the thread to finish once ffmpeg is gone, so
-    /// no file of this run appears after the run has ended.
+    /// Waits (a little) for the thread to finish once ffmpeg is gone, then
+    /// stops it: no file of this run appears after the run has ended.
+    ///
+    /// Not a join without a timeout: the thread may still hold a backlog
+    /// of chunks (or a slow disk), and a stop or restart must not wait for
+    /// all of it. After `DRAIN` the stop flag is set under the lock the
+    /// thread holds for each chunk's file work, so this waits for one
+    /// chunk at most (a disk that hangs there would hang the next writer
+    /// as well); a generation check before each rename alone would leave
+    /// a window between the check and the rename.
     pub async fn finish(&mut self) {
+        self.finish_within(DRAIN).await
+    }
+
+    async fn finish_within(&mut self, drain: Duration) {
         if let Some(done) = self.done.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+            let _ = tokio::time::timeout(drain, done).await;
         }
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || *lock(&shared.stopped) = true).await;
     }
 }
 
@@ -173,8 +202,19 @@ fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: 
     let mut splitter = split::Splitter::new(cut::Cutter::new(first, opts.segment_secs, true));
     let mut framer = ts::Framer::default();
     let mut writer = writer::Writer::new(&opts.dir, &opts.channel, list);
+    if opts.resume {
+        writer.sweep_leftovers();
+    }
     let mut error: Option<std::io::Error> = None;
+    // When this run last wrote the playlist.
+    let mut written: Option<Instant> = None;
     while let Some(chunk) = rx.blocking_recv() {
+        let stopped = lock(&shared.stopped);
+        if *stopped {
+            // The run has ended (`finish`): the next one owns the names,
+            // its temporary files included; nothing of this one is touched.
+            return;
+        }
         mark(&shared.first_byte_ms, begun);
         let mut published = false;
         framer.feed(&chunk, |p| {
@@ -192,19 +232,30 @@ fn run(mut rx: mpsc::Receiver<Vec<u8>>, opts: &Options, shared: &Shared, begun: 
         if published {
             mark(&shared.segment_ms, begun);
             shared.published.notify_one();
+            written = Some(Instant::now());
+        } else if error.is_none() && freshness::republish_due(written.map(|t| t.elapsed()), true) {
+            match writer.republish() {
+                Ok(()) => written = Some(Instant::now()),
+                Err(e) => error = Some(e),
+            }
         }
         if error.is_some() {
             break;
         }
+        drop(stopped);
     }
     // The segment being written when ffmpeg ended is incomplete (a kill, a
     // crash): dropped, as ffmpeg's own muxer would lose it to a SIGKILL; a
     // restart's resume then joins the list right after the last whole one.
-    writer.discard();
+    let stopped = lock(&shared.stopped);
+    if !*stopped {
+        writer.discard();
+    }
+    drop(stopped);
     if let Some(e) = error {
         let reason = write_failure(&opts.dir, &e);
         warn!(channel = %opts.channel, %reason, "segmenter stopped");
-        *shared.failure.lock().unwrap() = Some(reason);
+        *lock(&shared.failure) = Some(reason);
     }
 }
 
@@ -216,4 +267,59 @@ fn write_failure(dir: &std::path::Path, e: &std::io::Error) -> String {
         return crate::disk_space::full_reason(dir, free.unwrap_or(0));
     }
     format!("cannot write segments into {}: {e}", dir.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ts::tests::{packet, pat, pes, pmt};
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn no_file_is_written_after_finish() {
+        let dir = std::env::temp_dir().join(format!("seg-finish-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut ffmpeg, output) = tokio::io::duplex(64 * 1024);
+        let opts = Options {
+            dir: dir.clone(),
+            channel: "3".into(),
+            first_secs: 0.0,
+            segment_secs: 1.0,
+            list_size: 5,
+            resume: false,
+            start: None,
+        };
+        let mut seg = Segmenter::start(output, opts, Instant::now());
+        let key = |t: u64| packet(0x100, true, true, &pes(t, Some(t)));
+        let s = ts::CLOCK;
+        let mut bytes = packet(0, true, false, &pat(0x1000));
+        bytes.extend(packet(0x1000, true, false, &pmt(&[(0x1b, 0x100)])));
+        bytes.extend(key(0));
+        bytes.extend(key(s));
+        ffmpeg.write_all(&bytes).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), seg.published())
+            .await
+            .unwrap();
+        assert!(dir.join("stream_3_000.ts").exists());
+        // ffmpeg's output has not ended (the thread is alive): the run ends
+        // all the same, and what comes after writes nothing.
+        seg.finish_within(Duration::from_millis(10)).await;
+        let mut more = key(2 * s);
+        more.extend(key(3 * s));
+        more.extend(key(4 * s));
+        ffmpeg.write_all(&more).await.unwrap();
+        drop(ffmpeg);
+        // The thread holds the other reference until it has ended.
+        for _ in 0..1000 {
+            if Arc::strong_count(&seg.shared) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(Arc::strong_count(&seg.shared), 1);
+        assert!(!dir.join("stream_3_001.ts").exists());
+        // Its open segment's temporary file is not its to remove any more.
+        assert!(dir.join("stream_3_001.ts.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

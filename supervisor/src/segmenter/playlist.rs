@@ -106,6 +106,12 @@ impl Playlist {
         self.pending_discontinuity = true;
     }
 
+    /// The stream broke (its time stamps jumped): the next entry follows a
+    /// discontinuity (none before a first entry: nothing to join).
+    pub fn break_here(&mut self) {
+        self.pending_discontinuity |= !self.entries.is_empty();
+    }
+
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter()
     }

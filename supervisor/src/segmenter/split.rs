@@ -17,6 +17,9 @@ pub enum Out<'a> {
     Begin { time: u64, key: bool },
     /// Append to the open segment.
     Data(&'a [u8]),
+    /// The time stamps jumped: end the open segment at `time` (90 kHz, its
+    /// own timeline); the next segment follows a discontinuity.
+    End { time: u64 },
 }
 
 pub struct Splitter {
@@ -69,19 +72,29 @@ impl Splitter {
                 match self.cutter.unit(unit, time) {
                     Cut::Drop => return,
                     Cut::Keep => {}
-                    Cut::Begin { key } => {
-                        self.keyframe_seen = true;
-                        self.open = true;
-                        out(Out::Begin { time, key });
-                        for t in [&self.pat, &self.pmt].into_iter().flatten() {
-                            out(Out::Data(t));
+                    Cut::Begin { key } => self.begin(time, key, out),
+                    Cut::Jump { end, begin } => {
+                        self.open = false;
+                        out(Out::End { time: end });
+                        if !begin {
+                            return;
                         }
+                        self.begin(time, true, out);
                     }
                 }
             }
         }
         if self.open {
             out(Out::Data(p));
+        }
+    }
+
+    fn begin(&mut self, time: u64, key: bool, out: &mut impl FnMut(Out)) {
+        self.keyframe_seen = true;
+        self.open = true;
+        out(Out::Begin { time, key });
+        for t in [&self.pat, &self.pmt].into_iter().flatten() {
+            out(Out::Data(t));
         }
     }
 
@@ -126,6 +139,7 @@ mod tests {
     #[derive(Debug, PartialEq)]
     enum Ev {
         Begin(u64, bool),
+        End(u64),
         /// (PID, PUSI) of a packet written.
         Pkt(u16, bool),
     }
@@ -135,6 +149,7 @@ mod tests {
         for p in packets {
             s.packet(p, &mut |o| match o {
                 Out::Begin { time, key } => ev.push(Ev::Begin(time, key)),
+                Out::End { time } => ev.push(Ev::End(time)),
                 Out::Data(d) => {
                     let h = ts::header(d).unwrap();
                     ev.push(Ev::Pkt(h.pid, h.start));
@@ -205,5 +220,70 @@ mod tests {
         );
         assert_eq!(ev[0], Ev::Begin(10, true));
         assert_eq!(ev[4], Ev::Begin(10 + S, true));
+    }
+
+    #[test]
+    fn other_video_types_are_video() {
+        // VVC: its audio does not cut, its key frames (by the random
+        // access indicator) do.
+        let mut s = Splitter::new(Cutter::new(0.0, 1.0, true));
+        let v = |t: u64, key: bool| packet(0x100, true, key, &pes(t, Some(t)));
+        let a = |t: u64| packet(0x101, true, false, &pes(t, None));
+        let ev = run(
+            &mut s,
+            &[
+                packet(0, true, false, &pat(0x1000)),
+                packet(0x1000, true, false, &pmt(&[(0x33, 0x100), (0x0f, 0x101)])),
+                a(0),
+                v(10, true),
+                a(10 + S),
+                v(10 + S, false),
+                a(10 + 2 * S),
+                v(10 + 2 * S, true),
+            ],
+        );
+        let begins: Vec<&Ev> = ev.iter().filter(|e| matches!(e, Ev::Begin(..))).collect();
+        assert_eq!(
+            begins,
+            vec![&Ev::Begin(10, true), &Ev::Begin(10 + 2 * S, true)]
+        );
+    }
+
+    #[test]
+    fn a_jump_ends_the_segment_and_drops_until_a_key_frame() {
+        let mut s = Splitter::new(Cutter::new(0.0, 2.0, true));
+        let v = |t: u64, key: bool| packet(0x100, true, key, &pes(t, Some(t)));
+        let cont = |pid: u16| packet(pid, false, false, &[]);
+        let t0 = 500 * S;
+        let ev = run(
+            &mut s,
+            &[
+                packet(0, true, false, &pat(0x1000)),
+                packet(0x1000, true, false, &pmt(&[(0x1b, 0x100)])),
+                v(t0, true),
+                v(t0 + 3600, false),
+                // Back to 0, not a key frame: dropped with its packets.
+                v(0, false),
+                cont(0x100),
+                packet(0x1000, true, false, &pmt(&[(0x1b, 0x100)])),
+                v(3600, true),
+            ],
+        );
+        use Ev::*;
+        assert_eq!(
+            ev,
+            vec![
+                Begin(t0, true),
+                Pkt(0, true),
+                Pkt(0x1000, true),
+                Pkt(0x100, true),
+                Pkt(0x100, true),
+                End(t0 + 7200),
+                Begin(3600, true),
+                Pkt(0, true),
+                Pkt(0x1000, true),
+                Pkt(0x100, true),
+            ]
+        );
     }
 }

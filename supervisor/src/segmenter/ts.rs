@@ -159,10 +159,20 @@ pub fn pmt_streams(payload: &[u8]) -> Option<Vec<(u8, u16)>> {
     Some(out)
 }
 
-/// Video stream types a segment may start on a key frame of: MPEG-1/2,
-/// MPEG-4 part 2, H.264, HEVC.
+/// Video stream types (ISO 13818-1 and the registered private ones ffmpeg
+/// writes): MPEG-1/2 (and its 3D form), MPEG-4 part 2, H.264 and its
+/// SVC/MVC sub-bitstreams, JPEG 2000, HEVC and its subsets and layers, VVC,
+/// AVS, AVS2, AVS3, Dirac, VC-1. Anything else is cut like audio.
+///
+/// A key frame is never found by parsing the codec's own bitstream: only
+/// by the random access indicator of the PES's first packet, which ffmpeg
+/// sets from the packet's key flag whatever the codec. So a video stream
+/// type we do not know the bitstream of is still cut on key frames alone.
 pub fn is_video(stream_type: u8) -> bool {
-    matches!(stream_type, 0x01 | 0x02 | 0x10 | 0x1b | 0x24)
+    matches!(
+        stream_type,
+        0x01 | 0x02 | 0x10 | 0x1b | 0x1e..=0x2a | 0x33 | 0x42 | 0xd1 | 0xd2 | 0xd4 | 0xea
+    )
 }
 
 #[cfg(test)]
@@ -267,6 +277,13 @@ pub(crate) mod tests {
         let streams = pmt_streams(&pmt(&[(0x1b, 0x100), (0x0f, 0x101)])).unwrap();
         assert_eq!(streams, vec![(0x1b, 0x100), (0x0f, 0x101)]);
         assert!(is_video(0x1b) && is_video(0x24) && !is_video(0x0f));
+        for t in [0x20, 0x33, 0x42, 0xd2, 0xea] {
+            assert!(is_video(t), "{t:#x}");
+        }
+        // AAC, LATM, MP3, AC-3, E-AC-3, private data (Opus), ID3.
+        for t in [0x0f, 0x11, 0x03, 0x81, 0x87, 0x06, 0x15] {
+            assert!(!is_video(t), "{t:#x}");
+        }
         assert_eq!(pmt_streams(&pat(0x1000)), None);
     }
 
