@@ -121,7 +121,8 @@ pub fn known(scope: &str, channel: &str) -> Option<Known> {
 /// At the owner's answer (header filter) or the end of a proxied request
 /// (log phase): a request diverted to a node that failed it (502/504: the
 /// proxy could not connect, or got no answer in time; or the answer broke
-/// off) makes this worker forget that node as the channel's owner, so the
+/// off; or 404: that node may no longer run the channel) makes this
+/// worker forget that node as the channel's owner, so the
 /// next request locates the channel again rather than failing there until
 /// the entry expires. Once per request.
 pub fn owner_failed(req: &Req<'_>, ctx: &Ctx, status: usize) {
