@@ -33,7 +33,7 @@ impl Streams {
             .lock()
             .unwrap()
             .values()
-            .filter(|ch| super::takes_a_slot(&ch.state.borrow()))
+            .filter(|ch| super::admission::takes_a_slot(&ch.state.borrow()))
             .count()
     }
 
