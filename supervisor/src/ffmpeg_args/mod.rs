@@ -2,159 +2,23 @@
 //! Everything in it is readable by every local user (/proc/PID/cmdline):
 //! http(s) sources are gateway URLs, and no header, cookie or credential
 //! is ever an argument.
+//!
+//! The presets are in `quality`, the input options in `input`, the output
+//! (HLS or the segmenter's MPEG-TS) in `output`; `build` puts them in
+//! ffmpeg's order.
+
+mod input;
+mod output;
+mod quality;
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
 
 use super::ffmpeg_ladder::{self, LADDER};
-
-/// Output encoding. `Copy` remuxes; the others re-encode to H.264/AAC with
-/// keyframes forced on segment boundaries, so every segment starts with one.
-/// `Abr` encodes the adaptive ladder of `ffmpeg_ladder` behind a master
-/// playlist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quality {
-    Copy,
-    Low,
-    Medium,
-    High,
-    Abr,
-}
-
-impl Quality {
-    pub fn parse(name: Option<&str>) -> Result<Quality, String> {
-        match name.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("medium") => Ok(Quality::Medium),
-            Some("copy") => Ok(Quality::Copy),
-            Some("low") => Ok(Quality::Low),
-            Some("high") => Ok(Quality::High),
-            Some("abr") => Ok(Quality::Abr),
-            Some(other) => Err(format!(
-                "unknown quality preset \"{other}\" (use copy, low, medium, high or abr)"
-            )),
-        }
-    }
-
-    /// How many variant playlists the preset writes besides the master
-    /// (0: a single media playlist).
-    pub fn variants(self) -> usize {
-        match self {
-            Quality::Abr => LADDER.len(),
-            _ => 0,
-        }
-    }
-
-    /// (height, video kbit/s, audio kbit/s) of a single-rendition preset.
-    fn ladder(self) -> Option<(u32, u32, u32)> {
-        match self {
-            Quality::Copy | Quality::Abr => None,
-            Quality::Low => Some((360, 800, 96)),
-            Quality::Medium => Some((720, 2500, 128)),
-            Quality::High => Some((1080, 5000, 160)),
-        }
-    }
-}
-
-/// What to read.
-#[derive(Debug, Clone)]
-pub struct Input {
-    /// A gateway URL, or a direct source of another scheme.
-    pub url: String,
-    /// ffmpeg's socket timeout (connect and each read).
-    pub read_timeout: std::time::Duration,
-    /// Reconnect when a live HTTP stream drops.
-    pub reconnect: bool,
-    /// Source schemes allowed (the protocol whitelist adds what they need).
-    pub schemes: Vec<String>,
-}
-
-impl Default for Input {
-    fn default() -> Input {
-        Input {
-            url: String::new(),
-            read_timeout: std::time::Duration::from_secs(10),
-            reconnect: true,
-            schemes: vec!["http".into(), "https".into()],
-        }
-    }
-}
-
-/// Where and how to write HLS.
-#[derive(Debug, Clone)]
-pub struct HlsOutput {
-    pub dir: PathBuf,
-    pub channel: String,
-    pub segment_secs: f64,
-    /// Length of the first segments, so a cold start has its first segment
-    /// after about one keyframe interval rather than a whole segment.
-    pub init_secs: f64,
-    pub list_size: u32,
-    /// Continue the playlist an earlier run of this channel left (a
-    /// restart), so its media sequence and segment numbers move on.
-    pub resume: bool,
-    /// A fresh run that takes over another node's channel: its first
-    /// segment's number (cluster/hls_position.rs); marked a discontinuity.
-    pub start_number: Option<u64>,
-}
-
-impl HlsOutput {
-    pub fn playlist_path(&self) -> PathBuf {
-        playlist_path(&self.dir, &self.channel)
-    }
-}
-
-pub fn playlist_path(dir: &Path, channel: &str) -> PathBuf {
-    dir.join(format!("stream_{channel}.m3u8"))
-}
-
-fn secs(v: f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// Where the encoder must put keyframes: on every segment boundary. The
-/// first `list_size` segments are `init_secs` long (a quick cold start),
-/// the rest `segment_secs`; a keyframe anywhere else would be wasted bits.
-pub fn keyframe_expr(out: &HlsOutput) -> String {
-    let seg = secs(out.segment_secs);
-    if out.init_secs > 0.0 && out.init_secs < out.segment_secs && !out.resume {
-        let init = secs(out.init_secs);
-        let n = out.list_size;
-        let end = secs(out.init_secs * f64::from(n));
-        format!("expr:if(lt(t,{end}),gte(t,n_forced*{init}),gte(t,{end}+(n_forced-{n})*{seg}))")
-    } else {
-        format!("expr:gte(t,n_forced*{seg})")
-    }
-}
-
-/// Only network protocols: a channel record must never reach local files.
-/// http(s) sources come through the gateway as plain http (crypto for
-/// AES-128 HLS); other enabled schemes are ffmpeg's own.
-pub fn protocol_whitelist(schemes: &[String]) -> String {
-    let mut protocols: Vec<&str> = vec!["http", "tcp", "crypto"];
-    for s in schemes {
-        if s != "https" && !protocols.contains(&s.as_str()) {
-            protocols.push(s);
-        }
-    }
-    if schemes.iter().any(|s| s == "rtmps" || s == "srt") {
-        protocols.push("tls");
-    }
-    protocols.join(",")
-}
-
-/// Input formats ffmpeg may use: live stream containers, and for enabled
-/// RTSP/RTP what they need.
-pub fn format_whitelist(schemes: &[String]) -> String {
-    let mut formats = vec![
-        "hls", "mpegts", "mov", "flv", "live_flv", "aac", "ac3", "eac3", "mp3", "matroska", "mpeg",
-        "h264", "hevc", "webvtt",
-    ];
-    if schemes.iter().any(|s| s == "rtsp" || s == "rtp") {
-        formats.extend(["rtsp", "sdp", "rtp"]);
-    }
-    formats.join(",")
-}
+use input::is_hls_url;
+pub use input::{format_whitelist, protocol_whitelist, Input};
+use output::{hls_output, mpegts_output};
+pub use output::{keyframe_expr, playlist_path, uses_segmenter, HlsOutput};
+pub use quality::Quality;
 
 pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
@@ -279,112 +143,9 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
     hls_output(a, out, quality)
 }
 
-/// Whether a preset's segments are cut by the supervisor (`segmenter`)
-/// from ffmpeg's MPEG-TS on stdout rather than by ffmpeg's hls muxer: copy
-/// mode, where ffmpeg could end a segment only on the source's key frames.
-pub fn uses_segmenter(quality: Quality) -> bool {
-    quality == Quality::Copy
-}
-
-/// MPEG-TS on stdout for the segmenter. `-flush_packets 1`: each packet
-/// reaches the pipe at once (else 32 KiB are buffered, delaying every cut);
-/// `-pes_payload_size 0`: each audio frame is its own PES, so a cut can
-/// fall between any two frames.
-fn mpegts_output(mut a: Vec<OsString>) -> Vec<OsString> {
-    for s in [
-        "-f",
-        "mpegts",
-        "-flush_packets",
-        "1",
-        "-pes_payload_size",
-        "0",
-        "pipe:1",
-    ] {
-        a.push(s.into());
-    }
-    a
-}
-
-/// Whether a source URL names an HLS playlist (`.m3u8`/`.m3u`, before
-/// any query or fragment).
-fn is_hls_url(url: &str) -> bool {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
-    let path = path.to_ascii_lowercase();
-    path.ends_with(".m3u8") || path.ends_with(".m3u")
-}
-
-/// The HLS muxer's arguments, ending with the output playlist.
-fn hls_output(mut a: Vec<OsString>, out: &HlsOutput, quality: Quality) -> Vec<OsString> {
-    let mut push = |s: &str| a.push(s.into());
-    let name = |suffix: &str| -> String {
-        out.dir
-            .join(format!("stream_{}{suffix}", out.channel))
-            .to_string_lossy()
-            .into_owned()
-    };
-    // A resumed run (restart, failover) keeps the list's segment length.
-    let init = if out.init_secs > 0.0 && out.init_secs < out.segment_secs && !out.resume {
-        Some(secs(out.init_secs))
-    } else {
-        None
-    };
-    push("-f");
-    push("hls");
-    push("-hls_time");
-    push(&secs(out.segment_secs));
-    if let Some(init) = &init {
-        push("-hls_init_time");
-        push(init);
-    }
-    push("-hls_list_size");
-    push(&out.list_size.to_string());
-    push("-hls_delete_threshold");
-    push("3");
-    push("-hls_flags");
-    // temp_file: the playlist (and segments) appear atomically by rename;
-    // omit_endlist: a dead channel's playlist goes stale instead of looking
-    // like a finished recording.
-    // append_list (restarts): carry on the old list and its numbering; ffmpeg
-    // marks the join with #EXT-X-DISCONTINUITY.
-    // discont_start (a takeover): #EXT-X-DISCONTINUITY before the first
-    // segment; ffmpeg writes no EXT-X-DISCONTINUITY-SEQUENCE itself.
-    push(match (out.resume, out.start_number) {
-        (true, _) => "delete_segments+temp_file+omit_endlist+independent_segments+append_list",
-        (false, Some(_)) => {
-            "delete_segments+temp_file+omit_endlist+independent_segments+discont_start"
-        }
-        (false, None) => "delete_segments+temp_file+omit_endlist+independent_segments",
-    });
-    if let (false, Some(n)) = (out.resume, out.start_number) {
-        push("-start_number");
-        push(&n.to_string());
-    }
-    let (segments, playlist) = if quality == Quality::Abr {
-        for s in ffmpeg_ladder::master_args(&LADDER, &out.channel) {
-            push(&s);
-        }
-        ffmpeg_ladder::output_names(out)
-    } else {
-        (name("_%03d.ts"), name(".m3u8"))
-    };
-    push("-hls_segment_filename");
-    push(&segments);
-    push(&playlist);
-    a
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hls_sources_keep_the_longer_probe() {
-        assert!(is_hls_url("http://h/u/0/s.m3u8"));
-        assert!(is_hls_url("http://h/live/index.M3U8?token=x"));
-        assert!(is_hls_url("http://h/a.m3u#f"));
-        assert!(!is_hls_url("http://h/live.ts"));
-        assert!(!is_hls_url("http://h/x?f=a.m3u8"));
-    }
 
     fn out() -> HlsOutput {
         HlsOutput {
@@ -477,21 +238,6 @@ mod tests {
     }
 
     #[test]
-    fn whitelists_follow_the_enabled_schemes() {
-        let s = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            protocol_whitelist(&s(&["http", "https"])),
-            "http,tcp,crypto"
-        );
-        assert_eq!(
-            protocol_whitelist(&s(&["https", "rtmps"])),
-            "http,tcp,crypto,rtmps,tls"
-        );
-        assert!(format_whitelist(&s(&["rtsp"])).ends_with("rtsp,sdp,rtp"));
-        assert!(!format_whitelist(&s(&["http"])).contains("sdp"));
-    }
-
-    #[test]
     fn presets_force_keyframes_on_segment_boundaries() {
         let input = Input {
             url: "http://x/y".into(),
@@ -547,14 +293,6 @@ mod tests {
         assert!(fk < v.iter().position(|s| s == "-f").unwrap());
         assert_eq!(Quality::Abr.variants(), 3);
         assert_eq!(Quality::High.variants(), 0);
-    }
-
-    #[test]
-    fn preset_names() {
-        assert_eq!(Quality::parse(Some(" Abr ")), Ok(Quality::Abr));
-        assert_eq!(Quality::parse(None), Ok(Quality::Medium));
-        assert_eq!(Quality::parse(Some("COPY")), Ok(Quality::Copy));
-        assert!(Quality::parse(Some("ultra")).unwrap_err().contains("ultra"));
     }
 
     #[test]
