@@ -1,8 +1,13 @@
 //! What the nginx module and the supervisor both use, compiled once: the
-//! socket protocol, channel ids, durations, tokens and playlist checks.
+//! socket protocol, channel ids, durations, tokens and playlist checks;
+//! and the MPEG-TS reading the supervisor's segmenter and the test origin
+//! share.
 
 pub mod channel_id;
 pub mod duration;
+pub mod mpegts;
+#[cfg(any(test, feature = "mpegts-fixtures"))]
+pub mod mpegts_fixtures;
 pub mod overview;
 pub mod playlist;
 pub mod prom_text;

@@ -17,7 +17,7 @@
 //! open segment where its own timeline ended; the next segment begins at
 //! the next random access point after a discontinuity.
 
-use super::ts::{ticks_between, CLOCK};
+use shared::mpegts::{ticks_between, CLOCK};
 
 /// What a PES start is, for cutting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

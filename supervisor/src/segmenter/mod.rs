@@ -7,13 +7,13 @@
 //! per run that splits and writes the files (blocking writes belong off the
 //! runtime). The run loop is woken when a segment is published and learns
 //! when the first byte, the first key frame and the first segment came.
+//! The TS reading itself is `shared::mpegts` (the test origin's too).
 
 pub mod cut;
 pub mod freshness;
 pub mod leftovers;
 pub mod playlist;
 pub mod split;
-pub mod ts;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use shared::mpegts as ts;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::warn;
@@ -271,8 +272,8 @@ fn write_failure(dir: &std::path::Path, e: &std::io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::ts::tests::{packet, pat, pes, pmt};
     use super::*;
+    use shared::mpegts_fixtures::{packet, pat, pes, pmt};
     use tokio::io::AsyncWriteExt;
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 //! begins with the latest PAT and PMT: a player may start on any segment.
 
 use super::cut::{Cut, Cutter, Unit};
-use super::ts::{self, Header, PACKET};
+use shared::mpegts::{self as ts, Header, PACKET};
 
 /// What the splitter asks the writer to do, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -116,10 +116,7 @@ impl Splitter {
                 self.pat = Some(copy);
             }
         } else if let Some(streams) = ts::pmt_streams(&p[o..]) {
-            self.video_pid = streams
-                .iter()
-                .find(|(t, _)| ts::is_video(*t))
-                .map(|(_, pid)| *pid);
+            self.video_pid = ts::first_video(&streams);
             self.streams = streams.iter().map(|(_, pid)| *pid).collect();
             let others = streams.iter().any(|(t, _)| !ts::is_video(*t));
             self.cutter.set_streams(self.video_pid.is_some(), others);
@@ -131,8 +128,8 @@ impl Splitter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ts::tests::{packet, pat, pes, pmt};
     use super::*;
+    use shared::mpegts_fixtures::{packet, pat, pes, pmt};
 
     const S: u64 = ts::CLOCK;
 

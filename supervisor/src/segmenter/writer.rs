@@ -15,7 +15,7 @@ use tracing::warn;
 use super::leftovers;
 use super::playlist::{segment_name, Playlist};
 use super::split::Out;
-use super::ts;
+use shared::mpegts as ts;
 
 /// Segments kept on disk after they leave the list (ffmpeg's
 /// `-hls_delete_threshold 3`).

@@ -1,10 +1,12 @@
-//! MPEG-TS reading, as much as cutting segments needs: 188-byte packets
+//! MPEG-TS reading, the part both the supervisor's segmenter (cutting
+//! segments) and the test origin's GOP cache need: 188-byte packets
 //! (resynchronised on 0x47), their PID, PES starts with their time and
 //! random-access flag, and the PAT/PMT that say which PID is video.
-//! Pure: bytes in, facts out.
+//! Pure: bytes in, facts out; no dependencies, as the nginx module builds
+//! this crate too.
 
 pub const PACKET: usize = 188;
-const SYNC: u8 = 0x47;
+pub const SYNC: u8 = 0x47;
 
 /// PES time stamps run at 90 kHz and wrap at 2^33.
 pub const CLOCK: u64 = 90_000;
@@ -159,6 +161,14 @@ pub fn pmt_streams(payload: &[u8]) -> Option<Vec<(u8, u16)>> {
     Some(out)
 }
 
+/// The PID of the first video stream of a PMT's (stream type, PID) list.
+pub fn first_video(streams: &[(u8, u16)]) -> Option<u16> {
+    streams
+        .iter()
+        .find(|(t, _)| is_video(*t))
+        .map(|(_, pid)| *pid)
+}
+
 /// Video stream types (ISO 13818-1 and the registered private ones ffmpeg
 /// writes): MPEG-1/2 (and its 3D form), MPEG-4 part 2, H.264 and its
 /// SVC/MVC sub-bitstreams, JPEG 2000, HEVC and its subsets and layers, VVC,
@@ -176,80 +186,9 @@ pub fn is_video(stream_type: u8) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// A packet: PID, PUSI, random access, payload (padded with 0xff).
-    pub fn packet(pid: u16, start: bool, rai: bool, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![SYNC, (pid >> 8) as u8 & 0x1f, pid as u8, 0x10];
-        if start {
-            p[1] |= 0x40;
-        }
-        if rai {
-            p[3] = 0x30;
-            p.extend_from_slice(&[1, 0x40]);
-        }
-        p.extend_from_slice(payload);
-        p.resize(PACKET, 0xff);
-        p
-    }
-
-    /// A PES header with a PTS (and a DTS if given).
-    pub fn pes(pts: u64, dts: Option<u64>) -> Vec<u8> {
-        let enc = |tag: u8, v: u64| {
-            vec![
-                tag << 4 | ((v >> 29) as u8 & 0x0e) | 1,
-                (v >> 22) as u8,
-                ((v >> 14) as u8 & 0xfe) | 1,
-                (v >> 7) as u8,
-                ((v << 1) as u8) | 1,
-            ]
-        };
-        let mut h = vec![0, 0, 1, 0xe0, 0, 0, 0x80];
-        match dts {
-            Some(d) => {
-                h.extend_from_slice(&[0xc0, 10]);
-                h.extend(enc(3, pts));
-                h.extend(enc(1, d));
-            }
-            None => {
-                h.extend_from_slice(&[0x80, 5]);
-                h.extend(enc(2, pts));
-            }
-        }
-        h
-    }
-
-    /// A one-packet PSI section with a dummy CRC.
-    pub fn psi(table: u8, body: &[u8]) -> Vec<u8> {
-        let len = 5 + body.len() + 4;
-        let mut s = vec![
-            0,
-            table,
-            0xb0 | (len >> 8) as u8,
-            len as u8,
-            0,
-            1,
-            0xc1,
-            0,
-            0,
-        ];
-        s.extend_from_slice(body);
-        s.extend_from_slice(&[0, 0, 0, 0]);
-        s
-    }
-
-    pub fn pat(pmt: u16) -> Vec<u8> {
-        psi(0, &[0, 1, 0xe0 | (pmt >> 8) as u8, pmt as u8])
-    }
-
-    pub fn pmt(streams: &[(u8, u16)]) -> Vec<u8> {
-        let mut b = vec![0xe1, 0x00, 0xf0, 0];
-        for (t, pid) in streams {
-            b.extend_from_slice(&[*t, 0xe0 | (pid >> 8) as u8, *pid as u8, 0xf0, 0]);
-        }
-        psi(2, &b)
-    }
+    use crate::mpegts_fixtures::{packet, pat, pes, pmt};
 
     #[test]
     fn headers_and_times() {
@@ -285,6 +224,13 @@ pub(crate) mod tests {
             assert!(!is_video(t), "{t:#x}");
         }
         assert_eq!(pmt_streams(&pat(0x1000)), None);
+    }
+
+    #[test]
+    fn first_video_stream() {
+        assert_eq!(first_video(&[(0x0f, 0x101), (0x1b, 0x100)]), Some(0x100));
+        assert_eq!(first_video(&[(0x24, 0x100), (0x1b, 0x102)]), Some(0x100));
+        assert_eq!(first_video(&[(0x0f, 0x101), (0x06, 0x102)]), None);
     }
 
     #[test]
