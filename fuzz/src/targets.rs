@@ -23,6 +23,7 @@ pub mod protocol_reply;
 pub mod protocol_request;
 pub mod proxy_head;
 pub mod redact;
+pub mod segmenter;
 pub mod token;
 pub mod users;
 pub mod xmltv;
@@ -54,6 +55,7 @@ pub const ALL: &[(&str, Target)] = &[
     ("protocol_request", protocol_request::run),
     ("proxy_head", proxy_head::run),
     ("redact", redact::run),
+    ("segmenter", segmenter::run),
     ("token", token::run),
     ("users", users::run),
     ("xmltv", xmltv::run),
