@@ -77,6 +77,27 @@ fn mask_pairs_both<N: AsRef<[u8]>>(query: &mut [u8], partial: &[N], full: &[N]) 
     changed
 }
 
+/// Whether `mask_pairs_both` would change `query`, without writing (and
+/// so without the copy a masking needs).
+fn pairs_need_mask<N: AsRef<[u8]>>(query: &[u8], partial: &[N], full: &[N]) -> bool {
+    let named =
+        |key: &[u8], names: &[N]| names.iter().any(|n| key.eq_ignore_ascii_case(n.as_ref()));
+    query.split(|&b| b == b'&').any(|pair| {
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            return false;
+        };
+        let (key, value) = (&pair[..eq], &pair[eq + 1..]);
+        let shown = if named(key, full) {
+            0
+        } else if named(key, partial) {
+            shown_len(value.len())
+        } else {
+            return false;
+        };
+        value.iter().skip(shown).any(|&b| b != MASK)
+    })
+}
+
 /// The query of a request line: after the first `?`, up to the first
 /// space (or the end of a line cut short).
 fn line_query(line: &[u8]) -> Option<core::ops::Range<usize>> {
@@ -139,6 +160,15 @@ impl<N: AsRef<[u8]>> Secrets<'_, N> {
         a | b
     }
 
+    /// Whether `request_line` might change `line` (a path that may hold a
+    /// credential counts, as `path_mask::may_hold` judges it): the log
+    /// phase's check of a line the first phase may have masked already,
+    /// without copying it.
+    pub fn request_line_needs_mask(&self, line: &[u8]) -> bool {
+        (self.paths && crate::path_mask::may_hold(line))
+            || line_query(line).is_some_and(|r| pairs_need_mask(&line[r], self.partial, self.full))
+    }
+
     /// Masks a request line (`$request`), cut short or not.
     pub fn request_line(&self, line: &mut [u8]) -> bool {
         let a = line_query(line).is_some_and(|r| self.query(&mut line[r]));
@@ -163,6 +193,35 @@ pub fn arg_variable(value: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_line_needs_masking_exactly_when_masking_changes_it() {
+        let partial: &[&str] = &["token"];
+        let full: &[&str] = &["password"];
+        let secrets = Secrets {
+            partial,
+            full,
+            paths: false,
+        };
+        for case in [
+            "GET /live/s.m3u8?token=0123456789abcdef HTTP/1.1",
+            "GET /live/s.m3u8?token=0123************ HTTP/2.0",
+            "GET /live/s.m3u8?x=1&TOKEN=0123456789abcdef&y=2 HTTP/1.1",
+            "GET /live/s.m3u8?mytoken=0123456789abcdef HTTP/1.1",
+            "GET /player_api.php?username=u&password=pw HTTP/1.1",
+            "GET /player_api.php?username=u&password=** HTTP/1.1",
+            "GET /live/s.m3u8?token=ab HTTP/1.1",
+            "GET /live/s.m3u8 HTTP/1.1",
+            "GET /live/s.m3u8?a=b HTTP/1.1 token=0123456789abcdef",
+            "GET /live/s.m3u8?token=0123456789abcdef",
+            "GET /a?token=",
+        ] {
+            let mut line = case.as_bytes().to_vec();
+            let needs = secrets.request_line_needs_mask(&line);
+            assert_eq!(needs, secrets.request_line(&mut line), "{case:?}");
+            assert!(!secrets.request_line_needs_mask(&line), "masked: {case:?}");
+        }
+    }
 
     #[test]
     fn one_pass_masks_as_the_partial_then_the_full_pass() {

@@ -26,7 +26,7 @@ select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
 my $t = Test::Nginx->new()->has(qw/http http_v2/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(8)
+	->has_daemon('ffmpeg')->plan(9)
 	->write_file_expand('nginx.conf', <<'EOF');
 
 %%TEST_GLOBALS%%
@@ -128,6 +128,18 @@ close $h2;
 
 ok(logged($t, qr!^GET /other HTTP/2\.0 204!m, 5), 'h2: other stream logged');
 
+# An HTTP/2 request nginx refuses while it checks the headers (no
+# :authority, so no Host: 400 before any phase) is logged masked too.
+my $h2b = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . port(8081))
+	or die "connect: $!\n";
+$h2b->autoflush(1);
+print $h2b "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", frame(4, 0, 0, '');
+print $h2b frame(1, 0x5, 1,
+	headers('/live/stream_h2b.m3u8?token=h2early-0123456789abcdef', 1));
+ok(logged($t, qr!^GET /live/stream_h2b\.m3u8\?token=h2ea\*+ HTTP/2\.0 400\b!m,
+	5), 'h2 refused before any phase (no :authority): 400, the token masked');
+close $h2b;
+
 ###############################################################################
 
 # An HTTP/2 frame: type, flags, stream id, payload.
@@ -138,15 +150,16 @@ sub frame {
 		. $payload;
 }
 
-# A GET's header block in HPACK without Huffman or the dynamic table.
+# A GET's header block in HPACK without Huffman or the dynamic table
+# (without :authority if $no_authority).
 sub headers {
-	my ($path) = @_;
+	my ($path, $no_authority) = @_;
 	my $lit = sub { my ($index, $value) = @_;
 		pack('CC', $index, length $value) . $value };
 	return pack('C', 0x82)			# :method GET
 		. pack('C', 0x86)		# :scheme http
 		. $lit->(0x04, $path)		# :path
-		. $lit->(0x01, 'localhost');	# :authority
+		. ($no_authority ? '' : $lit->(0x01, 'localhost'));	# :authority
 }
 
 # The :status of stream $sid's response (the first byte of a header block

@@ -37,11 +37,15 @@ impl Req<'_> {
         if secrets.is_empty() {
             return;
         }
-        // The first phase masked the request line already (it then points
-        // at our copy, no longer at the header buffer's request_start),
-        // unless nginx ended the request before any phase.
-        let r = self.get();
-        if r.request_line.data == r.request_start {
+        // The first phase masked the request line already, unless nginx
+        // ended the request before any phase (HTTP/1's 400 and 414, or an
+        // HTTP/2 or HTTP/3 request refused as its headers are checked): a
+        // read-only check, no second copy of a line masked already.
+        // SAFETY: request_line is `len` bytes of the request's header
+        // buffer or pool (ours, or HTTP/2's and HTTP/3's constructed line),
+        // alive for the whole request.
+        let line = unsafe { str_bytes(&self.get().request_line) };
+        if secrets.request_line_needs_mask(line) {
             self.mask(Field::RequestLine, secrets);
         }
         // `$args` is usually the query part of the unparsed URI, in the
