@@ -16,86 +16,76 @@ use shared::token::shown_len;
 /// of every argument named one of `names` (ASCII, any case). Returns
 /// whether anything changed.
 pub fn mask_query<N: AsRef<[u8]>>(query: &mut [u8], names: &[N]) -> bool {
-    mask_pairs(query, names, false)
+    mask_secrets(query, names, &[])
 }
 
 /// Like `mask_query`, but the whole value: for passwords (`password` of
 /// Xtream clients), which are short enough that any part of them helps a
 /// guess.
 pub fn mask_query_full<N: AsRef<[u8]>>(query: &mut [u8], names: &[N]) -> bool {
-    mask_pairs(query, names, true)
+    mask_secrets(query, &[], names)
 }
 
-fn mask_pairs<N: AsRef<[u8]>>(query: &mut [u8], names: &[N], full: bool) -> bool {
-    let mut changed = false;
-    for pair in query.split_mut(|&b| b == b'&') {
-        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-            continue;
-        };
-        let (key, value) = pair.split_at_mut(eq);
-        if !names.iter().any(|n| key.eq_ignore_ascii_case(n.as_ref())) {
-            continue;
-        }
-        let value = &mut value[1..];
-        let shown = if full { 0 } else { shown_len(value.len()) };
-        for b in value.iter_mut().skip(shown) {
-            if *b != MASK {
-                *b = MASK;
-                changed = true;
-            }
-        }
-    }
-    changed
-}
-
-/// `mask_query` with `partial` and `mask_query_full` with `full` in one
-/// pass (a name in both is masked whole): what every logged string of a
-/// request needs, once per string.
-fn mask_pairs_both<N: AsRef<[u8]>>(query: &mut [u8], partial: &[N], full: &[N]) -> bool {
+/// The first secret value in `query` from byte `from` on: the part a
+/// masking covers (the whole value of an argument named in `full`, the
+/// value past its shown start for one named in `partial`; a name in both
+/// is masked whole) and where the next argument begins. The one walk over
+/// the arguments that masking and its read-only check share.
+fn next_secret<N: AsRef<[u8]>>(
+    query: &[u8],
+    mut from: usize,
+    partial: &[N],
+    full: &[N],
+) -> Option<(core::ops::Range<usize>, usize)> {
     let named =
         |key: &[u8], names: &[N]| names.iter().any(|n| key.eq_ignore_ascii_case(n.as_ref()));
-    let mut changed = false;
-    for pair in query.split_mut(|&b| b == b'&') {
+    while from <= query.len() {
+        let pair = &query[from..];
+        let end = pair.iter().position(|&b| b == b'&').unwrap_or(pair.len());
+        let (pair, at, next) = (&pair[..end], from, from + end + 1);
+        from = next;
         let Some(eq) = pair.iter().position(|&b| b == b'=') else {
             continue;
-        };
-        let (key, value) = pair.split_at_mut(eq);
-        let shown = if named(key, full) {
-            0
-        } else if named(key, partial) {
-            shown_len(value.len() - 1)
-        } else {
-            continue;
-        };
-        for b in value[1..].iter_mut().skip(shown) {
-            if *b != MASK {
-                *b = MASK;
-                changed = true;
-            }
-        }
-    }
-    changed
-}
-
-/// Whether `mask_pairs_both` would change `query`, without writing (and
-/// so without the copy a masking needs).
-fn pairs_need_mask<N: AsRef<[u8]>>(query: &[u8], partial: &[N], full: &[N]) -> bool {
-    let named =
-        |key: &[u8], names: &[N]| names.iter().any(|n| key.eq_ignore_ascii_case(n.as_ref()));
-    query.split(|&b| b == b'&').any(|pair| {
-        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-            return false;
         };
         let (key, value) = (&pair[..eq], &pair[eq + 1..]);
         let shown = if named(key, full) {
             0
         } else if named(key, partial) {
-            shown_len(value.len())
+            shown_len(value.len()).min(value.len())
         } else {
-            return false;
+            continue;
         };
-        value.iter().skip(shown).any(|&b| b != MASK)
-    })
+        let v = at + eq + 1;
+        return Some((v + shown..v + value.len(), next));
+    }
+    None
+}
+
+/// Masks every secret value of `query` (see `next_secret`); whether
+/// anything changed.
+fn mask_secrets<N: AsRef<[u8]>>(query: &mut [u8], partial: &[N], full: &[N]) -> bool {
+    let (mut changed, mut from) = (false, 0);
+    while let Some((range, next)) = next_secret(query, from, partial, full) {
+        for b in &mut query[range] {
+            changed |= *b != MASK;
+            *b = MASK;
+        }
+        from = next;
+    }
+    changed
+}
+
+/// Whether `mask_secrets` would change `query`, without writing (and so
+/// without the copy a masking needs).
+fn secrets_unmasked<N: AsRef<[u8]>>(query: &[u8], partial: &[N], full: &[N]) -> bool {
+    let mut from = 0;
+    while let Some((range, next)) = next_secret(query, from, partial, full) {
+        if query[range].iter().any(|&b| b != MASK) {
+            return true;
+        }
+        from = next;
+    }
+    false
 }
 
 /// The query of a request line: after the first `?`, up to the first
@@ -147,7 +137,7 @@ impl<N: AsRef<[u8]>> Secrets<'_, N> {
 
     /// Masks a query (`$args`).
     pub fn query(&self, query: &mut [u8]) -> bool {
-        mask_pairs_both(query, self.partial, self.full)
+        mask_secrets(query, self.partial, self.full)
     }
 
     /// Masks a URI (`$request_uri`): its query, and its path.
@@ -166,7 +156,7 @@ impl<N: AsRef<[u8]>> Secrets<'_, N> {
     /// without copying it.
     pub fn request_line_needs_mask(&self, line: &[u8]) -> bool {
         (self.paths && crate::path_mask::may_hold(line))
-            || line_query(line).is_some_and(|r| pairs_need_mask(&line[r], self.partial, self.full))
+            || line_query(line).is_some_and(|r| secrets_unmasked(&line[r], self.partial, self.full))
     }
 
     /// Masks a request line (`$request`), cut short or not.
@@ -236,7 +226,7 @@ mod tests {
             "",
         ] {
             let (mut one, mut two) = (q.as_bytes().to_vec(), q.as_bytes().to_vec());
-            let changed_one = mask_pairs_both(&mut one, partial, full);
+            let changed_one = mask_secrets(&mut one, partial, full);
             let a = mask_query(&mut two, partial);
             let b = mask_query_full(&mut two, full);
             assert_eq!(one, two, "{q:?}");
