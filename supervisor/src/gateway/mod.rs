@@ -19,12 +19,12 @@ pub mod upstream;
 pub mod url;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, warn};
 
@@ -39,6 +39,10 @@ const MAX_CONNECTIONS: usize = 32;
 /// A playlist larger than this is refused rather than held in memory.
 const MAX_PLAYLIST: usize = 4 * 1024 * 1024;
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// How long a connection made before the supervisor has learnt ffmpeg's
+/// pid waits for it. ffmpeg can connect before `spawn` has returned to
+/// the run (a loaded host); refusing it then failed a healthy start.
+const PID_WAIT: Duration = Duration::from_secs(5);
 
 struct Shared {
     channel: String,
@@ -46,7 +50,7 @@ struct Shared {
     ids: Mutex<IdTable>,
     jar: Mutex<cookies::Jar>,
     /// This run's ffmpeg, once spawned (0 before).
-    ffmpeg: AtomicU32,
+    ffmpeg: watch::Sender<u32>,
     uid: u32,
     addr: SocketAddr,
     last_error: Mutex<Option<String>>,
@@ -72,7 +76,7 @@ impl Gateway {
             route,
             ids: Mutex::new(IdTable::new(MAX_IDS)),
             jar: Mutex::new(cookies::Jar::default()),
-            ffmpeg: AtomicU32::new(0),
+            ffmpeg: watch::Sender::new(0),
             uid: peer::my_uid(),
             addr: listener.local_addr()?,
             last_error: Mutex::new(None),
@@ -90,7 +94,7 @@ impl Gateway {
 
     /// From now on only `pid` may connect.
     pub fn serve_ffmpeg(&self, pid: u32) {
-        self.shared.ffmpeg.store(pid, Ordering::SeqCst);
+        self.shared.ffmpeg.send_replace(pid);
     }
 
     /// The last failure to reach an upstream (a policy refusal, TLS, a
@@ -147,7 +151,7 @@ fn next_backoff(previous: Duration) -> Duration {
 }
 
 async fn serve(mut client: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let pid = shared.ffmpeg.load(Ordering::SeqCst);
+    let pid = ffmpeg_pid(&shared).await;
     let (addr, uid) = (shared.addr, shared.uid);
     let verdict = tokio::task::spawn_blocking(move || peer::check(peer, addr, pid, uid))
         .await
@@ -181,6 +185,17 @@ async fn serve(mut client: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
             let _ = client.write_all(&status(502, "Bad Gateway")).await;
         }
     }
+}
+
+/// This run's ffmpeg's pid, waiting up to `PID_WAIT` for the run to learn
+/// it (0 if it does not: the peer check then refuses).
+async fn ffmpeg_pid(shared: &Shared) -> u32 {
+    let mut rx = shared.ffmpeg.subscribe();
+    let pid = match tokio::time::timeout(PID_WAIT, rx.wait_for(|pid| *pid != 0)).await {
+        Ok(Ok(pid)) => *pid,
+        _ => 0,
+    };
+    pid
 }
 
 async fn read_request(client: &mut TcpStream) -> Result<http::ClientRequest, String> {
@@ -325,5 +340,53 @@ mod tests {
             gateway_url(a, 2, "http://h/x.t%2fs"),
             "http://127.0.0.1:4000/u/2"
         );
+    }
+
+    fn route() -> Route {
+        Route {
+            proxy: None,
+            allowed: Vec::new(),
+            tls: tls::client_config(true, None).unwrap(),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            headers: Vec::new(),
+        }
+    }
+
+    /// ffmpeg may connect before the run has learnt its pid (spawn has
+    /// not returned to it yet on a loaded host): the connection waits for
+    /// the pid and is then served, where it used to be reset, failing a
+    /// healthy start as "source unreachable".
+    #[tokio::test]
+    async fn a_connection_before_the_pid_is_known_waits_for_it() {
+        let g = Gateway::start(route(), "t").await.unwrap();
+        let mut c = TcpStream::connect(g.shared.addr).await.unwrap();
+        c.write_all(b"GET /u/99/s.ts HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // This process holds the connecting socket, so it passes as ffmpeg.
+        g.serve_ffmpeg(std::process::id());
+        let mut answer = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), c.read_to_string(&mut answer));
+        let _ = read.await.expect("an answer within 5 s");
+        assert!(
+            answer.starts_with("HTTP/1.1 404 "),
+            "served once the pid is known (an unknown id: 404), got {answer:?}"
+        );
+    }
+
+    /// Another process's connection is still refused once the pid is known.
+    #[tokio::test]
+    async fn a_connection_from_another_process_is_refused() {
+        let g = Gateway::start(route(), "t").await.unwrap();
+        g.serve_ffmpeg(1);
+        let mut c = TcpStream::connect(g.shared.addr).await.unwrap();
+        let _ = c.write_all(b"GET /u/99/s.ts HTTP/1.1\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut answer))
+            .await
+            .expect("closed within 5 s");
+        assert!(answer.is_empty(), "no answer to a stranger: {answer:?}");
     }
 }
