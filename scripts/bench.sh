@@ -423,6 +423,8 @@ $abr_row
 | cluster: warm segment ($cl_seg_bytes bytes) from its owner | $cl_local_rps req/s, p99 $cl_local_p99 ms | |
 | cluster: the same segment through an edge node (@location, proxy_cache off) | $cl_edge_rps req/s, p99 $cl_edge_p99 ms, **ratio $cl_edge_ratio** to the owner | |
 | cluster: through an edge node with proxy_cache | $cl_cached_rps req/s, p99 $cl_cached_p99 ms, **ratio $cl_cached_ratio** to the owner | |
+| cluster: through an edge node, proxy_cache off, keep-alive to the owner (upstream{} per node) | $cl_pooled_rps req/s, p99 $cl_pooled_p99 ms, **ratio $cl_pooled_ratio** to the owner | |
+| cluster: the same with proxy_buffers that hold the segment (64 16k) | $cl_buffered_rps req/s, p99 $cl_buffered_p99 ms, **ratio $cl_buffered_ratio** to the owner | |
 | cluster: cold start through the owner / through a non-owner (drained) node, $CL_COLD runs each | median $cl_cold_own_med / $cl_cold_edge_med ms (p95 $cl_cold_own_p95 / $cl_cold_edge_p95 ms), **ratio $cl_cold_ratio** | |
 EOF
 )
@@ -569,10 +571,19 @@ the ratios say more than the rates.
   alternating, medians. The edge learns the owner from a playlist
   request first, as a player's own order does.
   Without the cache each edge request is a new HTTP/1.0 connection to
-  the owner (a \`proxy_pass\` with variables has no keepalive pool) and
+  the owner (a \`proxy_pass\` with variables opens one per request) and
   the segment is copied through the edge's buffers instead of sent with
   sendfile: the owner's work plus the edge's; with the cache, one fetch
-  per segment and then the edge serves its file.
+  per segment and then the edge serves its file. The keep-alive row is
+  the edge without a cache whose \`proxy_pass\` finds an \`upstream{}\`
+  with \`keepalive 32\` named as the owner's URL (nodes' URLs are
+  \`http://n1\` to \`http://n3\`, as in docs/cluster.md): the connect and
+  accept per request are gone. The default \`proxy_buffers\` (8 × 4 KiB)
+  hold a tenth of a segment, so the rest goes through a temporary file;
+  the last row's buffers hold the segment in memory (1 MiB per request
+  in flight). Each round measures two segments (a segment is listed for
+  24 s): the owner, no cache and the cache on the first; the owner and the
+  keep-alive rows on the second.
 - **Cold start through a non-owner**: n3 drained, so a cold request there
   places the channel on n1 or n2 and n3 proxies the playlist (adding the
   viewer's token to its URIs); against a cold request through n1, which

@@ -9,7 +9,9 @@
 # nothing; a channel leased to a node that is gone, or a supervisor that
 # cannot answer, makes it a 503, logged. An owner that died fails the
 # request diverted there (502) and is forgotten at once: the next request
-# locates the channel again and gets it from its new owner.
+# locates the channel again and gets it from its new owner. With an
+# upstream{} named as a node's URL (a name without a port, docs/cluster.md)
+# the edge keeps its connections to that node open and reuses them.
 
 ###############################################################################
 
@@ -30,18 +32,21 @@ use IO::Socket::INET;
 select STDERR; $| = 1;
 select STDOUT; $| = 1;
 
-# 19, and "no alerts" and "no sanitizer errors" of node 2's nginx
+# 22, and "no alerts" and "no sanitizer errors" of node 2's nginx
 # (each Test::Nginx checks its own error.log when it goes).
-my $t = Test::Nginx->new()->has(qw/http proxy/)->has_daemon('redis-server')
-	->has_daemon('ffmpeg')->plan(21);
+my $t = Test::Nginx->new()->has(qw/http proxy upstream_keepalive/)
+	->has_daemon('redis-server')->has_daemon('ffmpeg')->plan(24);
 my %nginx = (1 => $t, 2 => Test::Nginx->new());
 my $d = $t->testdir();
 
 my %node;
+my $port1 = port(8281);
 for my $n (1 .. 2) {
 	my $port = port(8280 + $n);
+	# Node 1's URL is a name without a port, which node 2's upstream{}
+	# of that name (its keep-alive pool) maps to its address.
 	$node{$n} = { id => "n$n", port => $port,
-		url => "http://127.0.0.1:$port" };
+		url => $n == 1 ? 'http://node1.test' : "http://127.0.0.1:$port" };
 	$nginx{$n}->write_file_expand('nginx.conf', <<EOF);
 
 %%TEST_GLOBALS%%
@@ -54,7 +59,14 @@ events {
 http {
     %%TEST_GLOBALS_HTTP%%
 
-    log_format cluster 'edge=\$http_x_edge "\$request" \$status st=\$stream_autostart_status';
+    log_format cluster 'edge=\$http_x_edge "\$request" \$status st=\$stream_autostart_status c=\$connection n=\$connection_requests';
+
+    # Node 1's keep-alive pool: a proxy_pass with variables uses the
+    # upstream{} named as its URL's host (a URL without a port).
+    upstream node1.test {
+        server 127.0.0.1:$port1;
+        keepalive 4;
+    }
 
     server {
         listen       127.0.0.1:$port;
@@ -82,6 +94,26 @@ http {
             alias $d/hls$n/\$rsegment;
             stream_autostart_segment \$rch;
             stream_autostart_cluster_proxy redirect;
+        }
+
+        # Through the pool.
+        location ~ ^/k/live/stream_(?<kchannel>[A-Za-z0-9_-]+)\\.m3u8\$ {
+            alias $d/hls$n/stream_\$kchannel.m3u8;
+            stream_autostart \$kchannel;
+            stream_autostart_cluster_proxy \@pooled;
+        }
+
+        location ~ ^/k/live/(?<ksegment>stream_(?<kch>[A-Za-z0-9_-]+)_\\d+\\.ts)\$ {
+            alias $d/hls$n/\$ksegment;
+            stream_autostart_segment \$kch;
+            stream_autostart_cluster_proxy \@pooled;
+        }
+
+        location \@pooled {
+            proxy_set_header X-Edge n$n-pooled;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
         }
 
         location = /pid {
@@ -149,6 +181,23 @@ ok(wait_until(10, sub { my $p = pid_of(2); $p && $p ne $old }),
 $seg //= 'stream_7_0.ts';
 like(get(2, "/live/$seg?token=tk"), qr!^HTTP/1\.1 200 !,
 	'node 2 after the reload: segment through the owner');
+
+# Through node 1's keep-alive pool: a playlist and two segment requests
+# to node 2, one connection of node 2 to node 1.
+
+my $kpl = get(2, '/k/live/stream_7.m3u8?token=tk');
+($seg) = $kpl =~ /^(stream_7_\d+\.ts)\?token=tk$/m;
+ok($seg, 'node 2: playlist through the keep-alive pool, the token on its URIs')
+	or diag($kpl);
+$seg //= 'stream_7_0.ts';
+my @k = map { get(2, "/k/live/$seg?token=tk") } 1 .. 2;
+is(join(' ', map { /^HTTP\/1\.1 (\d+)/ ? $1 : '-' } @k), '200 200',
+	'node 2: segments through the keep-alive pool');
+my @conns = $t->read_file('access1.log')
+	=~ /^edge=n2-pooled "GET \/k\/live\/stream_7\S* [^\n]* c=(\d+) n=\d+$/mg;
+ok(@conns == 3 && !grep({ $_ ne $conns[0] } @conns),
+	'node 1 served all three on one connection from node 2')
+	or diag($t->read_file('access1.log'));
 
 # Channel 8, on node 1 too: a node that redirects finds the owner the
 # same way, for a worker that saw no playlist request of it.

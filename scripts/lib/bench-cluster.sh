@@ -3,13 +3,18 @@
 # table): cluster mode (docs/cluster.md). Three nodes on 127.0.0.1, each a
 # supervisor (--node-id nN) and an nginx with the cluster key and
 # `stream_autostart_cluster_proxy @cluster` (and @cached under /c/: the
-# same with the edge proxy_cache of docs/cluster.md), on a Redis of their
-# own; the bench's origin is their source.
+# same with the edge proxy_cache of docs/cluster.md, and @pooled under
+# /p/: keep-alive to the owner, and @buffered under /b/: that with 1 MiB
+# of proxy_buffers), on a Redis of their own; the bench's
+# origin is their source. A node's URL is http://nN, an upstream{} of
+# every node's nginx.
 #   - placement: CL_CHANNELS cold channels asked for through the nodes in
 #     turn (6 at a time): channels per node, max/min;
-#   - proxy overhead: wrk on one ready segment through an edge node
-#     (proxy_cache off, then on) against the owner serving it itself;
-#     ROUNDS rounds alternating, medians;
+#   - proxy overhead: wrk on a ready segment through an edge node
+#     (proxy_cache off, on; off with a keep-alive upstream{} per node,
+#     and that with 1 MiB of proxy_buffers) against the owner serving it
+#     itself; ROUNDS rounds alternating, two segments a round (a segment
+#     is listed for 24 s), medians;
 #   - cold start through a node that does not run the channel (n3,
 #     drained, so the channel starts elsewhere and is proxied) against
 #     through the node that starts it; COLD medians.
@@ -41,7 +46,7 @@ for n in 1 2 3; do
         --redis-url "redis://127.0.0.1:$CL_RPORT/0" --hls-dir "$node/hls" \
         --idle-timeout 60s --max-streams $((CL_CHANNELS + 10)) --segment-duration 4s \
         --allow-upstream-networks 127.0.0.0/8 \
-        --node-id "n$n" --node-url "$(cl_url $n)" --lease-ttl 10s
+        --node-id "n$n" --node-url "http://n$n" --lease-ttl 10s
     cat >"$node/nginx/nginx.conf" <<EOF
 load_module $stage/modules/ngx_http_stream_autostart_module.so;
 worker_processes 1;
@@ -63,6 +68,8 @@ http {
         ~\\.m3u8\$ 1;
         default  "";
     }
+$(for m in 1 2 3; do printf '    upstream n%s { server 127.0.0.1:%s; keepalive 32; }\n' \
+        $m $((CL_PORT + m - 1)); done)
     server {
         listen 127.0.0.1:$port backlog=4096;
         stream_autostart_supervisor unix:$node/sup.sock;
@@ -92,6 +99,41 @@ http {
             alias $node/hls/\$csegment;
             stream_autostart_segment \$cch;
             stream_autostart_cluster_proxy @cached;
+        }
+        # The same, with a keep-alive pool per node (docs/cluster.md): a
+        # node's URL is http://nN, and proxy_pass with variables uses the
+        # upstream{} named as its host (every location here does; only
+        # this one keeps the connections open).
+        location ~ ^/p/live/stream_(?<pchannel>[A-Za-z0-9_-]+)\.m3u8\$ {
+            alias $node/hls/stream_\$pchannel.m3u8;
+            stream_autostart \$pchannel;
+            stream_autostart_cluster_proxy @pooled;
+        }
+        location ~ ^/p/live/(?<psegment>stream_(?<pch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
+            alias $node/hls/\$psegment;
+            stream_autostart_segment \$pch;
+            stream_autostart_cluster_proxy @pooled;
+        }
+        location @pooled {
+            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Accept-Encoding "";
+            proxy_connect_timeout 2s;
+        }
+        # And with buffers that hold a whole segment in memory (1 MiB).
+        location ~ ^/b/live/(?<bsegment>stream_(?<bch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
+            alias $node/hls/\$bsegment;
+            stream_autostart_segment \$bch;
+            stream_autostart_cluster_proxy @buffered;
+        }
+        location @buffered {
+            proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Accept-Encoding "";
+            proxy_connect_timeout 2s;
+            proxy_buffers 64 16k;
         }
         location @cached {
             proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
@@ -137,24 +179,35 @@ pch=c$((CL_CHANNELS + 1))
 curl -s -o /dev/null -m 60 "$(cl_url 1)/live/stream_$pch.m3u8?token=$cl_token"
 sleep 9   # a few segments
 : >"$cl/proxy.txt"
+# The newest segment of the channel (it stays for about 24 s: two or three
+# wrk runs each).
+cl_newest() { grep -o "stream_${pch}_[0-9]*\.ts" "$cl/n1/hls/stream_$pch.m3u8" | tail -n 1; }
+cl_seg_bytes=0
 for _ in $(seq "$ROUNDS"); do
-    seg=$(grep -o "stream_${pch}_[0-9]*\.ts" "$cl/n1/hls/stream_$pch.m3u8" | tail -n 1)
     # The edge learns the owner from a playlist request (for 30 s).
     curl -s -o /dev/null "$(cl_url 2)/live/stream_$pch.m3u8?token=$cl_token"
-    curl -s -o /dev/null "$(cl_url 2)/c/live/stream_$pch.m3u8?token=$cl_token"
+    seg=$(cl_newest)
     {
         echo "local $(wrk_run "$(cl_url 1)/live/$seg?token=$cl_token")"
         echo "edge $(wrk_run "$(cl_url 2)/live/$seg?token=$cl_token")"
         echo "cached $(wrk_run "$(cl_url 2)/c/live/$seg?token=$cl_token")"
     } >>"$cl/proxy.txt"
+    seg=$(cl_newest)
+    cl_seg_bytes=$(stat -c %s "$cl/n1/hls/$seg" 2>/dev/null || echo 0)
+    {
+        echo "local $(wrk_run "$(cl_url 1)/live/$seg?token=$cl_token")"
+        echo "pooled $(wrk_run "$(cl_url 2)/p/live/$seg?token=$cl_token")"
+        echo "buffered $(wrk_run "$(cl_url 2)/b/live/$seg?token=$cl_token")"
+    } >>"$cl/proxy.txt"
 done
-cl_seg_bytes=$(stat -c %s "$cl/n1/hls/$seg" 2>/dev/null || echo 0)
 cl_proxy() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' "$cl/proxy.txt" | median; }
-for k in local edge cached; do
+for k in local edge cached pooled buffered; do
     eval "cl_${k}_rps=\$(cl_proxy $k 2); cl_${k}_p99=\$(cl_proxy $k 3)"
 done
 cl_edge_ratio=$(ratio "$cl_edge_rps" "$cl_local_rps")
 cl_cached_ratio=$(ratio "$cl_cached_rps" "$cl_local_rps")
+cl_pooled_ratio=$(ratio "$cl_pooled_rps" "$cl_local_rps")
+cl_buffered_ratio=$(ratio "$cl_buffered_rps" "$cl_local_rps")
 cl_stop "$pch"
 
 # Cold start through the owner (n1 places a cold channel on itself), then

@@ -112,7 +112,7 @@ sub has_module {
 	my ($self, $feature) = @_;
 
 	my %without = map { $_ => "--without-http_${_}_module" }
-		qw/ access rewrite map proxy fastcgi uwsgi scgi gzip /;
+		qw/ access rewrite map proxy fastcgi uwsgi scgi gzip upstream_keepalive /;
 	my %regex = (
 		(map { $_ => "(?s)^(?!.*$without{$_})" } keys %without),
 		http => '(?s)^(?!.*--without-http(?!\S))',
