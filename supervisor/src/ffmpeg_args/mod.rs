@@ -59,16 +59,17 @@ pub fn build(input: &Input, quality: Quality, out: &HlsOutput) -> Vec<OsString> 
     // Probe 1 s of input, not the default 5 s: a live source's streams are
     // known after its first keyframe, and every probed second delays the
     // first segment (measured: 5.3 s -> 2.0 s to the first segment).
-    // ffmpeg writes nothing until the probe ends, so in copy mode, where
-    // the first segment ends 0.25 s past the first keyframe, the probe was
-    // the last wait. A remux needs no frame rate or picture size, only the
-    // streams (an MPEG-TS source's PMT, an FLV header): 0.2 s of probing
-    // and no frame-rate probe (measured from the live test origin, first
-    // segment 1.36 s -> 0.75 s after the spawn, median; 0.5 s: 0.92 s).
+    // ffmpeg writes nothing until the probe ends. A remux needs no frame
+    // rate or picture size, only the streams (an MPEG-TS source's PMT, an
+    // FLV header), and a transcode sets its decoders and encoders up from
+    // the first frames, not from the probe: 0.2 s of probing and no
+    // frame-rate probe (copy, live test origin: first segment 1.36 s ->
+    // 0.75 s after the spawn, median; abr from a 1280x720 origin: master
+    // cold start 2.10 s -> 1.78 s).
     // Not an HLS source: its segments come in bursts, so a 0.2 s window can
     // close before the first audio frame (ffmpeg then cannot set up the
     // audio output and exits), while a longer probe costs it little time.
-    if quality == Quality::Copy && !is_hls_url(&input.url) {
+    if !is_hls_url(&input.url) {
         for s in ["-analyzeduration", "200000", "-fpsprobesize", "0"] {
             push(s);
         }
@@ -190,8 +191,8 @@ mod tests {
         assert!(!v.iter().any(|s| s.starts_with("-hls")));
         assert_eq!(v.last().unwrap(), "pipe:1");
         let v = strs(&build(&input, Quality::Medium, &out()));
-        assert_eq!(after(&v, "-analyzeduration"), "1000000");
-        assert!(!v.iter().any(|s| s == "-fpsprobesize"));
+        assert_eq!(after(&v, "-analyzeduration"), "200000");
+        assert_eq!(after(&v, "-fpsprobesize"), "0");
         assert_eq!(after(&v, "-hls_time"), "4");
         assert_eq!(after(&v, "-hls_init_time"), "1");
         assert!(after(&v, "-hls_flags").contains("temp_file"));
