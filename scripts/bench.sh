@@ -462,8 +462,8 @@ times each stage of a copy-mode run) and curl:
 | request to answer | $cold_med | $gop_med |
 
 - **ffmpeg's start**: $exec_ms ms to exec ffmpeg and load its shared
-  libraries; then it connects and probes the source (0.2 s in copy
-  mode: \`-analyzeduration 200000 -fpsprobesize 0\`) before it writes a
+  libraries; then it connects and probes the source (0.2 s:
+  \`-analyzeduration 200000 -fpsprobesize 0\`) before it writes a
   byte of MPEG-TS to the supervisor's pipe, and it writes no video
   before the first key frame.
 - **The first key frame**: a live origin sends from the moment ffmpeg

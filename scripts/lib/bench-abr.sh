@@ -97,15 +97,15 @@ abr_doc="## Adaptive ladder
 \`scripts/lib/bench-abr.sh\`: a second test-origin sends 1280x720 at 25 fps
 with 1 s keyframes, and channel a1 (quality \`abr\`) transcodes it into the
 ladder of [docs/supervisor.md](docs/supervisor.md) with one ffmpeg
-(x264 \`veryfast\`; the first six segments 1 s, then 4 s; keyframes
+(x264 \`veryfast\`; the first six segments 0.5 s, then 4 s; keyframes
 forced on the same boundaries in every rendition).
 
 - **Cold start**: $ABR_RUNS cold requests for the master playlist at random
   moments, as section 2. ffmpeg's hls muxer writes the master once every
-  rendition has its first segment: ffmpeg's start, its probe (1 s when
-  transcoding: the encoders need the frame rate), the wait for the
-  source's first key frame, the encoders' delay and that 1 s segment.
-  (First segments of 0.5 s instead of 1 s measured no faster.)
+  rendition has its first segment: ffmpeg's start, its 0.2 s probe, the
+  wait for the source's first key frame, the encoders' delay (x264's
+  lookahead) and that 0.5 s segment. With a 1 s probe and 1 s first
+  segments it was 2.1 s at the median; the shorter probe alone, 1.8 s.
 - **Renditions**: the master as a viewer gets it through nginx
   (\`RESOLUTION\`, \`BANDWIDTH\` as the cap the master announces,
   \`CODECS\`), and how many variant URIs carry the viewer's token.
