@@ -20,8 +20,12 @@ fi
 
 stage=target/stage
 mkdir -p "$stage/sbin" "$stage/modules" "$stage/bin"
-cp -f "$nginx" "$stage/sbin/nginx"
-cp -f target/release/libngx_http_stream_autostart_module.so \
+# install(1) unlinks the old file before it writes the new one: running
+# processes keep the old inode. cp would write over it in place, and an
+# nginx still running from the stage (a demo, a test) has the module
+# mapped: its workers die of SIGSEGV once they touch a changed page.
+install -m 755 "$nginx" "$stage/sbin/nginx"
+install -m 644 target/release/libngx_http_stream_autostart_module.so \
     "$stage/modules/ngx_http_stream_autostart_module.so"
-cp -f target/release/stream-supervisor target/release/test-origin "$stage/bin/"
+install -m 755 target/release/stream-supervisor target/release/test-origin "$stage/bin/"
 echo "$(pwd)/$stage"
