@@ -502,7 +502,7 @@ first segment is there as soon as ffmpeg's probe is done.
    written into every segment URI from a pre-parsed template. What it
    does per request beyond static serving: the location's regex, the
    token check (a per-worker cache), masking the token for the logs (one
-   pass over the request line, one over the URI, whose copy \`$args\`
+   pass over the request line, one over the URI, whose copy \`\$args\`
    shares). What it saves: the file itself (static serving, even with
    \`open_file_cache\`, looks the descriptor up and sends a header
    and then the file with \`sendfile\`; the module writes header and
