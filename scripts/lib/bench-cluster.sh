@@ -38,6 +38,22 @@ cl_token=$(cl_data tokens issue cbench)
 head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$cl/cluster.key"
 
 cl_url() { echo "http://127.0.0.1:$((CL_PORT + $1 - 1))"; }
+# A node's playlist and segment locations under /PREFIX/, diverted to
+# another node through the named location NAMED.
+cl_edge_locations() { # PREFIX NAMED
+    cat <<EOF
+        location ~ ^/$1/live/stream_(?<$1channel>[A-Za-z0-9_-]+)\.m3u8\$ {
+            alias $node/hls/stream_\$$1channel.m3u8;
+            stream_autostart \$$1channel;
+            stream_autostart_cluster_proxy $2;
+        }
+        location ~ ^/$1/live/(?<$1segment>stream_(?<$1ch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
+            alias $node/hls/\$$1segment;
+            stream_autostart_segment \$$1ch;
+            stream_autostart_cluster_proxy $2;
+        }
+EOF
+}
 for n in 1 2 3; do
     node=$cl/n$n port=$((CL_PORT + n - 1))
     mkdir -p "$node/hls" "$node/nginx"
@@ -89,43 +105,18 @@ $(for m in 1 2 3; do printf '    upstream n%s { server 127.0.0.1:%s; keepalive 3
             proxy_set_header Accept-Encoding "";
             proxy_connect_timeout 2s;
         }
-        # The same, through the edge cache of docs/cluster.md.
-        location ~ ^/c/live/stream_(?<cchannel>[A-Za-z0-9_-]+)\.m3u8\$ {
-            alias $node/hls/stream_\$cchannel.m3u8;
-            stream_autostart \$cchannel;
-            stream_autostart_cluster_proxy @cached;
-        }
-        location ~ ^/c/live/(?<csegment>stream_(?<cch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
-            alias $node/hls/\$csegment;
-            stream_autostart_segment \$cch;
-            stream_autostart_cluster_proxy @cached;
-        }
-        # The same, with a keep-alive pool per node (docs/cluster.md): a
-        # node's URL is http://nN, and proxy_pass with variables uses the
-        # upstream{} named as its host (every location here does; only
-        # this one keeps the connections open).
-        location ~ ^/p/live/stream_(?<pchannel>[A-Za-z0-9_-]+)\.m3u8\$ {
-            alias $node/hls/stream_\$pchannel.m3u8;
-            stream_autostart \$pchannel;
-            stream_autostart_cluster_proxy @pooled;
-        }
-        location ~ ^/p/live/(?<psegment>stream_(?<pch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
-            alias $node/hls/\$psegment;
-            stream_autostart_segment \$pch;
-            stream_autostart_cluster_proxy @pooled;
-        }
+        # The same through the edge cache of docs/cluster.md (/c/); with a
+        # keep-alive pool per node (/p/: a node's URL is http://nN, and a
+        # proxy_pass with variables uses the upstream{} named as its host;
+        # every location here does, only these keep connections open); and
+        # that with buffers that hold a whole segment in memory (/b/).
+$(cl_edge_locations c @cached; cl_edge_locations p @pooled; cl_edge_locations b @buffered)
         location @pooled {
             proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Accept-Encoding "";
             proxy_connect_timeout 2s;
-        }
-        # And with buffers that hold a whole segment in memory (1 MiB).
-        location ~ ^/b/live/(?<bsegment>stream_(?<bch>[A-Za-z0-9_-]+)_[0-9]+\.ts)\$ {
-            alias $node/hls/\$bsegment;
-            stream_autostart_segment \$bch;
-            stream_autostart_cluster_proxy @buffered;
         }
         location @buffered {
             proxy_pass \$stream_autostart_owner_url\$stream_autostart_cluster_uri;
